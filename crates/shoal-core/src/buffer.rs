@@ -1,0 +1,380 @@
+//! Growable, shareable, copy-on-write buffers of fixed-width values.
+//!
+//! A [`Buffer`] is the mutable side of a column; a [`Snapshot`] is an immutable, reference-counted
+//! view of its first `len` elements that outlives any later change to the buffer. Sharing follows
+//! one rule: elements a live snapshot can read are never written again. Appends write past every
+//! snapshot's end, so they go into spare capacity in place; any write below a snapshot's end (a
+//! cell write, a removal, a truncation below it) first copies the buffer, leaving the old
+//! allocation to the snapshots. This is what lets NumPy and Arrow borrow our memory without the
+//! table ever raising `BufferError` or handing them a dangling pointer.
+
+use std::alloc::{self, Layout};
+use std::marker::PhantomData;
+use std::mem::size_of;
+use std::ptr::NonNull;
+use std::sync::Arc;
+
+/// Element types a buffer can hold: plain, fixed-width, valid for every bit pattern we write.
+pub trait Native: Copy + Default + PartialEq + std::fmt::Debug + Send + Sync + 'static {}
+
+macro_rules! native {
+    ($($t:ty),*) => { $(impl Native for $t {})* };
+}
+native!(f64, f32, i8, i16, i32, i64, u8, u16, u32, u64, bool);
+
+/// One heap allocation, freed when the last buffer or snapshot using it goes away.
+struct Alloc {
+    ptr: NonNull<u8>,
+    layout: Layout,
+}
+
+// SAFETY: `Alloc` is plain memory. It is written only through the single `Buffer` that owns it
+// mutably, and only at indices no `Snapshot` can read (see the module comment), so sharing the
+// pointer between threads cannot create a data race.
+unsafe impl Send for Alloc {}
+// SAFETY: as above; `&Alloc` gives no write access.
+unsafe impl Sync for Alloc {}
+
+impl Alloc {
+    fn new<T>(cap: usize) -> Alloc {
+        let layout = Layout::array::<T>(cap).expect("capacity overflow");
+        if layout.size() == 0 {
+            return Alloc {
+                ptr: NonNull::<T>::dangling().cast(),
+                layout,
+            };
+        }
+        // SAFETY: the layout has a non-zero size.
+        let raw = unsafe { alloc::alloc(layout) };
+        let ptr = NonNull::new(raw).unwrap_or_else(|| alloc::handle_alloc_error(layout));
+        Alloc { ptr, layout }
+    }
+
+    /// Grows in place where the allocator can (for large blocks glibc remaps pages instead of
+    /// copying them, so a growing column never holds two copies at once).
+    fn resize<T>(&mut self, cap: usize) {
+        let new_layout = Layout::array::<T>(cap).expect("capacity overflow");
+        if self.layout.size() == 0 {
+            *self = Alloc::new::<T>(cap);
+            return;
+        }
+        // SAFETY: `ptr` was allocated with `self.layout`, the new size is non-zero and does not
+        // overflow `isize` (checked by `Layout::array`), and the alignment is unchanged.
+        let raw = unsafe { alloc::realloc(self.ptr.as_ptr(), self.layout, new_layout.size()) };
+        self.ptr = NonNull::new(raw).unwrap_or_else(|| alloc::handle_alloc_error(new_layout));
+        self.layout = new_layout;
+    }
+}
+
+impl Drop for Alloc {
+    fn drop(&mut self) {
+        if self.layout.size() != 0 {
+            // SAFETY: allocated by `alloc::alloc`/`realloc` with exactly this layout.
+            unsafe { alloc::dealloc(self.ptr.as_ptr(), self.layout) }
+        }
+    }
+}
+
+/// A growable vector of `T` whose prefix can be shared with immutable [`Snapshot`]s.
+pub struct Buffer<T: Native> {
+    alloc: Arc<Alloc>,
+    len: usize,
+    cap: usize,
+    /// Elements `[0, shared_len)` may be read by snapshots of the current allocation.
+    /// Invariant: `shared_len <= len`.
+    shared_len: usize,
+    _t: PhantomData<T>,
+}
+
+impl<T: Native> Default for Buffer<T> {
+    fn default() -> Self {
+        Self::with_capacity(0)
+    }
+}
+
+impl<T: Native> Clone for Buffer<T> {
+    /// A deep copy: the clone never shares memory with `self`.
+    fn clone(&self) -> Self {
+        let mut out = Self::with_capacity(self.len);
+        out.extend_from_slice(self.as_slice());
+        out
+    }
+}
+
+impl<T: Native> std::fmt::Debug for Buffer<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.as_slice()).finish()
+    }
+}
+
+impl<T: Native> Buffer<T> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn with_capacity(cap: usize) -> Self {
+        Buffer {
+            alloc: Arc::new(Alloc::new::<T>(cap)),
+            len: 0,
+            cap,
+            shared_len: 0,
+            _t: PhantomData,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.cap
+    }
+
+    /// Bytes allocated for this buffer (capacity, not length).
+    pub fn nbytes(&self) -> usize {
+        self.cap * size_of::<T>()
+    }
+
+    fn ptr(&self) -> *mut T {
+        self.alloc.ptr.as_ptr().cast()
+    }
+
+    pub fn as_slice(&self) -> &[T] {
+        // SAFETY: `[0, len)` is initialised, and writes need `&mut self`.
+        unsafe { std::slice::from_raw_parts(self.ptr(), self.len) }
+    }
+
+    pub fn get(&self, i: usize) -> Option<T> {
+        self.as_slice().get(i).copied()
+    }
+
+    /// Moves to a private allocation before a write at `start` or beyond, if a snapshot can
+    /// see any of it.
+    fn unshare_from(&mut self, start: usize) {
+        if start < self.shared_len && Arc::strong_count(&self.alloc) > 1 {
+            self.reallocate(self.cap);
+        } else if Arc::strong_count(&self.alloc) == 1 {
+            self.shared_len = 0;
+        }
+    }
+
+    /// Copies `[0, len)` into a fresh allocation of `cap` elements; snapshots keep the old one.
+    fn reallocate(&mut self, cap: usize) {
+        let fresh = Alloc::new::<T>(cap);
+        // SAFETY: both regions hold at least `len` elements and are distinct allocations.
+        unsafe {
+            std::ptr::copy_nonoverlapping(self.ptr(), fresh.ptr.as_ptr().cast::<T>(), self.len)
+        };
+        self.alloc = Arc::new(fresh);
+        self.cap = cap;
+        self.shared_len = 0;
+    }
+
+    /// Makes room for `additional` more elements, doubling so appends are amortised O(1).
+    pub fn reserve(&mut self, additional: usize) {
+        let needed = self.len.checked_add(additional).expect("capacity overflow");
+        if needed <= self.cap {
+            return;
+        }
+        let cap = needed.max(self.cap.saturating_mul(2)).max(8);
+        match Arc::get_mut(&mut self.alloc) {
+            Some(alloc) => {
+                alloc.resize::<T>(cap);
+                self.cap = cap;
+                self.shared_len = 0;
+            }
+            None => self.reallocate(cap),
+        }
+    }
+
+    #[inline]
+    pub fn push(&mut self, value: T) {
+        if self.len == self.cap {
+            self.reserve(1);
+        }
+        // SAFETY: `len < cap`, and index `len` is at or past every snapshot's end.
+        unsafe { self.ptr().add(self.len).write(value) };
+        self.len += 1;
+    }
+
+    pub fn extend_from_slice(&mut self, values: &[T]) {
+        self.reserve(values.len());
+        // SAFETY: capacity reserved above; the destination lies past every snapshot's end.
+        unsafe {
+            std::ptr::copy_nonoverlapping(values.as_ptr(), self.ptr().add(self.len), values.len())
+        };
+        self.len += values.len();
+    }
+
+    /// Writable access to `[0, len)`, copying first if a snapshot can see it.
+    pub fn as_mut_slice(&mut self) -> &mut [T] {
+        self.unshare_from(0);
+        // SAFETY: `[0, len)` is initialised and no snapshot reads it any more.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr(), self.len) }
+    }
+
+    /// Overwrites element `i`. Panics if `i >= len` (callers check bounds with a better message).
+    pub fn set(&mut self, i: usize, value: T) {
+        assert!(
+            i < self.len,
+            "index {i} out of range for length {}",
+            self.len
+        );
+        self.unshare_from(i);
+        // SAFETY: `i < len`, and no snapshot reads index `i` of this allocation.
+        unsafe { self.ptr().add(i).write(value) };
+    }
+
+    pub fn insert(&mut self, i: usize, value: T) {
+        assert!(
+            i <= self.len,
+            "index {i} out of range for length {}",
+            self.len
+        );
+        self.reserve(1);
+        self.unshare_from(i);
+        // SAFETY: capacity for one more element; `[i, len)` moves up by one within it.
+        unsafe {
+            let p = self.ptr().add(i);
+            std::ptr::copy(p, p.add(1), self.len - i);
+            p.write(value);
+        }
+        self.len += 1;
+    }
+
+    pub fn remove(&mut self, i: usize) -> T {
+        assert!(
+            i < self.len,
+            "index {i} out of range for length {}",
+            self.len
+        );
+        self.unshare_from(i);
+        // SAFETY: `i < len`; `[i + 1, len)` moves down by one inside the initialised region.
+        unsafe {
+            let p = self.ptr().add(i);
+            let value = p.read();
+            std::ptr::copy(p.add(1), p, self.len - i - 1);
+            self.len -= 1;
+            value
+        }
+    }
+
+    /// Shortens to `len` elements; a no-op if already shorter.
+    pub fn truncate(&mut self, len: usize) {
+        if len >= self.len {
+            return;
+        }
+        if len < self.shared_len && Arc::strong_count(&self.alloc) > 1 {
+            // Snapshots still read past `len`: keep their memory and copy only what stays.
+            self.len = len;
+            self.reallocate(self.cap);
+        } else {
+            self.len = len;
+            self.shared_len = self.shared_len.min(len);
+        }
+    }
+
+    pub fn clear(&mut self) {
+        if Arc::strong_count(&self.alloc) > 1 {
+            *self = Self::new();
+        } else {
+            self.len = 0;
+            self.shared_len = 0;
+        }
+    }
+
+    /// An immutable view of the current contents that stays valid whatever happens to `self`.
+    pub fn snapshot(&mut self) -> Snapshot<T> {
+        self.shared_len = self.len;
+        Snapshot {
+            alloc: Arc::clone(&self.alloc),
+            len: self.len,
+            _t: PhantomData,
+        }
+    }
+}
+
+/// An immutable, cheaply clonable view of a buffer's first `len` elements.
+#[derive(Clone)]
+pub struct Snapshot<T: Native> {
+    alloc: Arc<Alloc>,
+    len: usize,
+    _t: PhantomData<T>,
+}
+
+impl<T: Native> Snapshot<T> {
+    pub fn as_slice(&self) -> &[T] {
+        // SAFETY: the buffer never writes `[0, len)` of this allocation again (module comment),
+        // and the `Arc` keeps the allocation alive as long as `self`.
+        unsafe { std::slice::from_raw_parts(self.alloc.ptr.as_ptr().cast(), self.len) }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl<T: Native> std::fmt::Debug for Snapshot<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.as_slice()).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshot_survives_growth_and_writes() {
+        let mut b = Buffer::<f64>::new();
+        b.extend_from_slice(&[1.0, 2.0, 3.0]);
+        let snap = b.snapshot();
+        for i in 0..1000 {
+            b.push(i as f64);
+        }
+        b.set(0, 42.0);
+        b.remove(1);
+        b.truncate(1);
+        assert_eq!(snap.as_slice(), &[1.0, 2.0, 3.0]);
+        assert_eq!(b.as_slice(), &[42.0]);
+    }
+
+    #[test]
+    fn appends_into_spare_capacity_do_not_copy() {
+        let mut b = Buffer::<i32>::with_capacity(16);
+        b.push(1);
+        let before = b.ptr();
+        let snap = b.snapshot();
+        b.push(2);
+        assert_eq!(
+            b.ptr(),
+            before,
+            "an append below capacity must not reallocate"
+        );
+        assert_eq!(snap.as_slice(), &[1]);
+        b.set(1, 5); // past the snapshot's end: still in place
+        assert_eq!(b.ptr(), before);
+        b.set(0, 7); // inside it: copy first
+        assert_ne!(b.ptr(), before);
+        assert_eq!(snap.as_slice(), &[1]);
+        assert_eq!(b.as_slice(), &[7, 5]);
+    }
+
+    #[test]
+    fn dropped_snapshot_releases_sharing() {
+        let mut b = Buffer::<u8>::with_capacity(4);
+        b.push(1);
+        let before = b.ptr();
+        drop(b.snapshot());
+        b.set(0, 2);
+        assert_eq!(b.ptr(), before, "no snapshot alive: write in place");
+    }
+}

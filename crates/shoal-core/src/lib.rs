@@ -1,0 +1,19 @@
+//! shoal-core: typed, growable, copy-on-write columns and the tables built from them.
+//!
+//! Pure Rust, no Python: the binding crate `shoal-python` turns Python objects into [`Value`]s
+//! and [`Error`]s into Python exceptions.
+#![deny(unsafe_op_in_unsafe_fn)]
+
+pub mod buffer;
+pub mod column;
+pub mod dtype;
+pub mod error;
+pub mod schema;
+pub mod table;
+
+pub use buffer::{Buffer, Native, Snapshot};
+pub use column::{Column, ColumnSnapshot};
+pub use dtype::{DType, Problem, Scalar, Value};
+pub use error::Error;
+pub use schema::{Field, Schema};
+pub use table::Table;

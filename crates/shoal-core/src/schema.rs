@@ -1,0 +1,47 @@
+//! The ordered, named, typed fields of a record.
+
+use crate::dtype::DType;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Field {
+    pub name: String,
+    pub dtype: DType,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Schema {
+    fields: Vec<Field>,
+}
+
+impl Schema {
+    /// Builds a schema; `None` if two fields share a name.
+    pub fn new(fields: Vec<Field>) -> Option<Schema> {
+        for (i, f) in fields.iter().enumerate() {
+            if fields[..i].iter().any(|g| g.name == f.name) {
+                return None;
+            }
+        }
+        Some(Schema { fields })
+    }
+
+    pub fn fields(&self) -> &[Field] {
+        &self.fields
+    }
+
+    pub fn len(&self) -> usize {
+        self.fields.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.fields.iter().position(|f| f.name == name)
+    }
+
+    /// Bytes of raw data per row: the floor any row store can reach.
+    pub fn row_bytes(&self) -> usize {
+        self.fields.iter().map(|f| f.dtype.itemsize()).sum()
+    }
+}
