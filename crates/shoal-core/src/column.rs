@@ -77,6 +77,34 @@ impl Column {
         }
     }
 
+    /// A column of `len` copies of `value`.
+    pub fn filled(value: Scalar, len: usize) -> Column {
+        let mut c = Column::new(value.dtype());
+        c.reserve(len);
+        for _ in 0..len {
+            c.push(value);
+        }
+        c
+    }
+
+    /// Same type and the same values, element by element (NaN differs from NaN, as in NumPy).
+    pub fn values_eq(&self, other: &Column) -> bool {
+        match (self, other) {
+            (Column::F64(a), Column::F64(b)) => a.as_slice() == b.as_slice(),
+            (Column::F32(a), Column::F32(b)) => a.as_slice() == b.as_slice(),
+            (Column::I8(a), Column::I8(b)) => a.as_slice() == b.as_slice(),
+            (Column::I16(a), Column::I16(b)) => a.as_slice() == b.as_slice(),
+            (Column::I32(a), Column::I32(b)) => a.as_slice() == b.as_slice(),
+            (Column::I64(a), Column::I64(b)) => a.as_slice() == b.as_slice(),
+            (Column::U8(a), Column::U8(b)) => a.as_slice() == b.as_slice(),
+            (Column::U16(a), Column::U16(b)) => a.as_slice() == b.as_slice(),
+            (Column::U32(a), Column::U32(b)) => a.as_slice() == b.as_slice(),
+            (Column::U64(a), Column::U64(b)) => a.as_slice() == b.as_slice(),
+            (Column::Bool(a), Column::Bool(b)) => a.as_slice() == b.as_slice(),
+            _ => false,
+        }
+    }
+
     pub fn dtype(&self) -> DType {
         match self {
             Column::F64(_) => DType::F64,
@@ -276,6 +304,13 @@ impl ColumnSnapshot {
     /// Start of the data, for zero-copy export; valid while `self` (or a clone) lives.
     pub fn as_ptr(&self) -> *const u8 {
         dispatch_snapshot!(self, s => s.as_slice().as_ptr().cast())
+    }
+
+    /// The data as bytes (native byte order), for pickling and buffer export.
+    pub fn as_bytes(&self) -> &[u8] {
+        // SAFETY: the snapshot's elements are plain numbers (bool is one byte, 0 or 1), so
+        // viewing `len * itemsize` initialised bytes as `u8` is valid for the snapshot's life.
+        unsafe { std::slice::from_raw_parts(self.as_ptr(), self.len() * self.dtype().itemsize()) }
     }
 
     pub fn get(&self, i: usize) -> Option<Scalar> {

@@ -155,6 +155,93 @@ impl Table {
         Ok(())
     }
 
+    /// Appends a row of already-checked scalars (see [`crate::DType::coerce`]).
+    pub fn push_scalars(&mut self, row: &[Scalar]) -> Result<(), Error> {
+        self.check_scalars(row)?;
+        for (c, &s) in self.columns.iter_mut().zip(row) {
+            c.push(s);
+        }
+        self.len += 1;
+        Ok(())
+    }
+
+    /// Inserts a row of already-checked scalars before `row` (at most `len`).
+    pub fn insert_scalars(&mut self, row: usize, values: &[Scalar]) -> Result<(), Error> {
+        self.check_scalars(values)?;
+        if row > self.len {
+            return Err(Error::RowOutOfRange {
+                index: row,
+                len: self.len,
+            });
+        }
+        for (c, &s) in self.columns.iter_mut().zip(values) {
+            c.insert(row, s);
+        }
+        self.len += 1;
+        self.version += 1;
+        Ok(())
+    }
+
+    fn check_scalars(&self, row: &[Scalar]) -> Result<(), Error> {
+        self.check_arity(row.len())?;
+        for (field, (s, f)) in row.iter().zip(self.schema.fields()).enumerate() {
+            if s.dtype() != f.dtype {
+                return Err(Error::ColumnType {
+                    field,
+                    expected: f.dtype,
+                    got: s.dtype(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Overwrites one cell with an already-checked scalar.
+    pub fn set_scalar(&mut self, row: usize, field: usize, s: Scalar) -> Result<(), Error> {
+        self.check_row(row)?;
+        let expected = self.schema.fields()[field].dtype;
+        if s.dtype() != expected {
+            return Err(Error::ColumnType {
+                field,
+                expected,
+                got: s.dtype(),
+            });
+        }
+        self.columns[field].set(row, s);
+        Ok(())
+    }
+
+    /// Replaces a whole column with one of the same type and length.
+    pub fn replace_column(&mut self, field: usize, column: Column) -> Result<(), Error> {
+        let expected = self.schema.fields()[field].dtype;
+        if column.dtype() != expected {
+            return Err(Error::ColumnType {
+                field,
+                expected,
+                got: column.dtype(),
+            });
+        }
+        if column.len() != self.len {
+            return Err(Error::ColumnLength {
+                field,
+                expected: self.len,
+                got: column.len(),
+            });
+        }
+        self.columns[field] = column;
+        Ok(())
+    }
+
+    /// Whether both tables hold the same values (schemas are compared by the caller).
+    pub fn values_eq(&self, other: &Table) -> bool {
+        self.len == other.len
+            && self
+                .columns
+                .iter()
+                .zip(&other.columns)
+                .all(|(a, b)| a.values_eq(b))
+    }
+
     /// Undoes appends made since the table had `len` rows (for all-or-nothing bulk appends).
     /// Rows below `len` are untouched, so handles to them stay valid.
     pub fn rollback_to(&mut self, len: usize) {

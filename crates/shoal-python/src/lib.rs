@@ -1,1 +1,34 @@
+//! shoal's Python bindings: the `shoal._shoal` extension module.
+//!
+//! One file per exposed type (`record`, `schema`, `table`, `column`, `iter`); `convert` turns
+//! Python values into checked scalars and back; `errors` is the one place errors become
+//! Python exceptions.
+#![deny(unsafe_op_in_unsafe_fn)]
 
+mod column;
+mod convert;
+mod errors;
+mod iter;
+mod record;
+mod schema;
+mod table;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _shoal(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("RecordBase", record::record_base(py)?)?;
+    m.add_class::<schema::PySchema>()?;
+    m.add_class::<schema::PyField>()?;
+    m.add_class::<table::PyTable>()?;
+    m.add_class::<column::PyColumn>()?;
+    m.add_class::<iter::PyTableIter>()?;
+    m.add("StaleRowError", py.get_type::<errors::StaleRowError>())?;
+    m.add(
+        "FrozenInstanceError",
+        py.get_type::<errors::FrozenInstanceError>(),
+    )?;
+    m.add_function(wrap_pyfunction!(table::_table_from_buffers, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,481 @@
+//! `RecordBase`: the C-level base of every `shoal.Record` class.
+//!
+//! Written against the C API rather than as a `#[pyclass]` because table rows must be created
+//! as instances of the *user's* Python subclass (`Point`), and PyO3 offers no public way to
+//! allocate a subclass instance from Rust. A record is one of two things:
+//! - a **row**: `table` points at the `Table` and `row`/`version` say which row, as of which
+//!   structural version; reads and writes go to the table's columns;
+//! - **standalone**: `values` holds its own checked scalars (`Point(1.0, 2.0)`).
+//!
+//! Attribute access has a fast path (`tp_getattro`/`tp_setattro`): the attribute name is compared
+//! by pointer with the schema's interned field names, which is what Python passes for `p.x`.
+//! Anything else falls back to the generic lookup, where `Field` descriptors give the same
+//! answer for non-interned names, and methods resolve as usual.
+
+use std::ffi::{c_int, c_void};
+use std::ptr;
+
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyTuple, PyType};
+use shoal_core::Scalar;
+
+use crate::convert::{scalar_to_py, to_scalar};
+use crate::errors::{Result, ShoalError};
+use crate::schema::PySchema;
+use crate::table::PyTable;
+
+#[repr(C)]
+struct RecordObject {
+    ob_base: ffi::PyObject,
+    /// Owned reference to the `Table` this row belongs to; null for a standalone record.
+    table: *mut ffi::PyObject,
+    /// Owned reference to the record class's `Schema`.
+    schema: *mut ffi::PyObject,
+    row: usize,
+    version: u64,
+    /// A leaked `Box<[Scalar]>` of `nvalues` scalars for a standalone record; null for a row.
+    values: *mut Scalar,
+    nvalues: usize,
+}
+
+static RECORD_BASE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+/// The `RecordBase` type object, created on first use.
+pub fn record_base(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
+    RECORD_BASE
+        .get_or_try_init(py, || create_type(py))
+        .map(|t| t.bind(py))
+}
+
+fn create_type(py: Python<'_>) -> PyResult<Py<PyType>> {
+    let slots = Box::leak(Box::new([
+        slot(ffi::Py_tp_new, record_new as *mut c_void),
+        slot(ffi::Py_tp_dealloc, record_dealloc as *mut c_void),
+        slot(ffi::Py_tp_traverse, record_traverse as *mut c_void),
+        slot(ffi::Py_tp_clear, record_clear as *mut c_void),
+        slot(ffi::Py_tp_getattro, record_getattro as *mut c_void),
+        slot(ffi::Py_tp_setattro, record_setattro as *mut c_void),
+        slot(
+            ffi::Py_tp_doc,
+            c"Storage base of shoal.Record; subclass shoal.Record instead.".as_ptr() as *mut c_void,
+        ),
+        slot(0, ptr::null_mut()),
+    ]));
+    let spec = Box::leak(Box::new(ffi::PyType_Spec {
+        name: c"shoal.RecordBase".as_ptr(),
+        basicsize: std::mem::size_of::<RecordObject>() as c_int,
+        itemsize: 0,
+        flags: (ffi::Py_TPFLAGS_DEFAULT | ffi::Py_TPFLAGS_BASETYPE | ffi::Py_TPFLAGS_HAVE_GC) as _,
+        slots: slots.as_mut_ptr(),
+    }));
+    // SAFETY: `spec` and its slots are 'static (leaked once) and well-formed: the slot list
+    // ends with a zero entry and every function has the signature its slot requires.
+    let ty = unsafe { ffi::PyType_FromSpec(spec) };
+    // SAFETY: PyType_FromSpec returns a new reference or null with an exception set.
+    let ty = unsafe { Bound::from_owned_ptr_or_err(py, ty)? };
+    Ok(ty.cast_into::<PyType>()?.unbind())
+}
+
+fn slot(id: c_int, pfunc: *mut c_void) -> ffi::PyType_Slot {
+    ffi::PyType_Slot { slot: id, pfunc }
+}
+
+/// Runs `f` with the interpreter attached, turning errors and panics into a set exception and
+/// the C API's failure value.
+fn trampoline<R>(fail: R, f: impl FnOnce(Python<'_>) -> PyResult<R>) -> R {
+    // SAFETY: only called from slot functions, which CPython calls with the thread attached.
+    let py = unsafe { Python::assume_attached() };
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(py))) {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => {
+            e.restore(py);
+            fail
+        }
+        Err(_) => {
+            pyo3::exceptions::PySystemError::new_err("shoal: internal panic in a record slot")
+                .restore(py);
+            fail
+        }
+    }
+}
+
+/// The record struct behind `obj`, which must be an instance of `RecordBase`.
+///
+/// # Safety
+/// `obj` must point to a live instance of `RecordBase` or a subclass.
+unsafe fn record<'a>(obj: *mut ffi::PyObject) -> &'a mut RecordObject {
+    // SAFETY: instances of RecordBase subclasses start with the RecordObject layout.
+    unsafe { &mut *obj.cast::<RecordObject>() }
+}
+
+fn schema_of<'py>(py: Python<'py>, rec: &RecordObject) -> Option<Bound<'py, PySchema>> {
+    if rec.schema.is_null() {
+        return None;
+    }
+    // SAFETY: `schema` is an owned reference to a `Schema` object (set only by this module).
+    Some(unsafe { Bound::from_borrowed_ptr(py, rec.schema).cast_into_unchecked::<PySchema>() })
+}
+
+unsafe extern "C" fn record_new(
+    subtype: *mut ffi::PyTypeObject,
+    args: *mut ffi::PyObject,
+    kwargs: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    trampoline(ptr::null_mut(), |py| {
+        // SAFETY: CPython passes a valid type, an args tuple and a kwargs dict or null.
+        let (ty, args, kwargs) = unsafe {
+            (
+                Bound::from_borrowed_ptr(py, subtype.cast()).cast_into_unchecked::<PyType>(),
+                Bound::from_borrowed_ptr(py, args).cast_into_unchecked::<PyTuple>(),
+                Bound::from_borrowed_ptr_or_opt(py, kwargs)
+                    .map(|k| k.cast_into_unchecked::<PyDict>()),
+            )
+        };
+        let schema = PySchema::of_class(&ty)?;
+        let mut values = Vec::with_capacity(schema.get().len());
+        schema
+            .get()
+            .bind_args(&args, kwargs.as_ref(), None, &mut values)?;
+        if !ty.is(schema.get().record_type.bind(py)) {
+            return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+                "{} inherits its schema from {}; declare its fields by subclassing shoal.Record",
+                ty.name()?,
+                schema.get().record_name
+            )));
+        }
+        Ok(new_standalone(&schema, values)?.into_ptr())
+    })
+}
+
+/// # Safety
+/// `ty` must be `RecordBase` or a subclass.
+unsafe fn alloc_instance(
+    py: Python<'_>,
+    ty: *mut ffi::PyTypeObject,
+) -> PyResult<*mut ffi::PyObject> {
+    // SAFETY: every type object has tp_alloc (inherited from object at the latest); it returns a
+    // new zeroed instance or null with an exception set.
+    let obj = unsafe { ((*ty).tp_alloc.expect("tp_alloc"))(ty, 0) };
+    if obj.is_null() {
+        Err(PyErr::fetch(py))
+    } else {
+        Ok(obj)
+    }
+}
+
+/// A new row handle for `row` of `table`, an instance of the schema's record class.
+pub fn new_row<'py>(
+    table: &Bound<'py, PyTable>,
+    schema: &Bound<'py, PySchema>,
+    row: usize,
+    version: u64,
+) -> PyResult<Bound<'py, PyAny>> {
+    let py = table.py();
+    let ty = schema
+        .get()
+        .record_type
+        .as_ptr()
+        .cast::<ffi::PyTypeObject>();
+    // SAFETY: the schema's record type is a RecordBase subclass (checked in PySchema::new).
+    let obj = unsafe { alloc_instance(py, ty)? };
+    // SAFETY: `obj` is a fresh, zero-initialised instance of a RecordBase subclass.
+    let rec = unsafe { record(obj) };
+    rec.table = table.clone().into_any().into_ptr();
+    rec.schema = schema.clone().into_any().into_ptr();
+    rec.row = row;
+    rec.version = version;
+    // SAFETY: `obj` is a new reference.
+    Ok(unsafe { Bound::from_owned_ptr(py, obj) })
+}
+
+/// Points a row handle that nobody else holds at another row, so loops need not allocate.
+/// Returns false (changing nothing) if anyone else holds a reference.
+pub fn rebind_if_unshared(obj: &Bound<'_, PyAny>, row: usize, version: u64) -> bool {
+    // SAFETY: reading the reference count of a live object.
+    if cfg!(Py_GIL_DISABLED) || unsafe { ffi::Py_REFCNT(obj.as_ptr()) } != 1 {
+        return false;
+    }
+    // SAFETY: callers only pass row handles they created with `new_row`.
+    let rec = unsafe { record(obj.as_ptr()) };
+    rec.row = row;
+    rec.version = version;
+    true
+}
+
+pub fn is_record(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
+    obj.is_instance(record_base(obj.py())?)
+}
+
+/// The schema and values of a record, or `None` if `obj` is not a record. Rows of `current` are
+/// read from `current_table` (which the caller has already borrowed mutably).
+pub fn record_values(
+    obj: &Bound<'_, PyAny>,
+    current: Option<(*mut ffi::PyObject, &shoal_core::Table)>,
+) -> Result<Option<(Py<PySchema>, Vec<Scalar>)>> {
+    let py = obj.py();
+    if !is_record(obj)? {
+        return Ok(None);
+    }
+    // SAFETY: `obj` is a RecordBase instance (checked above).
+    let rec = unsafe { record(obj.as_ptr()) };
+    let Some(schema) = schema_of(py, rec) else {
+        return Ok(None);
+    };
+    let values = if rec.table.is_null() {
+        values_slice(rec).to_vec()
+    } else if let Some((ptr, table)) = current.filter(|(p, _)| *p == rec.table) {
+        let _ = ptr;
+        row_values(table, rec, &schema)?
+    } else {
+        // SAFETY: `table` is an owned reference to a `Table`.
+        let t = unsafe { Bound::from_borrowed_ptr(py, rec.table).cast_into_unchecked::<PyTable>() };
+        let t = t.try_borrow().map_err(PyErr::from)?;
+        row_values(t.core(), rec, &schema)?
+    };
+    Ok(Some((schema.unbind(), values)))
+}
+
+fn row_values(
+    table: &shoal_core::Table,
+    rec: &RecordObject,
+    schema: &Bound<'_, PySchema>,
+) -> Result<Vec<Scalar>> {
+    check_version(table, rec, schema)?;
+    table.row(rec.row).map_err(|_| stale(rec, schema))
+}
+
+fn values_slice(rec: &RecordObject) -> &[Scalar] {
+    if rec.values.is_null() {
+        return &[];
+    }
+    // SAFETY: `values` is a leaked Box<[Scalar]> of `nvalues` elements owned by `rec`.
+    unsafe { std::slice::from_raw_parts(rec.values, rec.nvalues) }
+}
+
+fn stale(rec: &RecordObject, schema: &Bound<'_, PySchema>) -> ShoalError {
+    ShoalError::StaleRow {
+        record: schema.get().record_name.clone(),
+        row: rec.row,
+    }
+}
+
+fn check_version(
+    table: &shoal_core::Table,
+    rec: &RecordObject,
+    schema: &Bound<'_, PySchema>,
+) -> Result<()> {
+    if table.version() == rec.version {
+        Ok(())
+    } else {
+        Err(stale(rec, schema))
+    }
+}
+
+/// Reads field `index` of the record `obj`.
+///
+/// # Safety
+/// `obj` must be a live RecordBase instance.
+pub unsafe fn get_field<'py>(obj: &Bound<'py, PyAny>, index: usize) -> Result<Bound<'py, PyAny>> {
+    let py = obj.py();
+    // SAFETY: guaranteed by the caller.
+    let rec = unsafe { record(obj.as_ptr()) };
+    read_field(py, rec, index)
+}
+
+fn read_field<'py>(py: Python<'py>, rec: &RecordObject, index: usize) -> Result<Bound<'py, PyAny>> {
+    let schema = schema_of(py, rec).ok_or_else(uninitialised)?;
+    if rec.table.is_null() {
+        let s = values_slice(rec).get(index).ok_or_else(uninitialised)?;
+        return Ok(scalar_to_py(py, *s));
+    }
+    // SAFETY: `table` is an owned reference to a `Table`.
+    let t = unsafe { Bound::from_borrowed_ptr(py, rec.table).cast_into_unchecked::<PyTable>() };
+    let t = t.try_borrow().map_err(PyErr::from)?;
+    check_version(t.core(), rec, &schema)?;
+    let s = t
+        .core()
+        .get(rec.row, index)
+        .map_err(|_| stale(rec, &schema))?;
+    Ok(scalar_to_py(py, s))
+}
+
+/// Writes field `index` of the record `obj` (through to the table for a row).
+///
+/// # Safety
+/// `obj` must be a live RecordBase instance.
+pub unsafe fn set_field(
+    obj: &Bound<'_, PyAny>,
+    index: usize,
+    value: &Bound<'_, PyAny>,
+) -> Result<()> {
+    let py = obj.py();
+    // SAFETY: guaranteed by the caller.
+    let rec = unsafe { record(obj.as_ptr()) };
+    let schema = schema_of(py, rec).ok_or_else(uninitialised)?;
+    let s = schema.get();
+    if s.frozen {
+        return Err(ShoalError::Frozen {
+            record: s.record_name.clone(),
+            field: s.core.fields()[index].name.clone(),
+        });
+    }
+    let row = (!rec.table.is_null()).then_some(rec.row);
+    let scalar = to_scalar(value, s.core.fields()[index].dtype, || s.target(index, row))?;
+    if rec.table.is_null() {
+        if index >= rec.nvalues {
+            return Err(uninitialised());
+        }
+        // SAFETY: `index < nvalues`, and `values` is owned by `rec`.
+        unsafe { *rec.values.add(index) = scalar };
+        return Ok(());
+    }
+    // SAFETY: `table` is an owned reference to a `Table`.
+    let t = unsafe { Bound::from_borrowed_ptr(py, rec.table).cast_into_unchecked::<PyTable>() };
+    let mut t = t.try_borrow_mut().map_err(PyErr::from)?;
+    check_version(t.core(), rec, &schema)?;
+    t.core_mut()
+        .set_scalar(rec.row, index, scalar)
+        .map_err(|_| stale(rec, &schema))
+}
+
+fn uninitialised() -> ShoalError {
+    ShoalError::Changed {
+        detail: "record is not initialised (was it created without calling its class?)".into(),
+    }
+}
+
+/// The field index of `name` if it is one of the schema's interned field names (pointer match).
+fn fast_field_index(py: Python<'_>, rec: &RecordObject, name: *mut ffi::PyObject) -> Option<usize> {
+    let schema = schema_of(py, rec)?;
+    schema.get().names.iter().position(|n| n.as_ptr() == name)
+}
+
+unsafe extern "C" fn record_getattro(
+    obj: *mut ffi::PyObject,
+    name: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    trampoline(ptr::null_mut(), |py| {
+        // SAFETY: CPython calls tp_getattro with a live instance of our type.
+        let rec = unsafe { record(obj) };
+        if let Some(i) = fast_field_index(py, rec, name) {
+            return Ok(read_field(py, rec, i)?.into_ptr());
+        }
+        // SAFETY: plain delegation to the generic lookup with the same valid arguments.
+        let r = unsafe { ffi::PyObject_GenericGetAttr(obj, name) };
+        if r.is_null() {
+            Err(PyErr::fetch(py))
+        } else {
+            Ok(r)
+        }
+    })
+}
+
+unsafe extern "C" fn record_setattro(
+    obj: *mut ffi::PyObject,
+    name: *mut ffi::PyObject,
+    value: *mut ffi::PyObject,
+) -> c_int {
+    trampoline(-1, |py| {
+        // SAFETY: CPython calls tp_setattro with a live instance of our type.
+        let rec = unsafe { record(obj) };
+        if !value.is_null() {
+            if let Some(i) = fast_field_index(py, rec, name) {
+                // SAFETY: `obj` is live for the call; `value` is a valid borrowed object.
+                let (o, v) = unsafe {
+                    (
+                        Bound::from_borrowed_ptr(py, obj),
+                        Bound::from_borrowed_ptr(py, value),
+                    )
+                };
+                // SAFETY: `o` is a RecordBase instance.
+                unsafe { set_field(&o, i, &v)? };
+                return Ok(0);
+            }
+        }
+        // SAFETY: plain delegation to the generic setter with the same valid arguments.
+        if unsafe { ffi::PyObject_GenericSetAttr(obj, name, value) } < 0 {
+            Err(PyErr::fetch(py))
+        } else {
+            Ok(0)
+        }
+    })
+}
+
+unsafe extern "C" fn record_traverse(
+    obj: *mut ffi::PyObject,
+    visit: ffi::visitproc,
+    arg: *mut c_void,
+) -> c_int {
+    // SAFETY: CPython calls tp_traverse with a live instance of our type. Our type itself is not
+    // visited here: instances are always of a Python subclass, whose subtype_traverse does it.
+    let rec = unsafe { record(obj) };
+    for p in [rec.table, rec.schema] {
+        if !p.is_null() {
+            // SAFETY: `p` is a live object we own a reference to.
+            let r = unsafe { visit(p, arg) };
+            if r != 0 {
+                return r;
+            }
+        }
+    }
+    0
+}
+
+unsafe extern "C" fn record_clear(obj: *mut ffi::PyObject) -> c_int {
+    // SAFETY: CPython calls tp_clear with a live instance of our type.
+    let rec = unsafe { record(obj) };
+    for p in [&mut rec.table, &mut rec.schema] {
+        let old = std::mem::replace(p, ptr::null_mut());
+        if !old.is_null() {
+            // SAFETY: we owned this reference and have already unlinked it.
+            unsafe { ffi::Py_DECREF(old) };
+        }
+    }
+    0
+}
+
+unsafe extern "C" fn record_dealloc(obj: *mut ffi::PyObject) {
+    // SAFETY: CPython calls tp_dealloc once, with a live instance whose refcount reached zero.
+    unsafe {
+        let tp = ffi::Py_TYPE(obj);
+        ffi::PyObject_GC_UnTrack(obj.cast());
+        record_clear(obj);
+        let rec = record(obj);
+        if !rec.values.is_null() {
+            drop(Box::from_raw(ptr::slice_from_raw_parts_mut(
+                rec.values,
+                rec.nvalues,
+            )));
+            rec.values = ptr::null_mut();
+        }
+        ((*tp).tp_free.expect("tp_free"))(obj.cast());
+        // Instances of heap types own a reference to their type; subtype_dealloc leaves
+        // dropping it to us because RecordBase is itself a heap type.
+        ffi::Py_DECREF(tp.cast());
+    }
+}
+
+/// A new standalone record of the schema's class holding `values` (already checked).
+pub fn new_standalone<'py>(
+    schema: &Bound<'py, PySchema>,
+    values: Vec<Scalar>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let py = schema.py();
+    let ty = schema
+        .get()
+        .record_type
+        .as_ptr()
+        .cast::<ffi::PyTypeObject>();
+    // SAFETY: the schema's record type is a RecordBase subclass (checked in PySchema::new).
+    let obj = unsafe { alloc_instance(py, ty)? };
+    let values = Box::into_raw(values.into_boxed_slice());
+    // SAFETY: `obj` is a fresh, zero-initialised instance of a RecordBase subclass.
+    let rec = unsafe { record(obj) };
+    rec.schema = schema.clone().into_any().into_ptr();
+    rec.nvalues = values.len();
+    rec.values = values.cast();
+    // SAFETY: `obj` is a new reference.
+    Ok(unsafe { Bound::from_owned_ptr(py, obj) })
+}

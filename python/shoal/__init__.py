@@ -1,0 +1,50 @@
+"""shoal: too many Python objects, stored at the cost of their data.
+
+>>> import shoal
+>>> class Point(shoal.Record):
+...     x: float
+...     y: float = 0.0
+>>> t = shoal.Table(Point)
+>>> t.append(1.0, 2.0)
+>>> t[0]
+Point(x=1.0, y=2.0)
+"""
+
+from shoal._record import (
+    Record,
+    asdict,
+    astuple,
+    f32,
+    fields,
+    i8,
+    i16,
+    i32,
+    i64,
+    u8,
+    u16,
+    u32,
+    u64,
+)
+from shoal._shoal import Column, Field, FrozenInstanceError, StaleRowError, Table
+
+__all__ = [
+    "Column",
+    "Field",
+    "FrozenInstanceError",
+    "Record",
+    "StaleRowError",
+    "Table",
+    "asdict",
+    "astuple",
+    "f32",
+    "fields",
+    "i8",
+    "i16",
+    "i32",
+    "i64",
+    "u8",
+    "u16",
+    "u32",
+    "u64",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,189 @@
+"""``shoal.Record``: declare a record type the way you declare a dataclass.
+
+The metaclass reads the annotations, checks that shoal can store each type, and hands the fields
+to the Rust ``Schema``; each field becomes a ``Field`` descriptor on the class. Instances have no
+``__dict__``: a standalone record keeps its values in Rust, and a table row reads and writes the
+table's columns.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from typing import Annotated, Any, ClassVar
+
+from shoal import _shoal
+
+__all__ = [
+    "Record",
+    "asdict",
+    "astuple",
+    "fields",
+    "f32",
+    "i8",
+    "i16",
+    "i32",
+    "i64",
+    "u8",
+    "u16",
+    "u32",
+    "u64",
+]
+
+
+class _Storage:
+    """Marks an annotation with a sized storage type (``Annotated[int, _Storage("u8")]``)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"shoal.{self.name}"
+
+
+f32 = Annotated[float, _Storage("f32")]
+i8 = Annotated[int, _Storage("i8")]
+i16 = Annotated[int, _Storage("i16")]
+i32 = Annotated[int, _Storage("i32")]
+i64 = Annotated[int, _Storage("i64")]
+u8 = Annotated[int, _Storage("u8")]
+u16 = Annotated[int, _Storage("u16")]
+u32 = Annotated[int, _Storage("u32")]
+u64 = Annotated[int, _Storage("u64")]
+
+_PLAIN = {float: "float", int: "int", bool: "bool"}
+_SUPPORTED = "float, int, bool, shoal.f32, shoal.i8 ... shoal.i64, shoal.u8 ... shoal.u64"
+
+
+def _storage_name(owner: str, name: str, hint: Any) -> str:
+    if typing.get_origin(hint) is Annotated:
+        for meta in hint.__metadata__:
+            if isinstance(meta, _Storage):
+                return meta.name
+        hint = typing.get_args(hint)[0]
+    if hint in _PLAIN:
+        return _PLAIN[hint]
+    raise TypeError(
+        f"field '{name}' of {owner}: shoal cannot store {hint!r} yet; "
+        f"supported types are {_SUPPORTED}"
+    )
+
+
+def _is_classvar(hint: Any) -> bool:
+    return hint is ClassVar or typing.get_origin(hint) is ClassVar
+
+
+class RecordMeta(type):
+    """Builds the schema of every ``shoal.Record`` subclass."""
+
+    def __new__(
+        mcls,
+        name: str,
+        bases: tuple[type, ...],
+        namespace: dict[str, Any],
+        *,
+        frozen: bool | None = None,
+        **kwargs: Any,
+    ) -> RecordMeta:
+        slots = namespace.get("__slots__", ())
+        if tuple(slots) != ():
+            raise TypeError(
+                f"{name}: shoal.Record classes cannot declare __slots__; "
+                "declare fields as annotations (x: float)"
+            )
+        namespace["__slots__"] = ()
+        cls = super().__new__(mcls, name, bases, namespace, **kwargs)
+        if not any(isinstance(b, RecordMeta) for b in bases):
+            return cls  # shoal.Record itself: no fields
+        inherited = any(getattr(b, "__shoal_frozen__", False) for b in bases)
+        if frozen is False and inherited:
+            raise TypeError(f"{name}: cannot make a mutable subclass of a frozen record")
+        is_frozen = bool(frozen) or inherited
+        _install_schema(cls, is_frozen)
+        return cls
+
+
+def _install_schema(cls: type, frozen: bool) -> None:
+    hints = typing.get_type_hints(cls, include_extras=True)
+    specs = []
+    seen_default = None
+    for fname, hint in hints.items():
+        if fname.startswith("__") or _is_classvar(hint):
+            continue
+        storage = _storage_name(cls.__name__, fname, hint)
+        default = getattr(cls, fname, dataclasses.MISSING)
+        if isinstance(default, _shoal.Field):
+            default = default.default  # inherited field
+        if default is dataclasses.MISSING and seen_default is not None:
+            raise TypeError(
+                f"{cls.__name__}: field '{fname}' without a default follows "
+                f"field '{seen_default}' with one"
+            )
+        if default is not dataclasses.MISSING:
+            seen_default = fname
+        specs.append((fname, storage, default))
+    schema = _shoal.Schema(cls, specs, frozen)
+    for field in schema.fields:
+        setattr(cls, field.name, field)
+    cls.__shoal_schema__ = schema  # type: ignore[attr-defined]
+    cls.__shoal_frozen__ = frozen  # type: ignore[attr-defined]
+    cls.__match_args__ = tuple(f.name for f in schema.fields)  # type: ignore[attr-defined]
+    cls.__hash__ = _hash_record if frozen else None  # type: ignore[assignment,method-assign]
+
+
+def _hash_record(self: Record) -> int:
+    return hash((type(self), astuple(self)))
+
+
+class Record(_shoal.RecordBase, metaclass=RecordMeta):
+    """Base class of shoal records: ``class Point(shoal.Record): x: float; y: float = 0.0``.
+
+    Records behave like dataclasses (``__init__`` from the fields, ``repr``, ``==``; ``hash``
+    when declared ``frozen=True``) but have no ``__dict__`` and store fixed-width values in
+    Rust. ``shoal.Table(Point)`` stores many of them as columns.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self))
+        return f"{type(self).__qualname__}({inner})"
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return astuple(self) == astuple(other)  # type: ignore[arg-type]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), astuple(self))
+
+    def __copy__(self) -> Record:
+        return type(self)(*astuple(self))
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Record:
+        return self.__copy__()
+
+
+def _schema_of(obj: Any) -> Any:
+    cls = obj if isinstance(obj, type) else type(obj)
+    schema = getattr(cls, "__shoal_schema__", None)
+    if schema is None:
+        raise TypeError(f"{cls.__name__} is not a shoal.Record class with fields")
+    return schema
+
+
+def fields(record_or_class: Any) -> tuple[_shoal.Field, ...]:
+    """The fields of a record class or instance, in declaration order."""
+    return tuple(_schema_of(record_or_class).fields)
+
+
+def asdict(record: Record) -> dict[str, Any]:
+    """The record's values as a new ``dict``."""
+    return {f.name: getattr(record, f.name) for f in fields(record)}
+
+
+def astuple(record: Record) -> tuple[Any, ...]:
+    """The record's values as a tuple, in field order."""
+    return tuple(getattr(record, f.name) for f in fields(record))
