@@ -107,6 +107,7 @@ impl DType {
     /// (rounded to the nearest float, as `float(i)` does); floats are never accepted by int fields
     /// (not even `3.0`); bools go only into bool fields; integers must fit the type's range and
     /// floats the finite range of `f32`.
+    #[inline]
     pub fn coerce(self, value: Value) -> Result<Scalar, Problem> {
         let wrong = || Problem::WrongType {
             expected: self,

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::column::{Column, ColumnSnapshot};
-use crate::dtype::{Scalar, Value};
+use crate::dtype::{DType, Scalar, Value};
 use crate::error::Error;
 use crate::schema::Schema;
 
@@ -160,6 +160,29 @@ impl Table {
         self.check_scalars(row)?;
         for (c, &s) in self.columns.iter_mut().zip(row) {
             c.push(s);
+        }
+        self.len += 1;
+        Ok(())
+    }
+
+    /// Appends one row whose values come from `value_of(field, dtype)`, which must return scalars
+    /// of `dtype`. If it fails for some field, the fields already pushed are rolled back and its
+    /// error is returned: the table is unchanged.
+    #[inline]
+    pub fn push_with<E>(
+        &mut self,
+        mut value_of: impl FnMut(usize, DType) -> Result<Scalar, E>,
+    ) -> Result<(), E> {
+        for field in 0..self.columns.len() {
+            match value_of(field, self.schema.fields()[field].dtype) {
+                Ok(s) => self.columns[field].push(s),
+                Err(e) => {
+                    for c in &mut self.columns[..field] {
+                        c.truncate(self.len);
+                    }
+                    return Err(e);
+                }
+            }
         }
         self.len += 1;
         Ok(())

@@ -14,8 +14,45 @@ use shoal_core::{DType, Problem, Scalar, Value};
 use crate::errors::{Result, ShoalError, Target};
 
 /// Checks `obj` against `dtype`; `at` names the destination for the error message.
-#[inline]
+#[inline(always)]
 pub fn to_scalar(obj: &Bound<'_, PyAny>, dtype: DType, at: impl Fn() -> Target) -> Result<Scalar> {
+    match fast_scalar(obj, dtype) {
+        Some(s) => Ok(s),
+        None => to_scalar_slow(obj, dtype, at),
+    }
+}
+
+/// Exact `float` and `int` values that fit: the hot path of appends and writes, kept free of
+/// error values (which are large and would be copied around even when unused).
+#[inline(always)]
+fn fast_scalar(obj: &Bound<'_, PyAny>, dtype: DType) -> Option<Scalar> {
+    let p = obj.as_ptr();
+    // SAFETY: `p` is a live object; the exact type checks guarantee the layout the accessors
+    // below read.
+    unsafe {
+        if ffi::PyFloat_CheckExact(p) != 0 {
+            let x = ffi::PyFloat_AS_DOUBLE(p);
+            return match dtype {
+                DType::F64 => Some(Scalar::F64(x)),
+                _ => None,
+            };
+        }
+        if ffi::PyLong_CheckExact(p) != 0 {
+            let mut overflow = 0;
+            let v = ffi::PyLong_AsLongLongAndOverflow(p, &mut overflow);
+            if overflow != 0 || (v == -1 && !ffi::PyErr_Occurred().is_null()) {
+                ffi::PyErr_Clear();
+                return None;
+            }
+            return dtype.coerce(Value::Int(v)).ok();
+        }
+    }
+    None
+}
+
+#[cold]
+#[inline(never)]
+fn to_scalar_slow(obj: &Bound<'_, PyAny>, dtype: DType, at: impl Fn() -> Target) -> Result<Scalar> {
     let problem = match to_value(obj, dtype)? {
         Extracted::Value(v) => match dtype.coerce(v) {
             Ok(s) => return Ok(s),

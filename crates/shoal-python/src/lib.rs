@@ -5,6 +5,7 @@
 //! Python exceptions.
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod capi;
 mod column;
 mod convert;
 mod errors;
@@ -22,6 +23,7 @@ fn _shoal(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<schema::PySchema>()?;
     m.add_class::<schema::PyField>()?;
     m.add_class::<table::PyTable>()?;
+    table::install_fast_append(py)?;
     m.add_class::<column::PyColumn>()?;
     m.add_class::<iter::PyTableIter>()?;
     m.add("StaleRowError", py.get_type::<errors::StaleRowError>())?;

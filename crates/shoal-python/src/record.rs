@@ -21,6 +21,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple, PyType};
 use shoal_core::Scalar;
 
+use crate::capi::trampoline;
 use crate::convert::{scalar_to_py, to_scalar};
 use crate::errors::{Result, ShoalError};
 use crate::schema::PySchema;
@@ -80,25 +81,6 @@ fn create_type(py: Python<'_>) -> PyResult<Py<PyType>> {
 
 fn slot(id: c_int, pfunc: *mut c_void) -> ffi::PyType_Slot {
     ffi::PyType_Slot { slot: id, pfunc }
-}
-
-/// Runs `f` with the interpreter attached, turning errors and panics into a set exception and
-/// the C API's failure value.
-fn trampoline<R>(fail: R, f: impl FnOnce(Python<'_>) -> PyResult<R>) -> R {
-    // SAFETY: only called from slot functions, which CPython calls with the thread attached.
-    let py = unsafe { Python::assume_attached() };
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(py))) {
-        Ok(Ok(r)) => r,
-        Ok(Err(e)) => {
-            e.restore(py);
-            fail
-        }
-        Err(_) => {
-            pyo3::exceptions::PySystemError::new_err("shoal: internal panic in a record slot")
-                .restore(py);
-            fail
-        }
-    }
 }
 
 /// The record struct behind `obj`, which must be an instance of `RecordBase`.

@@ -1,12 +1,14 @@
 //! `Table`: a growable column store of records of one `shoal.Record` class.
 
 use pyo3::exceptions::{PyIndexError, PyTypeError};
+use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PySlice, PyString, PyTuple, PyType};
+use pyo3::types::{PyBytes, PyDict, PyFloat, PyInt, PyList, PySlice, PyString, PyTuple, PyType};
 use pyo3::PyVisit;
 use shoal_core::{Column, Scalar, Table};
 
 use crate::column::{column_from_object, PyColumn};
+use crate::convert::to_scalar;
 use crate::errors::{Result, ShoalError};
 use crate::iter::PyTableIter;
 use crate::record;
@@ -148,31 +150,32 @@ impl PyTable {
     }
 
     /// Appends one record: `t.append(1.0, 2.0)`, `t.append(x=1.0)` or `t.append(Point(...))`.
+    /// (Replaced at import by the same logic as a fast-call method; see `install_fast_append`.)
     #[pyo3(signature = (*args, **kwargs))]
-    fn append(
+    pub fn append(
         &mut self,
         args: &Bound<'_, PyTuple>,
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<()> {
         let row = self.inner.len();
-        self.scratch.clear();
         let schema = self.schema.get();
-        let mut done = false;
-        if args.len() == 1 && kwargs.is_none_or(|k| k.is_empty()) {
-            let arg = args.get_item(0)?;
-            if !arg.is_exact_instance_of::<pyo3::types::PyFloat>()
-                && !arg.is_exact_instance_of::<pyo3::types::PyInt>()
-            {
-                if let Some(values) =
-                    schema.record_item(&arg, Some((std::ptr::null_mut(), &self.inner)))?
-                {
-                    self.scratch.extend(values);
-                    done = true;
-                }
-            }
+        let no_kwargs = kwargs.is_none_or(|k| k.is_empty());
+        if no_kwargs && args.len() == schema.len() && !(args.len() == 1 && maybe_record(args)) {
+            // The common case, `t.append(x, y)`: check each value straight into its column.
+            return Ok(self.inner.push_with(|f, dtype| {
+                // SAFETY: `f < schema.len() == args.len()`.
+                let obj = unsafe { args.get_borrowed_item_unchecked(f) };
+                to_scalar(&obj, dtype, || schema.target(f, Some(row)))
+            })?);
         }
-        if !done {
-            schema.bind_args(args, kwargs, Some(row), &mut self.scratch)?;
+        self.scratch.clear();
+        let current = Some((std::ptr::null_mut(), &self.inner));
+        match (no_kwargs && args.len() == 1, args.get_item(0)) {
+            (true, Ok(arg)) => match schema.record_item(&arg, current)? {
+                Some(values) => self.scratch.extend(values),
+                None => schema.bind_args(args, kwargs, Some(row), &mut self.scratch)?,
+            },
+            _ => schema.bind_args(args, kwargs, Some(row), &mut self.scratch)?,
         }
         self.push_scratch();
         Ok(())
@@ -493,6 +496,16 @@ impl PyTable {
     }
 }
 
+/// Whether a lone argument could be a record rather than a plain value.
+fn maybe_record(args: &Bound<'_, PyTuple>) -> bool {
+    // SAFETY: called only when `args` has exactly one item.
+    maybe_record_value(&unsafe { args.get_borrowed_item_unchecked(0) }.to_owned())
+}
+
+fn maybe_record_value(arg: &Bound<'_, PyAny>) -> bool {
+    !(arg.is_exact_instance_of::<PyFloat>() || arg.is_exact_instance_of::<PyInt>())
+}
+
 /// The values of row `i` as Python objects.
 fn record_tuple<'py>(slf: &Bound<'py, PyTable>, i: usize) -> PyResult<Vec<Bound<'py, PyAny>>> {
     let py = slf.py();
@@ -550,4 +563,87 @@ pub fn _table_from_buffers(
         })
     })?;
     Ok(PyTable::with_inner(schema.clone().unbind(), inner))
+}
+
+/// Installs `Table.append` as a METH_FASTCALL method: appends are the hot path of building a
+/// table from a Python loop, and PyO3's `*args` methods pay for a tuple per call.
+pub fn install_fast_append(py: Python<'_>) -> PyResult<()> {
+    let def = Box::leak(Box::new(ffi::PyMethodDef {
+        ml_name: c"append".as_ptr(),
+        ml_meth: ffi::PyMethodDefPointer {
+            PyCFunctionFastWithKeywords: append_fast,
+        },
+        ml_flags: ffi::METH_FASTCALL | ffi::METH_KEYWORDS,
+        ml_doc: c"append(*values, **fields)\n--\n\nAppends one record: t.append(1.0, 2.0), \
+t.append(x=1.0) or t.append(Point(1.0, 2.0)). On error nothing is appended."
+            .as_ptr(),
+    }));
+    let ty = py.get_type::<PyTable>();
+    // SAFETY: `def` is 'static and describes a function with the METH_FASTCALL|METH_KEYWORDS
+    // signature; the type pointer is live.
+    let descr = unsafe { ffi::PyDescr_NewMethod(ty.as_type_ptr(), def) };
+    // SAFETY: a new reference or null with an exception set.
+    let descr = unsafe { Bound::from_owned_ptr_or_err(py, descr)? };
+    ty.setattr("append", descr)
+}
+
+unsafe extern "C" fn append_fast(
+    slf: *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
+    nargsf: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    crate::capi::trampoline(std::ptr::null_mut(), |py| {
+        // SAFETY: the method descriptor has checked that `slf` is a Table.
+        let table = unsafe { Bound::from_borrowed_ptr(py, slf).cast_into_unchecked::<PyTable>() };
+        let mut this = table.try_borrow_mut()?;
+        // SAFETY: CPython passes `nargs` positional arguments followed by one per keyword name.
+        let nargs = unsafe { ffi::PyVectorcall_NARGS(nargsf as usize) } as usize;
+        let nkw = if kwnames.is_null() {
+            0
+        } else {
+            // SAFETY: `kwnames` is a tuple of strings when not null.
+            unsafe { ffi::PyTuple_GET_SIZE(kwnames) as usize }
+        };
+        // SAFETY: as above, `args` holds `nargs + nkw` borrowed references.
+        let argv = unsafe { std::slice::from_raw_parts(args, nargs + nkw) };
+        if nkw == 0 && nargs == this.schema.get().len() {
+            // SAFETY: the pointers are live borrowed references for the duration of the call.
+            let first = (nargs == 1).then(|| unsafe { Bound::from_borrowed_ptr(py, argv[0]) });
+            if !first.as_ref().is_some_and(|a| maybe_record_value(a)) {
+                let row = this.inner.len();
+                let this = &mut *this;
+                let schema = this.schema.get();
+                this.inner.push_with(|f, dtype| {
+                    // SAFETY: `f < nargs`, and the reference is live for the call.
+                    let obj = unsafe { Bound::from_borrowed_ptr(py, argv[f]) };
+                    to_scalar(&obj, dtype, || schema.target(f, Some(row)))
+                })?;
+                // SAFETY: returning a new reference to None.
+                return Ok(unsafe { ffi::Py_NewRef(ffi::Py_None()) });
+            }
+        }
+        // SAFETY: the pointers are live borrowed references for the duration of the call.
+        let positional = argv[..nargs]
+            .iter()
+            .map(|&p| unsafe { Bound::from_borrowed_ptr(py, p) });
+        let tuple = PyTuple::new(py, positional)?;
+        let kwargs = PyDict::new(py);
+        for k in 0..nkw {
+            // SAFETY: `kwnames` has `nkw` items; the values follow the positional arguments.
+            let (name, value) = unsafe {
+                (
+                    Bound::from_borrowed_ptr(
+                        py,
+                        ffi::PyTuple_GET_ITEM(kwnames, k as ffi::Py_ssize_t),
+                    ),
+                    Bound::from_borrowed_ptr(py, argv[nargs + k]),
+                )
+            };
+            kwargs.set_item(name, value)?;
+        }
+        this.append(&tuple, Some(&kwargs))?;
+        // SAFETY: returning a new reference to None.
+        Ok(unsafe { ffi::Py_NewRef(ffi::Py_None()) })
+    })
 }
