@@ -153,7 +153,7 @@ pub fn describe(obj: &Bound<'_, PyAny>) -> String {
 }
 
 /// A new Python object for a stored scalar.
-#[inline]
+#[inline(always)]
 pub fn scalar_to_py(py: Python<'_>, s: Scalar) -> Bound<'_, PyAny> {
     match s {
         Scalar::F64(x) => PyFloat::new(py, x).into_any(),

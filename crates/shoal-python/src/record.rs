@@ -209,12 +209,12 @@ pub fn record_values(
         values_slice(rec).to_vec()
     } else if let Some((ptr, table)) = current.filter(|(p, _)| *p == rec.table) {
         let _ = ptr;
-        row_values(table, rec, &schema)?
+        row_values(table, rec, schema.get())?
     } else {
         // SAFETY: `table` is an owned reference to a `Table`.
         let t = unsafe { Bound::from_borrowed_ptr(py, rec.table).cast_into_unchecked::<PyTable>() };
-        let t = t.try_borrow().map_err(PyErr::from)?;
-        row_values(t.core(), rec, &schema)?
+        let st = t.get().read()?;
+        row_values(&st.inner, rec, schema.get())?
     };
     Ok(Some((schema.unbind(), values)))
 }
@@ -222,7 +222,7 @@ pub fn record_values(
 fn row_values(
     table: &shoal_core::Table,
     rec: &RecordObject,
-    schema: &Bound<'_, PySchema>,
+    schema: &PySchema,
 ) -> Result<Vec<Scalar>> {
     check_version(table, rec, schema)?;
     table.row(rec.row).map_err(|_| stale(rec, schema))
@@ -236,18 +236,14 @@ fn values_slice(rec: &RecordObject) -> &[Scalar] {
     unsafe { std::slice::from_raw_parts(rec.values, rec.nvalues) }
 }
 
-fn stale(rec: &RecordObject, schema: &Bound<'_, PySchema>) -> ShoalError {
+fn stale(rec: &RecordObject, schema: &PySchema) -> ShoalError {
     ShoalError::StaleRow {
-        record: schema.get().record_name.clone(),
+        record: schema.record_name.clone(),
         row: rec.row,
     }
 }
 
-fn check_version(
-    table: &shoal_core::Table,
-    rec: &RecordObject,
-    schema: &Bound<'_, PySchema>,
-) -> Result<()> {
+fn check_version(table: &shoal_core::Table, rec: &RecordObject, schema: &PySchema) -> Result<()> {
     if table.version() == rec.version {
         Ok(())
     } else {
@@ -268,19 +264,31 @@ pub unsafe fn get_field<'py>(obj: &Bound<'py, PyAny>, index: usize) -> Result<Bo
 
 fn read_field<'py>(py: Python<'py>, rec: &RecordObject, index: usize) -> Result<Bound<'py, PyAny>> {
     let schema = schema_of(py, rec).ok_or_else(uninitialised)?;
+    let ptr = read_field_raw(py, rec, schema.get(), index)?;
+    // SAFETY: `read_field_raw` returns a new reference.
+    Ok(unsafe { Bound::from_owned_ptr(py, ptr) })
+}
+
+/// Field `index` of `rec` as a new reference: the hot path of `row.x`.
+#[inline]
+fn read_field_raw(
+    py: Python<'_>,
+    rec: &RecordObject,
+    schema: &PySchema,
+    index: usize,
+) -> Result<*mut ffi::PyObject> {
     if rec.table.is_null() {
         let s = values_slice(rec).get(index).ok_or_else(uninitialised)?;
-        return Ok(scalar_to_py(py, *s));
+        return Ok(scalar_to_py(py, *s).into_ptr());
     }
-    // SAFETY: `table` is an owned reference to a `Table`.
-    let t = unsafe { Bound::from_borrowed_ptr(py, rec.table).cast_into_unchecked::<PyTable>() };
-    let t = t.try_borrow().map_err(PyErr::from)?;
-    check_version(t.core(), rec, &schema)?;
-    let s = t
-        .core()
-        .get(rec.row, index)
-        .map_err(|_| stale(rec, &schema))?;
-    Ok(scalar_to_py(py, s))
+    // SAFETY: `table` is an owned reference to a `Table`, alive as long as `rec`.
+    let t = unsafe { pyo3::Borrowed::from_ptr(py, rec.table).cast_unchecked::<PyTable>() };
+    let st = t.get().read()?;
+    check_version(&st.inner, rec, schema)?;
+    match st.inner.column(index).get(rec.row) {
+        Some(s) => Ok(scalar_to_py(py, s).into_ptr()),
+        None => Err(stale(rec, schema)),
+    }
 }
 
 /// Writes field `index` of the record `obj` (through to the table for a row).
@@ -315,11 +323,11 @@ pub unsafe fn set_field(
     }
     // SAFETY: `table` is an owned reference to a `Table`.
     let t = unsafe { Bound::from_borrowed_ptr(py, rec.table).cast_into_unchecked::<PyTable>() };
-    let mut t = t.try_borrow_mut().map_err(PyErr::from)?;
-    check_version(t.core(), rec, &schema)?;
-    t.core_mut()
+    let mut st = t.get().write()?;
+    check_version(&st.inner, rec, s)?;
+    st.inner
         .set_scalar(rec.row, index, scalar)
-        .map_err(|_| stale(rec, &schema))
+        .map_err(|_| stale(rec, s))
 }
 
 fn uninitialised() -> ShoalError {
@@ -329,9 +337,8 @@ fn uninitialised() -> ShoalError {
 }
 
 /// The field index of `name` if it is one of the schema's interned field names (pointer match).
-fn fast_field_index(py: Python<'_>, rec: &RecordObject, name: *mut ffi::PyObject) -> Option<usize> {
-    let schema = schema_of(py, rec)?;
-    schema.get().names.iter().position(|n| n.as_ptr() == name)
+fn fast_field_index(schema: &PySchema, name: *mut ffi::PyObject) -> Option<usize> {
+    schema.names.iter().position(|n| n.as_ptr() == name)
 }
 
 unsafe extern "C" fn record_getattro(
@@ -341,8 +348,13 @@ unsafe extern "C" fn record_getattro(
     trampoline(ptr::null_mut(), |py| {
         // SAFETY: CPython calls tp_getattro with a live instance of our type.
         let rec = unsafe { record(obj) };
-        if let Some(i) = fast_field_index(py, rec, name) {
-            return Ok(read_field(py, rec, i)?.into_ptr());
+        if !rec.schema.is_null() {
+            // SAFETY: `schema` is an owned reference to a `Schema`, alive as long as `rec`.
+            let schema =
+                unsafe { pyo3::Borrowed::from_ptr(py, rec.schema).cast_unchecked::<PySchema>() };
+            if let Some(i) = fast_field_index(schema.get(), name) {
+                return Ok(read_field_raw(py, rec, schema.get(), i)?);
+            }
         }
         // SAFETY: plain delegation to the generic lookup with the same valid arguments.
         let r = unsafe { ffi::PyObject_GenericGetAttr(obj, name) };
@@ -362,8 +374,9 @@ unsafe extern "C" fn record_setattro(
     trampoline(-1, |py| {
         // SAFETY: CPython calls tp_setattro with a live instance of our type.
         let rec = unsafe { record(obj) };
+        let field = schema_of(py, rec).and_then(|s| fast_field_index(s.get(), name));
         if !value.is_null() {
-            if let Some(i) = fast_field_index(py, rec, name) {
+            if let Some(i) = field {
                 // SAFETY: `obj` is live for the call; `value` is a valid borrowed object.
                 let (o, v) = unsafe {
                     (

@@ -60,7 +60,7 @@ impl PySchema {
         let mut defaults = Vec::new();
         for (name, type_name, default) in &fields {
             let name_str = name.to_str()?.to_owned();
-            let dtype = DType::from_name(&type_name).ok_or_else(|| {
+            let dtype = DType::from_name(type_name).ok_or_else(|| {
                 PyValueError::new_err(format!(
                     "field '{name_str}' of {record_name}: unknown storage type {type_name:?}"
                 ))
@@ -370,7 +370,8 @@ impl PyField {
             )));
         }
         // SAFETY: `obj` is a RecordBase instance (checked).
-        Ok(unsafe { record::set_field(obj, self.index, value)? })
+        unsafe { record::set_field(obj, self.index, value)? };
+        Ok(())
     }
 
     fn __delete__(&self, _obj: &Bound<'_, PyAny>) -> PyResult<()> {

@@ -1,6 +1,13 @@
 //! `Table`: a growable column store of records of one `shoal.Record` class.
+//!
+//! The mutable state sits in a `RefCell` rather than behind PyO3's borrow checker: PyO3's
+//! flag is atomic (for free-threaded builds) and a loop over rows paid six atomic operations per
+//! row for it. Our module requires the GIL (PyO3's default `gil_used`), which serialises all
+//! access, so a plain `RefCell` is enough to catch re-entrant use.
 
-use pyo3::exceptions::{PyIndexError, PyTypeError};
+use std::cell::{Ref, RefCell, RefMut};
+
+use pyo3::exceptions::{PyIndexError, PyRuntimeError, PyTypeError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyFloat, PyInt, PyList, PySlice, PyString, PyTuple, PyType};
@@ -14,38 +21,27 @@ use crate::iter::PyTableIter;
 use crate::record;
 use crate::schema::PySchema;
 
-#[pyclass(module = "shoal", name = "Table")]
+#[pyclass(frozen, module = "shoal", name = "Table")]
 pub struct PyTable {
-    inner: Table,
+    state: RefCell<TableState>,
     schema: Py<PySchema>,
+}
+
+// SAFETY: the module is declared GIL-using (PyO3's default), so on free-threaded builds CPython
+// re-enables the GIL when importing it; every access to `state` happens from a thread holding
+// the GIL, which serialises them and orders their memory effects. The `RefCell` catches
+// re-entrant use on the same thread.
+unsafe impl Sync for PyTable {}
+
+pub struct TableState {
+    pub inner: Table,
     /// Reused row buffer for appends, so a row costs no allocation.
     scratch: Vec<Scalar>,
     /// The last row handle `t[i]` returned; reused when nothing else holds it.
     cached_row: Option<Py<PyAny>>,
 }
 
-impl PyTable {
-    pub fn core(&self) -> &Table {
-        &self.inner
-    }
-
-    pub fn core_mut(&mut self) -> &mut Table {
-        &mut self.inner
-    }
-
-    pub fn schema<'py>(&self, py: Python<'py>) -> &Bound<'py, PySchema> {
-        self.schema.bind(py)
-    }
-
-    fn with_inner(schema: Py<PySchema>, inner: Table) -> PyTable {
-        PyTable {
-            inner,
-            schema,
-            scratch: Vec::new(),
-            cached_row: None,
-        }
-    }
-
+impl TableState {
     /// A Python index (negative counts from the end) as a row number.
     fn row_index(&self, index: isize) -> Result<usize> {
         let len = self.inner.len();
@@ -59,12 +55,122 @@ impl PyTable {
         }
         Ok(i as usize)
     }
+}
 
-    fn push_scratch(&mut self) {
-        self.inner
-            .push_scalars(&self.scratch)
-            .expect("scalars were checked against this schema");
+fn busy() -> PyErr {
+    PyRuntimeError::new_err(
+        "the table is in the middle of another operation (e.g. extend() is iterating a \
+         generator that uses the same table); finish that first",
+    )
+}
+
+impl PyTable {
+    pub fn read(&self) -> PyResult<Ref<'_, TableState>> {
+        self.state.try_borrow().map_err(|_| busy())
     }
+
+    pub fn write(&self) -> PyResult<RefMut<'_, TableState>> {
+        self.state.try_borrow_mut().map_err(|_| busy())
+    }
+
+    pub fn schema<'py>(&self, py: Python<'py>) -> &Bound<'py, PySchema> {
+        self.schema.bind(py)
+    }
+
+    fn with_inner(schema: Py<PySchema>, inner: Table) -> PyTable {
+        PyTable {
+            state: RefCell::new(TableState {
+                inner,
+                scratch: Vec::new(),
+                cached_row: None,
+            }),
+            schema,
+        }
+    }
+
+    fn field_index(&self, name: &Bound<'_, PyString>) -> PyResult<usize> {
+        let s = self.schema.get();
+        let n = name.to_str()?;
+        s.core.index_of(n).ok_or_else(|| {
+            ShoalError::NoSuchField {
+                record: s.record_name.clone(),
+                name: n.to_owned(),
+            }
+            .into()
+        })
+    }
+
+    /// Appends from call arguments (the general path: keywords, records, defaults).
+    fn append_args(
+        slf: &Bound<'_, Self>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<()> {
+        let this = slf.get();
+        let schema = this.schema.get();
+        let mut st = this.write()?;
+        let st = &mut *st;
+        let row = st.inner.len();
+        st.scratch.clear();
+        bind_call(
+            schema,
+            args,
+            kwargs,
+            row,
+            Some((slf.as_ptr(), &st.inner)),
+            &mut st.scratch,
+        )?;
+        st.inner
+            .push_scalars(&st.scratch)
+            .expect("scalars were checked against this schema");
+        Ok(())
+    }
+
+    /// A new table of copies of the selected rows.
+    fn slice(slf: &Bound<'_, Self>, slice: &Bound<'_, PySlice>) -> PyResult<PyTable> {
+        let this = slf.get();
+        let st = this.read()?;
+        let ind = slice.indices(st.inner.len() as isize)?;
+        let taken = st
+            .inner
+            .take_strided(ind.start as usize, ind.step, ind.slicelength);
+        Ok(Self::with_inner(this.schema.clone_ref(slf.py()), taken))
+    }
+
+    /// The row handle for row `row`, reusing the cached one if nobody else holds it.
+    fn row_handle<'py>(slf: &Bound<'py, Self>, row: usize) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let this = slf.get();
+        let version = this.read()?.inner.version();
+        if let Some(cached) = &this.read()?.cached_row {
+            let cached = cached.bind(py);
+            if record::rebind_if_unshared(cached, row, version) {
+                return Ok(cached.clone());
+            }
+        }
+        let handle = record::new_row(slf, this.schema.bind(py), row, version)?;
+        this.write()?.cached_row = Some(handle.clone().unbind());
+        Ok(handle)
+    }
+}
+
+/// Binds `t.append(...)`/`t.insert(i, ...)` arguments: a lone record of the same fields is
+/// copied; anything else binds like the record class's constructor.
+fn bind_call(
+    schema: &PySchema,
+    args: &Bound<'_, PyTuple>,
+    kwargs: Option<&Bound<'_, PyDict>>,
+    row: usize,
+    current: Option<(*mut ffi::PyObject, &Table)>,
+    out: &mut Vec<Scalar>,
+) -> Result<()> {
+    if args.len() == 1 && kwargs.is_none_or(|k| k.is_empty()) && maybe_record(args) {
+        if let Some(values) = schema.record_item(&args.get_item(0)?, current)? {
+            out.extend(values);
+            return Ok(());
+        }
+    }
+    schema.bind_args(args, kwargs, Some(row), out)
 }
 
 #[pymethods]
@@ -93,26 +199,24 @@ impl PyTable {
         record_type: &Bound<'_, PyType>,
         columns: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
+        let py = record_type.py();
         let schema = PySchema::of_class(record_type)?;
         let s = schema.get();
-        let empty = PyDict::new(record_type.py());
+        let empty = PyDict::new(py);
         let columns = columns.unwrap_or(&empty);
         for key in columns.keys() {
-            if !s
-                .names
-                .iter()
-                .any(|n| n.bind(key.py()).as_any().eq(&key).unwrap_or(false))
-            {
+            let name = key.to_string();
+            if s.core.index_of(&name).is_none() {
                 return Err(ShoalError::NoSuchField {
                     record: s.record_name.clone(),
-                    name: key.to_string(),
+                    name,
                 }
                 .into());
             }
         }
         let mut built: Vec<Option<Column>> = Vec::new();
         for (i, name) in s.names.iter().enumerate() {
-            built.push(match columns.get_item(name.bind(record_type.py()))? {
+            built.push(match columns.get_item(name.bind(py))? {
                 Some(obj) => Some(column_from_object(s, i, &obj)?),
                 None => None,
             });
@@ -120,21 +224,19 @@ impl PyTable {
         let len = built.iter().flatten().map(Column::len).next().unwrap_or(0);
         let mut filled = Vec::new();
         for (i, c) in built.into_iter().enumerate() {
-            filled.push(match c {
-                Some(c) => c,
-                None => match s.defaults[i] {
-                    Some(d) => Column::filled(d, len),
-                    None => {
-                        return Err(ShoalError::BadColumn {
-                            detail: format!(
-                                "{}.from_columns: no column for field '{}', which has no default",
-                                s.record_name,
-                                s.core.fields()[i].name
-                            ),
-                        }
-                        .into())
+            filled.push(match (c, s.defaults[i]) {
+                (Some(c), _) => c,
+                (None, Some(d)) => Column::filled(d, len),
+                (None, None) => {
+                    return Err(ShoalError::BadColumn {
+                        detail: format!(
+                            "{}.from_columns: no column for field '{}', which has no default",
+                            s.record_name,
+                            s.core.fields()[i].name
+                        ),
                     }
-                },
+                    .into())
+                }
             });
         }
         let inner = Table::from_columns(s.core.clone(), filled).map_err(|e| {
@@ -152,64 +254,41 @@ impl PyTable {
     /// Appends one record: `t.append(1.0, 2.0)`, `t.append(x=1.0)` or `t.append(Point(...))`.
     /// (Replaced at import by the same logic as a fast-call method; see `install_fast_append`.)
     #[pyo3(signature = (*args, **kwargs))]
-    pub fn append(
-        &mut self,
+    fn append(
+        slf: &Bound<'_, Self>,
         args: &Bound<'_, PyTuple>,
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<()> {
-        let row = self.inner.len();
-        let schema = self.schema.get();
-        let no_kwargs = kwargs.is_none_or(|k| k.is_empty());
-        if no_kwargs && args.len() == schema.len() && !(args.len() == 1 && maybe_record(args)) {
-            // The common case, `t.append(x, y)`: check each value straight into its column.
-            return Ok(self.inner.push_with(|f, dtype| {
-                // SAFETY: `f < schema.len() == args.len()`.
-                let obj = unsafe { args.get_borrowed_item_unchecked(f) };
-                to_scalar(&obj, dtype, || schema.target(f, Some(row)))
-            })?);
-        }
-        self.scratch.clear();
-        let current = Some((std::ptr::null_mut(), &self.inner));
-        match (no_kwargs && args.len() == 1, args.get_item(0)) {
-            (true, Ok(arg)) => match schema.record_item(&arg, current)? {
-                Some(values) => self.scratch.extend(values),
-                None => schema.bind_args(args, kwargs, Some(row), &mut self.scratch)?,
-            },
-            _ => schema.bind_args(args, kwargs, Some(row), &mut self.scratch)?,
-        }
-        self.push_scratch();
-        Ok(())
+        Self::append_args(slf, args, kwargs)
     }
 
     /// Appends every item (tuples, dicts or records) — all of them, or none if any is invalid.
     fn extend(slf: &Bound<'_, Self>, rows: &Bound<'_, PyAny>) -> PyResult<()> {
         let py = slf.py();
         let rows = if rows.is(slf) {
-            Self::__getitem__(slf, &PySlice::full(py))?
+            Bound::new(py, Self::slice(slf, &PySlice::full(py))?)?.into_any()
         } else {
             rows.clone()
         };
-        let me = slf.as_ptr();
-        let mut this = slf.borrow_mut();
-        let start = this.inner.len();
-        let schema = this.schema.clone_ref(py);
-        let mut scratch = std::mem::take(&mut this.scratch);
+        let this = slf.get();
+        let schema = this.schema.get();
+        let mut st = this.write()?;
+        let st = &mut *st;
+        let start = st.inner.len();
         let result = (|| -> Result<()> {
             for (k, item) in rows.try_iter()?.enumerate() {
                 let item = item?;
-                scratch.clear();
-                schema
-                    .get()
-                    .bind_item(&item, start + k, Some((me, &this.inner)), &mut scratch)?;
-                this.inner
-                    .push_scalars(&scratch)
+                st.scratch.clear();
+                let current = Some((slf.as_ptr(), &st.inner));
+                schema.bind_item(&item, start + k, current, &mut st.scratch)?;
+                st.inner
+                    .push_scalars(&st.scratch)
                     .expect("scalars were checked against this schema");
             }
             Ok(())
         })();
-        this.scratch = scratch;
         if result.is_err() {
-            this.inner.rollback_to(start);
+            st.inner.rollback_to(start);
         }
         Ok(result?)
     }
@@ -217,38 +296,29 @@ impl PyTable {
     /// Inserts a record before row `index` (clamped to the table, like `list.insert`).
     #[pyo3(signature = (index, *args, **kwargs))]
     fn insert(
-        &mut self,
+        slf: &Bound<'_, Self>,
         index: isize,
         args: &Bound<'_, PyTuple>,
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<()> {
-        let len = self.inner.len() as isize;
+        let this = slf.get();
+        let mut st = this.write()?;
+        let st = &mut *st;
+        let len = st.inner.len() as isize;
         let i = if index < 0 {
             (index + len).max(0)
         } else {
             index.min(len)
         } as usize;
-        self.scratch.clear();
-        let schema = self.schema.get();
-        if args.len() == 1 && kwargs.is_none_or(|k| k.is_empty()) {
-            if let Some(v) = schema.record_item(
-                &args.get_item(0)?,
-                Some((std::ptr::null_mut(), &self.inner)),
-            )? {
-                self.scratch.extend(v);
-            }
-        }
-        if self.scratch.is_empty() {
-            schema.bind_args(args, kwargs, Some(i), &mut self.scratch)?;
-        }
-        let scratch = std::mem::take(&mut self.scratch);
-        self.inner.insert_scalars(i, &scratch).expect("checked");
-        self.scratch = scratch;
+        let mut values = Vec::new();
+        let current = Some((slf.as_ptr(), &st.inner));
+        bind_call(this.schema.get(), args, kwargs, i, current, &mut values)?;
+        st.inner.insert_scalars(i, &values).expect("checked");
         Ok(())
     }
 
-    fn __len__(&self) -> usize {
-        self.inner.len()
+    fn __len__(&self) -> PyResult<usize> {
+        Ok(self.read()?.inner.len())
     }
 
     /// `t[i]` is a row handle (an instance of the record class that reads and writes this
@@ -258,21 +328,15 @@ impl PyTable {
         key: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
+        let this = slf.get();
         if let Ok(name) = key.cast::<PyString>() {
-            let mut this = slf.borrow_mut();
             let field = this.field_index(name)?;
-            let snap = this.inner.snapshot(field);
+            let snap = this.write()?.inner.snapshot(field);
             let name = this.schema.get().names[field].clone_ref(py);
             return Ok(Bound::new(py, PyColumn::new(name, snap))?.into_any());
         }
         if let Ok(slice) = key.cast::<PySlice>() {
-            let this = slf.borrow();
-            let ind = slice.indices(this.inner.len() as isize)?;
-            let taken = this
-                .inner
-                .take_strided(ind.start as usize, ind.step, ind.slicelength);
-            let out = Self::with_inner(this.schema.clone_ref(py), taken);
-            return Ok(Bound::new(py, out)?.into_any());
+            return Ok(Bound::new(py, Self::slice(slf, slice)?)?.into_any());
         }
         let index: isize = key.extract().map_err(|_| {
             PyTypeError::new_err(format!(
@@ -280,20 +344,8 @@ impl PyTable {
                 key.get_type().name().map_or("?".into(), |n| n.to_string())
             ))
         })?;
-        let this = slf.borrow();
-        let row = this.row_index(index)?;
-        let version = this.inner.version();
-        if let Some(cached) = &this.cached_row {
-            let cached = cached.bind(py);
-            if record::rebind_if_unshared(cached, row, version) {
-                return Ok(cached.clone());
-            }
-        }
-        let schema = this.schema.clone_ref(py);
-        drop(this);
-        let handle = record::new_row(slf, schema.bind(py), row, version)?;
-        slf.borrow_mut().cached_row = Some(handle.clone().unbind());
-        Ok(handle)
+        let row = this.read()?.row_index(index)?;
+        Self::row_handle(slf, row)
     }
 
     /// `t[i] = record` replaces a row's values; `t["x"] = values` replaces a whole column.
@@ -303,12 +355,13 @@ impl PyTable {
         key: &Bound<'_, PyAny>,
         value: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
-        let me = slf.as_ptr();
-        let mut this = slf.borrow_mut();
+        let this = slf.get();
+        let schema = this.schema.get();
         if let Ok(name) = key.cast::<PyString>() {
             let field = this.field_index(name)?;
-            let column = column_from_object(this.schema.get(), field, value)?;
-            let len = this.inner.len();
+            let column = column_from_object(schema, field, value)?;
+            let mut st = this.write()?;
+            let len = st.inner.len();
             if column.len() != len {
                 return Err(ShoalError::BadColumn {
                     detail: format!(
@@ -318,102 +371,101 @@ impl PyTable {
                 }
                 .into());
             }
-            this.inner.replace_column(field, column).expect("checked");
+            st.inner.replace_column(field, column).expect("checked");
             return Ok(());
         }
-        let index: isize = key.extract()?;
-        let row = this.row_index(index)?;
-        let mut scratch = Vec::new();
-        this.schema
-            .get()
-            .bind_item(value, row, Some((me, &this.inner)), &mut scratch)?;
-        for (field, s) in scratch.into_iter().enumerate() {
-            this.inner.set_scalar(row, field, s).expect("checked");
+        let mut st = this.write()?;
+        let st = &mut *st;
+        let row = st.row_index(key.extract()?)?;
+        let mut values = Vec::new();
+        schema.bind_item(value, row, Some((slf.as_ptr(), &st.inner)), &mut values)?;
+        for (field, s) in values.into_iter().enumerate() {
+            st.inner.set_scalar(row, field, s).expect("checked");
         }
         Ok(())
     }
 
-    fn __delitem__(&mut self, key: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn __delitem__(&self, key: &Bound<'_, PyAny>) -> PyResult<()> {
+        let mut st = self.write()?;
         if let Ok(slice) = key.cast::<PySlice>() {
-            let ind = slice.indices(self.inner.len() as isize)?;
+            let ind = slice.indices(st.inner.len() as isize)?;
             let mut rows: Vec<usize> = (0..ind.slicelength)
                 .map(|k| (ind.start + k as isize * ind.step) as usize)
                 .collect();
             rows.sort_unstable_by(|a, b| b.cmp(a));
             for r in rows {
-                self.inner.remove(r).expect("in range");
+                st.inner.remove(r).expect("in range");
             }
             return Ok(());
         }
-        let row = self.row_index(key.extract()?)?;
-        self.inner.remove(row).expect("in range");
+        let row = st.row_index(key.extract()?)?;
+        st.inner.remove(row).expect("in range");
         Ok(())
     }
 
     /// Removes and returns row `index` (the last by default) as a standalone record.
     #[pyo3(signature = (index = -1))]
     fn pop<'py>(slf: &Bound<'py, Self>, index: isize) -> PyResult<Bound<'py, PyAny>> {
-        let mut this = slf.borrow_mut();
-        if this.inner.is_empty() {
-            return Err(PyIndexError::new_err("pop from an empty table"));
-        }
-        let row = this.row_index(index)?;
-        let values = this.inner.remove(row).expect("in range");
+        let this = slf.get();
+        let values = {
+            let mut st = this.write()?;
+            if st.inner.is_empty() {
+                return Err(PyIndexError::new_err("pop from an empty table"));
+            }
+            let row = st.row_index(index)?;
+            st.inner.remove(row).expect("in range")
+        };
         record::new_standalone(this.schema.bind(slf.py()), values)
     }
 
-    fn clear(&mut self) {
-        self.inner.clear();
-    }
-
-    /// Sorts rows in place by `key(row)` (default: the row's values as a tuple), stably.
-    #[pyo3(signature = (*, key = None, reverse = false))]
-    fn sort(slf: &Bound<'_, Self>, key: Option<&Bound<'_, PyAny>>, reverse: bool) -> PyResult<()> {
-        let py = slf.py();
-        let n = slf.borrow().inner.len();
-        let mut keys = Vec::with_capacity(n);
-        for i in 0..n {
-            let row = Self::__getitem__(slf, &i.into_pyobject(py)?.into_any())?;
-            keys.push(match key {
-                Some(k) => k.call1((row,))?,
-                None => PyTuple::new(py, record_tuple(slf, i)?)?.into_any(),
-            });
-        }
-        let mut order: Vec<usize> = (0..n).collect();
-        let mut error = None;
-        order.sort_by(|&a, &b| {
-            let (a, b) = if reverse { (b, a) } else { (a, b) };
-            match keys[a].lt(&keys[b]) {
-                Ok(true) => std::cmp::Ordering::Less,
-                Ok(false) => match keys[b].lt(&keys[a]) {
-                    Ok(true) => std::cmp::Ordering::Greater,
-                    Ok(false) => std::cmp::Ordering::Equal,
-                    Err(e) => {
-                        error.get_or_insert(e);
-                        std::cmp::Ordering::Equal
-                    }
-                },
-                Err(e) => {
-                    error.get_or_insert(e);
-                    std::cmp::Ordering::Equal
-                }
-            }
-        });
-        if let Some(e) = error {
-            return Err(e);
-        }
-        slf.borrow_mut().inner.permute(&order);
+    fn clear(&self) -> PyResult<()> {
+        self.write()?.inner.clear();
         Ok(())
     }
 
-    fn __iter__(slf: &Bound<'_, Self>) -> PyTableIter {
+    /// Sorts rows in place, stably, by `key(row)` (default: the row's values as a tuple), with
+    /// Python's own `sorted`, so keys compare exactly as they would in a list.
+    #[pyo3(signature = (*, key = None, reverse = false))]
+    fn sort(slf: &Bound<'_, Self>, key: Option<&Bound<'_, PyAny>>, reverse: bool) -> PyResult<()> {
+        let py = slf.py();
+        let this = slf.get();
+        let (n, version) = {
+            let st = this.read()?;
+            (st.inner.len(), st.inner.version())
+        };
+        let keys = PyList::empty(py);
+        for i in 0..n {
+            keys.append(match key {
+                Some(k) => k.call1((Self::row_handle(slf, i)?,))?,
+                None => PyTuple::new(py, row_values(slf, i)?)?.into_any(),
+            })?;
+        }
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("key", keys.getattr("__getitem__")?)?;
+        kwargs.set_item("reverse", reverse)?;
+        let sorted = py.import("builtins")?.getattr("sorted")?.call(
+            (pyo3::types::PyRange::new(py, 0, n as isize)?,),
+            Some(&kwargs),
+        )?;
+        let order: Vec<usize> = sorted.extract()?;
+        let mut st = this.write()?;
+        if st.inner.version() != version || st.inner.len() != n {
+            return Err(PyRuntimeError::new_err(
+                "the table changed while its sort keys were computed",
+            ));
+        }
+        st.inner.permute(&order);
+        Ok(())
+    }
+
+    fn __iter__(slf: &Bound<'_, Self>) -> PyResult<PyTableIter> {
         PyTableIter::new(slf)
     }
 
     /// Bytes allocated by the column buffers (capacity included).
     #[getter]
-    fn nbytes(&self) -> usize {
-        self.inner.nbytes()
+    fn nbytes(&self) -> PyResult<usize> {
+        Ok(self.read()?.inner.nbytes())
     }
 
     #[getter]
@@ -421,79 +473,127 @@ impl PyTable {
         self.schema.get().record_type.clone_ref(py)
     }
 
-    #[getter]
-    fn schema_object(&self, py: Python<'_>) -> Py<PySchema> {
-        self.schema.clone_ref(py)
-    }
-
-    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
-        match other.cast::<PyTable>() {
-            Ok(o) => o.try_borrow().is_ok_and(|o| {
-                self.schema.as_ptr() == o.schema.as_ptr() && self.inner.values_eq(&o.inner)
-            }),
-            Err(_) => false,
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let Ok(other) = other.cast::<PyTable>() else {
+            return Ok(false);
+        };
+        let o = other.get();
+        if self.schema.as_ptr() != o.schema.as_ptr() {
+            return Ok(false);
         }
+        if std::ptr::eq(self, o) {
+            return Ok(true);
+        }
+        Ok(self.read()?.inner.values_eq(&o.read()?.inner))
     }
 
-    fn __copy__(&self, py: Python<'_>) -> Self {
-        Self::with_inner(self.schema.clone_ref(py), self.inner.clone())
+    fn __copy__(&self, py: Python<'_>) -> PyResult<Self> {
+        Ok(Self::with_inner(
+            self.schema.clone_ref(py),
+            self.read()?.inner.clone(),
+        ))
     }
 
-    fn __deepcopy__(&self, py: Python<'_>, _memo: &Bound<'_, PyAny>) -> Self {
+    fn __deepcopy__(&self, py: Python<'_>, _memo: &Bound<'_, PyAny>) -> PyResult<Self> {
         self.__copy__(py)
     }
 
     /// Pickles as the record class and one bytes object per column (native byte order).
-    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
-        let py = slf.py();
-        let mut this = slf.borrow_mut();
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        let mut st = self.write()?;
         let mut buffers = Vec::new();
-        for f in 0..this.schema.get().len() {
-            let snap = this.inner.snapshot(f);
+        for f in 0..self.schema.get().len() {
+            let snap = st.inner.snapshot(f);
             buffers.push(PyBytes::new(py, snap.as_bytes()));
         }
         let ctor = py.import("shoal._shoal")?.getattr("_table_from_buffers")?;
-        PyTuple::new(
-            py,
-            [
-                ctor,
-                PyTuple::new(
-                    py,
-                    [
-                        this.record_type(py).into_bound(py).into_any(),
-                        PyList::new(py, buffers)?.into_any(),
-                    ],
-                )?
-                .into_any(),
-            ],
-        )
+        let args = (self.record_type(py), PyList::new(py, buffers)?);
+        (ctor, args).into_pyobject(py)
+    }
+
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        let this = slf.get();
+        let n = this.read()?.inner.len();
+        let name = &this.schema.get().record_name;
+        let mut out = format!("Table[{name}] with {n} rows");
+        for part in preview_rows(n) {
+            out.push_str("\n  ");
+            match part {
+                Some(i) => out.push_str(&Self::row_handle(slf, i)?.repr()?.to_string()),
+                None => out.push_str("..."),
+            }
+        }
+        Ok(out)
+    }
+
+    fn _repr_html_(slf: &Bound<'_, Self>) -> PyResult<String> {
+        let py = slf.py();
+        let this = slf.get();
+        let schema = this.schema.get();
+        let n = this.read()?.inner.len();
+        let mut html = String::from("<table class=\"shoal\"><thead><tr><th></th>");
+        for f in schema.core.fields() {
+            html += &format!("<th>{}<br><small>{}</small></th>", escape(&f.name), f.dtype);
+        }
+        html += "</tr></thead><tbody>";
+        for part in preview_rows(n) {
+            match part {
+                Some(i) => {
+                    html += &format!("<tr><th>{i}</th>");
+                    for v in row_values(slf, i)? {
+                        html += &format!("<td>{}</td>", escape(&v.repr()?.to_string()));
+                    }
+                    html += "</tr>";
+                }
+                None => html += &format!("<tr><td colspan=\"{}\">...</td></tr>", schema.len() + 1),
+            }
+        }
+        let _ = py;
+        html += &format!(
+            "</tbody></table><p>Table[{}]: {n} rows, {} bytes in columns</p>",
+            escape(&schema.record_name),
+            this.read()?.inner.nbytes()
+        );
+        Ok(html)
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> std::result::Result<(), pyo3::PyTraverseError> {
         visit.call(&self.schema)?;
-        if let Some(r) = &self.cached_row {
-            visit.call(r)?;
+        // A table busy in an operation keeps its cached row: not visiting it only makes the
+        // collector more conservative.
+        if let Ok(st) = self.state.try_borrow() {
+            if let Some(r) = &st.cached_row {
+                visit.call(r)?;
+            }
         }
         Ok(())
     }
 
-    fn __clear__(&mut self) {
-        self.cached_row = None;
+    fn __clear__(&self) {
+        if let Ok(mut st) = self.state.try_borrow_mut() {
+            st.cached_row = None;
+        }
     }
 }
 
-impl PyTable {
-    fn field_index(&self, name: &Bound<'_, PyString>) -> PyResult<usize> {
-        let s = self.schema.get();
-        let n = name.to_str()?;
-        s.core.index_of(n).ok_or_else(|| {
-            ShoalError::NoSuchField {
-                record: s.record_name.clone(),
-                name: n.to_owned(),
-            }
-            .into()
-        })
+/// Which rows a preview shows: all of up to 10, else the first 5, a gap, and the last 5.
+fn preview_rows(n: usize) -> Vec<Option<usize>> {
+    if n <= 10 {
+        (0..n).map(Some).collect()
+    } else {
+        (0..5)
+            .map(Some)
+            .chain([None])
+            .chain((n - 5..n).map(Some))
+            .collect()
     }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// Whether a lone argument could be a record rather than a plain value.
@@ -507,10 +607,10 @@ fn maybe_record_value(arg: &Bound<'_, PyAny>) -> bool {
 }
 
 /// The values of row `i` as Python objects.
-fn record_tuple<'py>(slf: &Bound<'py, PyTable>, i: usize) -> PyResult<Vec<Bound<'py, PyAny>>> {
+fn row_values<'py>(slf: &Bound<'py, PyTable>, i: usize) -> PyResult<Vec<Bound<'py, PyAny>>> {
     let py = slf.py();
-    let this = slf.borrow();
-    Ok(this
+    let st = slf.get().read()?;
+    Ok(st
         .inner
         .row(i)
         .expect("in range")
@@ -596,7 +696,7 @@ unsafe extern "C" fn append_fast(
     crate::capi::trampoline(std::ptr::null_mut(), |py| {
         // SAFETY: the method descriptor has checked that `slf` is a Table.
         let table = unsafe { Bound::from_borrowed_ptr(py, slf).cast_into_unchecked::<PyTable>() };
-        let mut this = table.try_borrow_mut()?;
+        let this = table.get();
         // SAFETY: CPython passes `nargs` positional arguments followed by one per keyword name.
         let nargs = unsafe { ffi::PyVectorcall_NARGS(nargsf as usize) } as usize;
         let nkw = if kwnames.is_null() {
@@ -607,43 +707,62 @@ unsafe extern "C" fn append_fast(
         };
         // SAFETY: as above, `args` holds `nargs + nkw` borrowed references.
         let argv = unsafe { std::slice::from_raw_parts(args, nargs + nkw) };
-        if nkw == 0 && nargs == this.schema.get().len() {
+        let schema = this.schema.get();
+        if nkw == 0 && nargs == schema.len() {
             // SAFETY: the pointers are live borrowed references for the duration of the call.
             let first = (nargs == 1).then(|| unsafe { Bound::from_borrowed_ptr(py, argv[0]) });
             if !first.as_ref().is_some_and(|a| maybe_record_value(a)) {
-                let row = this.inner.len();
-                let this = &mut *this;
-                let schema = this.schema.get();
-                this.inner.push_with(|f, dtype| {
-                    // SAFETY: `f < nargs`, and the reference is live for the call.
-                    let obj = unsafe { Bound::from_borrowed_ptr(py, argv[f]) };
-                    to_scalar(&obj, dtype, || schema.target(f, Some(row)))
-                })?;
+                push_positional(py, this, argv)?;
                 // SAFETY: returning a new reference to None.
                 return Ok(unsafe { ffi::Py_NewRef(ffi::Py_None()) });
             }
         }
-        // SAFETY: the pointers are live borrowed references for the duration of the call.
-        let positional = argv[..nargs]
-            .iter()
-            .map(|&p| unsafe { Bound::from_borrowed_ptr(py, p) });
-        let tuple = PyTuple::new(py, positional)?;
-        let kwargs = PyDict::new(py);
-        for k in 0..nkw {
-            // SAFETY: `kwnames` has `nkw` items; the values follow the positional arguments.
-            let (name, value) = unsafe {
-                (
-                    Bound::from_borrowed_ptr(
-                        py,
-                        ffi::PyTuple_GET_ITEM(kwnames, k as ffi::Py_ssize_t),
-                    ),
-                    Bound::from_borrowed_ptr(py, argv[nargs + k]),
-                )
-            };
-            kwargs.set_item(name, value)?;
-        }
-        this.append(&tuple, Some(&kwargs))?;
+        append_slow(&table, argv, nargs, kwnames)?;
         // SAFETY: returning a new reference to None.
         Ok(unsafe { ffi::Py_NewRef(ffi::Py_None()) })
     })
+}
+
+/// `t.append(v0, v1, ...)` with one value per field: each checked straight into its column.
+#[inline(never)]
+fn push_positional(py: Python<'_>, this: &PyTable, argv: &[*mut ffi::PyObject]) -> PyResult<()> {
+    let schema = this.schema.get();
+    let mut st = this.write()?;
+    let row = st.inner.len();
+    st.inner.push_with(|f, dtype| {
+        // SAFETY: `f < argv.len()` (one value per field), and the reference is live for the call.
+        let obj = unsafe { Bound::from_borrowed_ptr(py, argv[f]) };
+        to_scalar(&obj, dtype, || schema.target(f, Some(row)))
+    })?;
+    Ok(())
+}
+
+/// The general path of `append_fast`: rebuild `*args`/`**kwargs` and bind like a constructor.
+#[cold]
+#[inline(never)]
+fn append_slow(
+    table: &Bound<'_, PyTable>,
+    argv: &[*mut ffi::PyObject],
+    nargs: usize,
+    kwnames: *mut ffi::PyObject,
+) -> PyResult<()> {
+    let py = table.py();
+    let nkw = argv.len() - nargs;
+    // SAFETY: the pointers are live borrowed references for the duration of the call.
+    let positional = argv[..nargs]
+        .iter()
+        .map(|&p| unsafe { Bound::from_borrowed_ptr(py, p) });
+    let tuple = PyTuple::new(py, positional)?;
+    let kwargs = PyDict::new(py);
+    for k in 0..nkw {
+        // SAFETY: `kwnames` has `nkw` items; the values follow the positional arguments.
+        let (name, value) = unsafe {
+            (
+                Bound::from_borrowed_ptr(py, ffi::PyTuple_GET_ITEM(kwnames, k as ffi::Py_ssize_t)),
+                Bound::from_borrowed_ptr(py, argv[nargs + k]),
+            )
+        };
+        kwargs.set_item(name, value)?;
+    }
+    PyTable::append_args(table, &tuple, Some(&kwargs))
 }
