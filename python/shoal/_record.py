@@ -18,8 +18,8 @@ __all__ = [
     "Record",
     "asdict",
     "astuple",
-    "fields",
     "f32",
+    "fields",
     "i8",
     "i16",
     "i32",
@@ -129,7 +129,7 @@ def _install_schema(cls: type, frozen: bool) -> None:
         setattr(cls, field.name, field)
     cls.__shoal_schema__ = schema  # type: ignore[attr-defined]
     cls.__shoal_frozen__ = frozen  # type: ignore[attr-defined]
-    cls.__match_args__ = tuple(f.name for f in schema.fields)  # type: ignore[attr-defined]
+    type.__setattr__(cls, "__match_args__", tuple(f.name for f in schema.fields))
     cls.__hash__ = _hash_record if frozen else None  # type: ignore[assignment,method-assign]
 
 
@@ -154,7 +154,7 @@ class Record(_shoal.RecordBase, metaclass=RecordMeta):
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
-        return astuple(self) == astuple(other)  # type: ignore[arg-type]
+        return astuple(self) == astuple(other)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), astuple(self))

@@ -1,0 +1,33 @@
+"""Checked by mypy (not run by pytest): the public API's static types."""
+
+import shoal
+from typing_extensions import assert_type
+
+
+class Point(shoal.Record):
+    x: float
+    y: float = 0.0
+    n: shoal.u8 = 0
+
+    def norm(self) -> float:
+        return float(self.x * self.x + self.y * self.y)
+
+
+t = shoal.Table(Point)
+assert_type(t, shoal.Table[Point])
+t.append(1.0, 2.0)
+assert_type(t[0], Point)
+assert_type(t[0].x, float)
+assert_type(t[0].n, int)
+assert_type(t[0].norm(), float)
+assert_type(t[1:3], shoal.Table[Point])
+assert_type(t["x"], shoal.Column)
+assert_type(t.pop(), Point)
+for p in t:
+    assert_type(p, Point)
+p = Point(1.0, 2.0, n=3)
+assert_type(p.y, float)
+u = shoal.Table.from_columns(Point, x=[1.0], y=[2.0])
+assert_type(u, shoal.Table[Point])
+assert_type(shoal.fields(Point), tuple[shoal.Field, ...])
+Point("a")  # type: ignore[arg-type]
