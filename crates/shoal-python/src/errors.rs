@@ -122,7 +122,7 @@ impl From<ShoalError> for PyErr {
                 "table index {index} out of range for a table of {len} rows"
             )),
             ShoalError::NoSuchField { record, name } => {
-                PyKeyError::new_err(format!("{record} has no field {name:?}"))
+                PyKeyError::new_err(format!("{record} has no field '{name}'"))
             }
             ShoalError::StaleRow { record, row } => StaleRowError::new_err(format!(
                 "this {record} was row {row} of a table that has since had rows removed, \
