@@ -125,8 +125,8 @@ impl PyColumn {
             .collect::<PyResult<_>>()?;
         let more = if n > 8 { ", ..." } else { "" };
         Ok(format!(
-            "Column({:?}, {}, {} values: [{}{}])",
-            self.name.bind(py).to_str()?,
+            "Column({}, {}, {} values: [{}{}])",
+            self.name.bind(py).repr()?,
             self.snap.dtype(),
             n,
             shown.join(", "),
