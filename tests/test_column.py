@@ -3,9 +3,8 @@
 import gc
 
 import pytest
-from conftest import Point
-
 import shoal
+from conftest import Point
 
 np = pytest.importorskip("numpy")
 

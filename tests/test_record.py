@@ -6,9 +6,8 @@ import pickle
 from typing import ClassVar
 
 import pytest
-from conftest import Point, Sized
-
 import shoal
+from conftest import Point, Sized
 
 
 def test_construction_defaults_and_keywords():
@@ -72,11 +71,29 @@ def test_match_args():
 def test_sized_types_round_trip_and_ranges():
     s = Sized(1.5, -128, -32768, -(2**31), -(2**63), 255, 65535, 2**32 - 1, 2**64 - 1, True)
     assert shoal.astuple(s) == (
-        1.5, -128, -32768, -(2**31), -(2**63), 255, 65535, 2**32 - 1, 2**64 - 1, True
+        1.5,
+        -128,
+        -32768,
+        -(2**31),
+        -(2**63),
+        255,
+        65535,
+        2**32 - 1,
+        2**64 - 1,
+        True,
     )
     base = list(shoal.astuple(s))
-    for i, bad in [(1, 128), (2, -32769), (3, 2**31), (4, 2**63), (5, -1), (6, 65536),
-                   (7, 2**32), (8, 2**64), (4, 10**30)]:
+    for i, bad in [
+        (1, 128),
+        (2, -32769),
+        (3, 2**31),
+        (4, 2**63),
+        (5, -1),
+        (6, 65536),
+        (7, 2**32),
+        (8, 2**64),
+        (4, 10**30),
+    ]:
         args = base.copy()
         args[i] = bad
         with pytest.raises(OverflowError, match=str(bad)):

@@ -5,9 +5,8 @@ import gc
 import pickle
 
 import pytest
-from conftest import Point, Sized
-
 import shoal
+from conftest import Point, Sized
 
 
 def test_append_forms(points):
@@ -18,7 +17,11 @@ def test_append_forms(points):
     t.append(points[2])
     t.append(4)
     assert [shoal.astuple(p) for p in t] == [
-        (1.0, 2.0), (3.0, 0.0), (5.0, 6.0), (2.0, -2.0), (4.0, 0.0)
+        (1.0, 2.0),
+        (3.0, 0.0),
+        (5.0, 6.0),
+        (2.0, -2.0),
+        (4.0, 0.0),
     ]
     t.append(t[0])  # a row of the same table
     assert t[-1] == Point(1.0, 2.0)
