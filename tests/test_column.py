@@ -78,7 +78,7 @@ def test_view_survives_clear_and_delete(points):
     a = np.asarray(points["x"])
     del points[0]
     points.clear()
-    for i in range(3):
+    for _ in range(3):
         points.append(-1.0)
     assert a.tolist() == [float(i) for i in range(10)]
 

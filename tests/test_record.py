@@ -42,7 +42,7 @@ def test_frozen_records_hash_and_refuse_writes():
     k = Key(1, 2)
     assert hash(k) == hash(Key(1, 2))
     assert {k: "v"}[Key(1, 2)] == "v"
-    with pytest.raises(shoal.FrozenInstanceError, match="'a'.*Key is frozen"):
+    with pytest.raises(shoal.FrozenInstanceError, match=r"'a'.*Key is frozen"):
         k.a = 5
     assert isinstance(shoal.FrozenInstanceError("x"), AttributeError)
 

@@ -2,6 +2,7 @@
 
 import copy
 import gc
+import itertools
 import pickle
 
 import pytest
@@ -79,7 +80,7 @@ def test_iteration_reuses_unshared_rows_safely(points):
     for p in points:
         seen.append(p.x)
     assert seen == [float(i) for i in range(10)]
-    pairs = list(zip(points, points[1:], strict=False))
+    pairs = list(itertools.pairwise(points))
     assert [(a.x, b.x) for a, b in pairs][:2] == [(0.0, 1.0), (1.0, 2.0)]
 
 
