@@ -1,0 +1,62 @@
+# One command per task; CI (.ci/run) calls `make test`, exactly as a developer does.
+# Every target installs what it needs into a virtualenv (.venv for CPython 3.11, .venv-X.Y for
+# the others), so a fresh machine with only Rust and Python can run them.
+
+PY_MAIN     ?= 3.11
+PY_OTHERS   ?= 3.10 3.12 3.13
+VENV        := .venv
+VPY         := $(VENV)/bin/python
+PIP_FLAGS   := --quiet --disable-pip-version-check
+
+.PHONY: help demo test test-rust lint-rust lint-python test-python test-versions bench develop clean
+
+help:  ## Show the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(VPY):
+	$$(scripts/find-python $(PY_MAIN) || true) -m venv $(VENV) 2>/dev/null || python3 -m venv $(VENV)
+	$(VPY) -m pip install $(PIP_FLAGS) --upgrade pip
+
+install: $(VPY)  ## Build shoal (release) into .venv with test and lint tools
+	$(VPY) -m pip install $(PIP_FLAGS) ".[test,lint]"
+
+demo: install  ## Build 1,000,000 Points in a Table and print their memory (RSS from the OS)
+	$(VPY) examples/points.py
+
+test: lint-rust test-rust lint-python test-python test-versions  ## Run every check and test
+
+lint-rust:  ## cargo fmt --check and clippy -D warnings
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+test-rust:  ## cargo test (unit tests + proptest models of the core)
+	cargo test --workspace
+
+lint-python: install  ## ruff check, ruff format --check, mypy (package + typing tests)
+	$(VPY) -m ruff check .
+	$(VPY) -m ruff format --check .
+	$(VPY) -m mypy
+
+test-python: install  ## pytest on CPython $(PY_MAIN), README examples included
+	$(VPY) -m pytest tests
+
+test-versions:  ## Build and run pytest on the other CPython versions that are installed
+	@for v in $(PY_OTHERS); do \
+	  py=$$(scripts/find-python $$v); \
+	  if [ -z "$$py" ]; then echo "NOTE: CPython $$v is not installed here; skipping its tests"; continue; fi; \
+	  echo "== CPython $$v ($$py)"; \
+	  [ -x .venv-$$v/bin/python ] || $$py -m venv .venv-$$v || exit 1; \
+	  .venv-$$v/bin/python -m pip install $(PIP_FLAGS) ".[test]" || exit 1; \
+	  .venv-$$v/bin/python -m pytest tests -q || exit 1; \
+	done
+
+bench: $(VPY)  ## Run the benchmarks against peers (installs the peers)
+	$(VPY) -m pip install $(PIP_FLAGS) ".[bench]"
+	$(VPY) benches/run.py
+
+develop: $(VPY)  ## Fast rebuild into .venv for development (maturin develop --release)
+	$(VPY) -m pip install $(PIP_FLAGS) maturin
+	$(VPY) -m maturin develop --release
+
+clean:  ## Remove virtualenvs and build products
+	rm -rf .venv .venv-* target python/shoal/*.so
