@@ -6,6 +6,7 @@
 
 use crate::buffer::{Buffer, Snapshot};
 use crate::dtype::{DType, Scalar};
+use crate::kernels;
 
 macro_rules! dispatch {
     ($value:expr, $b:ident => $body:expr) => {
@@ -333,8 +334,8 @@ impl ColumnSnapshot {
     /// rounding error grows as O(log n), not O(n)).
     pub fn sum_f64(&self) -> Option<f64> {
         match self {
-            ColumnSnapshot::F64(s) => Some(pairwise_sum(s.as_slice(), |x| x)),
-            ColumnSnapshot::F32(s) => Some(pairwise_sum(s.as_slice(), f64::from)),
+            ColumnSnapshot::F64(s) => Some(kernels::sum_f64(s.as_slice())),
+            ColumnSnapshot::F32(s) => Some(kernels::sum_f32(s.as_slice())),
             _ => None,
         }
     }
@@ -359,35 +360,9 @@ impl ColumnSnapshot {
     }
 }
 
-/// Pairwise summation: blocks of 128 summed with 8 independent accumulators (so the adds
-/// pipeline), combined as a binary tree.
-fn pairwise_sum<T: Copy>(xs: &[T], f: impl Fn(T) -> f64 + Copy) -> f64 {
-    const BLOCK: usize = 128;
-    if xs.len() <= BLOCK {
-        let mut acc = [0.0f64; 8];
-        let mut chunks = xs.chunks_exact(8);
-        for c in &mut chunks {
-            for (a, &x) in acc.iter_mut().zip(c) {
-                *a += f(x);
-            }
-        }
-        let tail: f64 = chunks.remainder().iter().map(|&x| f(x)).sum();
-        ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) + tail
-    } else {
-        let half = (xs.len() / 2).next_multiple_of(8);
-        pairwise_sum(&xs[..half], f) + pairwise_sum(&xs[half..], f)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn pairwise_sum_matches_exact_on_integers() {
-        let xs: Vec<f64> = (0..10_007).map(f64::from).collect();
-        assert_eq!(pairwise_sum(&xs, |x| x), 10_006.0 * 10_007.0 / 2.0);
-    }
 
     #[test]
     fn extend_from_bytes_rejects_bad_bools_and_ragged_input() {

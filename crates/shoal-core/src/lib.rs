@@ -8,6 +8,7 @@ pub mod buffer;
 pub mod column;
 pub mod dtype;
 pub mod error;
+pub mod kernels;
 pub mod schema;
 pub mod table;
 
