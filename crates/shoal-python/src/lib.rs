@@ -25,7 +25,6 @@ fn _shoal(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<table::PyTable>()?;
     table::install_fast_append(py)?;
     m.add_class::<column::PyColumn>()?;
-    m.add_class::<iter::PyTableIter>()?;
     m.add("StaleRowError", py.get_type::<errors::StaleRowError>())?;
     m.add(
         "FrozenInstanceError",

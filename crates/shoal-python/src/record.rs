@@ -174,6 +174,8 @@ pub fn new_row<'py>(
 
 /// Points a row handle that nobody else holds at another row, so loops need not allocate.
 /// Returns false (changing nothing) if anyone else holds a reference.
+/// `obj` must be borrowed from the cache without a new reference (so a count of 1 means the
+/// cache is the only holder).
 pub fn rebind_if_unshared(obj: &Bound<'_, PyAny>, row: usize, version: u64) -> bool {
     // SAFETY: reading the reference count of a live object.
     if cfg!(Py_GIL_DISABLED) || unsafe { ffi::Py_REFCNT(obj.as_ptr()) } != 1 {
@@ -283,9 +285,13 @@ fn read_field_raw(
     }
     // SAFETY: `table` is an owned reference to a `Table`, alive as long as `rec`.
     let t = unsafe { pyo3::Borrowed::from_ptr(py, rec.table).cast_unchecked::<PyTable>() };
-    let st = t.get().read()?;
-    check_version(&st.inner, rec, schema)?;
-    match st.inner.column(index).get(rec.row) {
+    let value = t.get().peek(|st| {
+        if st.inner.version() != rec.version {
+            return None;
+        }
+        st.inner.column(index).get(rec.row)
+    })?;
+    match value {
         Some(s) => Ok(scalar_to_py(py, s).into_ptr()),
         None => Err(stale(rec, schema)),
     }

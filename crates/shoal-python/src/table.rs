@@ -17,7 +17,6 @@ use shoal_core::{Column, Scalar, Table};
 use crate::column::{column_from_object, PyColumn};
 use crate::convert::to_scalar;
 use crate::errors::{Result, ShoalError};
-use crate::iter::PyTableIter;
 use crate::record;
 use crate::schema::PySchema;
 
@@ -67,6 +66,17 @@ fn busy() -> PyErr {
 impl PyTable {
     pub fn read(&self) -> PyResult<Ref<'_, TableState>> {
         self.state.try_borrow().map_err(|_| busy())
+    }
+
+    /// Runs `f` on the state without taking a borrow guard: for short reads that call no
+    /// Python code (the hot path of `row.x`), where the guard's bookkeeping is measurable.
+    #[inline]
+    pub fn peek<R>(&self, f: impl FnOnce(&TableState) -> R) -> PyResult<R> {
+        // SAFETY: `try_borrow_unguarded` fails if the state is mutably borrowed; `f` runs no
+        // Python code and cannot reach this table, so no mutable borrow can start while the
+        // reference lives (all access is serialised by the GIL, see `unsafe impl Sync`).
+        let st = unsafe { self.state.try_borrow_unguarded() }.map_err(|_| busy())?;
+        Ok(f(st))
     }
 
     pub fn write(&self) -> PyResult<RefMut<'_, TableState>> {
@@ -458,8 +468,8 @@ impl PyTable {
         Ok(())
     }
 
-    fn __iter__(slf: &Bound<'_, Self>) -> PyResult<PyTableIter> {
-        PyTableIter::new(slf)
+    fn __iter__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        crate::iter::new_iter(slf)
     }
 
     /// Bytes allocated by the column buffers (capacity included).
