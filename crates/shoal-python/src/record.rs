@@ -266,9 +266,26 @@ pub unsafe fn get_field<'py>(obj: &Bound<'py, PyAny>, index: usize) -> Result<Bo
 
 fn read_field<'py>(py: Python<'py>, rec: &RecordObject, index: usize) -> Result<Bound<'py, PyAny>> {
     let schema = schema_of(py, rec).ok_or_else(uninitialised)?;
-    let ptr = read_field_raw(py, rec, schema.get(), index)?;
+    let ptr = read_field_raw(py, rec, index).map_err(|f| read_error(rec, schema.get(), f))?;
     // SAFETY: `read_field_raw` returns a new reference.
     Ok(unsafe { Bound::from_owned_ptr(py, ptr) })
+}
+
+/// Why a field read failed; kept to one byte so the hot path returns in registers.
+#[derive(Clone, Copy, Debug)]
+enum ReadFail {
+    Stale,
+    Busy,
+    Uninitialised,
+}
+
+#[cold]
+fn read_error(rec: &RecordObject, schema: &PySchema, fail: ReadFail) -> ShoalError {
+    match fail {
+        ReadFail::Stale => stale(rec, schema),
+        ReadFail::Busy => ShoalError::Python(crate::table::busy()),
+        ReadFail::Uninitialised => uninitialised(),
+    }
 }
 
 /// Field `index` of `rec` as a new reference: the hot path of `row.x`.
@@ -276,24 +293,28 @@ fn read_field<'py>(py: Python<'py>, rec: &RecordObject, index: usize) -> Result<
 fn read_field_raw(
     py: Python<'_>,
     rec: &RecordObject,
-    schema: &PySchema,
     index: usize,
-) -> Result<*mut ffi::PyObject> {
+) -> std::result::Result<*mut ffi::PyObject, ReadFail> {
     if rec.table.is_null() {
-        let s = values_slice(rec).get(index).ok_or_else(uninitialised)?;
+        let s = values_slice(rec)
+            .get(index)
+            .ok_or(ReadFail::Uninitialised)?;
         return Ok(scalar_to_py(py, *s).into_ptr());
     }
     // SAFETY: `table` is an owned reference to a `Table`, alive as long as `rec`.
     let t = unsafe { pyo3::Borrowed::from_ptr(py, rec.table).cast_unchecked::<PyTable>() };
-    let value = t.get().peek(|st| {
-        if st.inner.version() != rec.version {
-            return None;
-        }
-        st.inner.column(index).get(rec.row)
-    })?;
+    let value = t
+        .get()
+        .peek(|st| {
+            if st.inner.version() != rec.version {
+                return None;
+            }
+            st.inner.column(index).get(rec.row)
+        })
+        .ok_or(ReadFail::Busy)?;
     match value {
         Some(s) => Ok(scalar_to_py(py, s).into_ptr()),
-        None => Err(stale(rec, schema)),
+        None => Err(ReadFail::Stale),
     }
 }
 
@@ -359,7 +380,8 @@ unsafe extern "C" fn record_getattro(
             let schema =
                 unsafe { pyo3::Borrowed::from_ptr(py, rec.schema).cast_unchecked::<PySchema>() };
             if let Some(i) = fast_field_index(schema.get(), name) {
-                return Ok(read_field_raw(py, rec, schema.get(), i)?);
+                return read_field_raw(py, rec, i)
+                    .map_err(|f| read_error(rec, schema.get(), f).into());
             }
         }
         // SAFETY: plain delegation to the generic lookup with the same valid arguments.

@@ -56,7 +56,7 @@ impl TableState {
     }
 }
 
-fn busy() -> PyErr {
+pub fn busy() -> PyErr {
     PyRuntimeError::new_err(
         "the table is in the middle of another operation (e.g. extend() is iterating a \
          generator that uses the same table); finish that first",
@@ -70,13 +70,14 @@ impl PyTable {
 
     /// Runs `f` on the state without taking a borrow guard: for short reads that call no
     /// Python code (the hot path of `row.x`), where the guard's bookkeeping is measurable.
+    /// `None` if the table is in the middle of a change (the caller reports `busy`).
     #[inline]
-    pub fn peek<R>(&self, f: impl FnOnce(&TableState) -> R) -> PyResult<R> {
+    pub fn peek<R>(&self, f: impl FnOnce(&TableState) -> R) -> Option<R> {
         // SAFETY: `try_borrow_unguarded` fails if the state is mutably borrowed; `f` runs no
         // Python code and cannot reach this table, so no mutable borrow can start while the
         // reference lives (all access is serialised by the GIL, see `unsafe impl Sync`).
-        let st = unsafe { self.state.try_borrow_unguarded() }.map_err(|_| busy())?;
-        Ok(f(st))
+        let st = unsafe { self.state.try_borrow_unguarded() }.ok()?;
+        Some(f(st))
     }
 
     pub fn write(&self) -> PyResult<RefMut<'_, TableState>> {
