@@ -307,3 +307,41 @@ def test_table_and_rows_are_collected():
     del t
     gc.collect()
     assert row.x == 1.0  # the row keeps its table alive
+
+
+def test_no_reference_leaks_through_rows_records_and_iterators():
+    import sys
+
+    t = shoal.Table(Point)
+    t.extend((float(i),) for i in range(100))
+
+    def churn():
+        kept = [t[i] for i in range(100)] + list(t) + [Point(1.0) for _ in range(100)]
+        kept += [t.pop() for _ in range(10)]
+        t.extend(kept[-10:])
+        for _ in t:
+            pass
+        iter(t)
+
+    churn()  # warm up: the table now caches one row handle (a reference to t and to Point)
+    gc.collect()
+    before = (sys.getrefcount(t), sys.getrefcount(Point))
+    for _ in range(5):
+        churn()
+    gc.collect()
+    assert (sys.getrefcount(t), sys.getrefcount(Point)) == before
+
+
+def test_table_with_cached_row_is_collected():
+    def live_tables() -> int:
+        return sum(type(o) is shoal.Table for o in gc.get_objects())
+
+    gc.collect()
+    before = live_tables()
+    t = shoal.Table(Point)
+    t.append(1.0)
+    t[0]  # the table caches this row handle, which references the table: a cycle
+    assert live_tables() == before + 1
+    del t
+    gc.collect()
+    assert live_tables() == before
