@@ -10,6 +10,7 @@
 Point(x=1.0, y=2.0)
 """
 
+from shoal._measure import SizeReport, sizeof
 from shoal._record import (
     Record,
     asdict,
@@ -32,6 +33,7 @@ __all__ = [
     "Field",
     "FrozenInstanceError",
     "Record",
+    "SizeReport",
     "StaleRowError",
     "Table",
     "asdict",
@@ -42,6 +44,7 @@ __all__ = [
     "i16",
     "i32",
     "i64",
+    "sizeof",
     "u8",
     "u16",
     "u32",

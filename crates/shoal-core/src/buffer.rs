@@ -143,6 +143,12 @@ impl<T: Native> Buffer<T> {
         self.alloc.ptr.as_ptr().cast()
     }
 
+    /// Identifies the allocation, which snapshots may share: memory accounting counts each
+    /// allocation once.
+    pub fn allocation_id(&self) -> usize {
+        Arc::as_ptr(&self.alloc) as usize
+    }
+
     pub fn as_slice(&self) -> &[T] {
         // SAFETY: `[0, len)` is initialised, and writes need `&mut self`.
         unsafe { std::slice::from_raw_parts(self.ptr(), self.len) }
@@ -319,6 +325,16 @@ impl<T: Native> Snapshot<T> {
 
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// See [`Buffer::allocation_id`].
+    pub fn allocation_id(&self) -> usize {
+        Arc::as_ptr(&self.alloc) as usize
+    }
+
+    /// Bytes of the whole allocation this snapshot keeps alive (it may extend past `len`).
+    pub fn allocation_bytes(&self) -> usize {
+        self.alloc.layout.size()
     }
 }
 

@@ -138,6 +138,11 @@ impl Column {
         dispatch!(self, b => b.reserve(additional))
     }
 
+    /// See [`Buffer::allocation_id`].
+    pub fn allocation_id(&self) -> usize {
+        dispatch!(self, b => b.allocation_id())
+    }
+
     #[inline]
     pub fn get(&self, i: usize) -> Option<Scalar> {
         match self {
@@ -300,6 +305,15 @@ impl ColumnSnapshot {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// See [`Buffer::allocation_id`].
+    pub fn allocation_id(&self) -> usize {
+        dispatch_snapshot!(self, s => s.allocation_id())
+    }
+
+    pub fn allocation_bytes(&self) -> usize {
+        dispatch_snapshot!(self, s => s.allocation_bytes())
     }
 
     /// Start of the data, for zero-copy export; valid while `self` (or a clone) lives.

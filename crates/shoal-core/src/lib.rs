@@ -11,6 +11,7 @@ pub mod error;
 pub mod kernels;
 pub mod schema;
 pub mod table;
+pub mod walk;
 
 pub use buffer::{Buffer, Native, Snapshot};
 pub use column::{Column, ColumnSnapshot};

@@ -85,6 +85,10 @@ impl Table {
         &self.columns[field]
     }
 
+    pub fn columns(&self) -> &[Column] {
+        &self.columns
+    }
+
     /// Bytes allocated by all column buffers.
     pub fn nbytes(&self) -> usize {
         self.columns.iter().map(Column::nbytes).sum()

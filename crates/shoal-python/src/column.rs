@@ -39,6 +39,10 @@ impl PyColumn {
         }
     }
 
+    pub fn snapshot(&self) -> &ColumnSnapshot {
+        &self.snap
+    }
+
     fn values<'py>(&self, py: Python<'py>, limit: usize) -> Vec<Bound<'py, PyAny>> {
         (0..self.snap.len().min(limit))
             .map(|i| scalar_to_py(py, self.snap.get(i).expect("in range")))

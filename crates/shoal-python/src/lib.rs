@@ -5,11 +5,13 @@
 //! Python exceptions.
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod alloc;
 mod capi;
 mod column;
 mod convert;
 mod errors;
 mod iter;
+mod measure;
 mod record;
 mod schema;
 mod table;
@@ -31,5 +33,6 @@ fn _shoal(m: &Bound<'_, PyModule>) -> PyResult<()> {
         py.get_type::<errors::FrozenInstanceError>(),
     )?;
     m.add_function(wrap_pyfunction!(table::_table_from_buffers, m)?)?;
+    m.add_function(wrap_pyfunction!(measure::_sizeof, m)?)?;
     Ok(())
 }

@@ -1,0 +1,194 @@
+"""shoal.sizeof: truth against tracemalloc, no disturbance, shared objects, adversarial graphs."""
+
+import dataclasses
+import gc
+import random
+import sys
+import tracemalloc
+
+import pytest
+import shoal
+from conftest import Point
+
+N = 20_000
+
+
+class Plain:
+    def __init__(self, x):
+        self.x = x
+
+
+class Slotted:
+    __slots__ = ("x",)
+
+    def __init__(self, x):
+        self.x = x
+
+
+@dataclasses.dataclass
+class Inner:
+    a: float
+    b: int
+
+
+@dataclasses.dataclass
+class Outer:
+    inner: Inner
+    name: str
+
+
+def traced_and_measured(build):
+    """Bytes tracemalloc sees retained by `build()`, and shoal.sizeof's total for the result."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        obj = build()
+        gc.collect()
+        traced = tracemalloc.get_traced_memory()[0] - base
+    finally:
+        tracemalloc.stop()
+    return traced, shoal.sizeof(obj).total
+
+
+def cycles():
+    out = []
+    for _ in range(N // 4):
+        a = Plain(random.random())
+        b = Plain(a)
+        a.x = b
+        out.append(a)
+    return out
+
+
+def table():
+    t = shoal.Table(Point)
+    for i in range(N):
+        t.append(float(i), 1.0)
+    return t
+
+
+def numpy_arrays():
+    np = sys.modules["numpy"]  # imported by the test, outside the traced region
+    a = np.arange(N, dtype=np.float64)
+    return [a, a[::2], a[10:20], np.ones((100, 30))]
+
+
+STRUCTURES = {
+    "plain instances": lambda: [Plain(random.random()) for _ in range(N)],
+    "__slots__ instances": lambda: [Slotted(random.random()) for _ in range(N)],
+    "dict of lists": lambda: {"x": [random.random() for _ in range(N)], "y": list(range(N))},
+    "nested dataclasses": lambda: [
+        Outer(Inner(random.random(), i), f"name-{i}") for i in range(N // 4)
+    ],
+    "dict of strings": lambda: {f"k{i}": f"välue-{i}" * (i % 3) for i in range(N // 4)},
+    "numpy arrays and views": numpy_arrays,
+    "shoal tables": table,
+    "cycles": cycles,
+    "instances whose __dict__ was read": lambda: [
+        vars(p) and p for p in (Plain(random.random()) for _ in range(N // 4))
+    ],
+}
+
+
+@pytest.mark.parametrize("name", STRUCTURES)
+def test_total_matches_tracemalloc_within_2_percent(name):
+    pytest.importorskip("numpy")
+    traced, total = traced_and_measured(STRUCTURES[name])
+    assert traced > 0
+    assert total == pytest.approx(traced, rel=0.02), f"{name}: {total} vs traced {traced}"
+
+
+def test_categories_for_plain_instances():
+    objs = [Plain(float(i) + 0.5) for i in range(1000)]
+    rep = shoal.sizeof(objs)
+    assert sum(rep.categories.values()) == rep.total
+    assert rep.values_by_type["float"] == 1000 * 24
+    assert rep.categories["containers"] >= 1000 * 8
+    if sys.version_info >= (3, 11):
+        assert "inline values" in rep.categories and "instance dicts" not in rep.categories
+    else:
+        assert rep.categories["instance dicts"] > 1000 * 48
+    assert rep.objects == 1 + 2000
+    assert rep.by_type[0][0] == "Plain" and rep.by_type[0][1] == 1000
+
+
+def test_measuring_does_not_create_dicts():
+    objs = [Plain(float(i)) for i in range(10_000)]
+    gc.collect()
+    before = sys.getallocatedblocks()
+    rep = shoal.sizeof(objs)
+    total = rep.total
+    del rep
+    gc.collect()
+    # pympler/objsize read __dict__ and create 10,000 dicts here (3.11+); we must create none.
+    assert sys.getallocatedblocks() - before < 100
+    assert shoal.sizeof(objs).total == total
+
+
+def test_shared_objects_are_apart():
+    import json
+
+    graph = [json, json.dumps, Plain, 7, None, "interned_name", sys.intern("x" * 30)]
+    rep = shoal.sizeof(graph)
+    assert rep.objects == 1  # only the list itself
+    assert rep.shared_objects == len(graph)
+    assert shoal.sizeof(graph, include_shared=True).total > rep.total
+
+
+def test_counted_once_across_paths():
+    x = [random.random() for _ in range(100)]
+    one = shoal.sizeof(x).total
+    assert shoal.sizeof([x, x, (x, x)]).total < one + 200
+
+
+def test_numpy_data_counted_once_through_views():
+    np = pytest.importorskip("numpy")
+    a = np.ones(100_000)
+    alone = shoal.sizeof(a).total
+    assert alone >= a.nbytes
+    both = shoal.sizeof([a, a[::2], a[5:]]).total
+    assert alone < both < alone + 1000
+    assert shoal.sizeof(a[::2]).total >= a.nbytes  # a view keeps its base alive
+
+
+def test_shoal_columns_share_buffers_with_their_table():
+    t = table()
+    alone = shoal.sizeof(t)
+    assert alone.categories["buffers"] == t.nbytes
+    col = t["x"]
+    both = shoal.sizeof([t, col]).total
+    assert both < alone.total + 200  # the snapshot shares the table's buffer
+
+
+def test_deep_chain_and_cycles_do_not_recurse():
+    head = None
+    for _ in range(300_000):
+        head = [head]
+    rep = shoal.sizeof(head)
+    assert rep.objects == 300_000
+    a = []
+    a.append(a)
+    assert shoal.sizeof(a).objects == 1
+
+
+def test_objects_whose_sizeof_raises_or_lies():
+    class Liar:
+        def __sizeof__(self):
+            raise RuntimeError("no")
+
+    class Huge:
+        def __sizeof__(self):
+            return 10**12
+
+    rep = shoal.sizeof([Liar(), Huge()])
+    assert rep.total < 10_000
+
+
+def test_report_printing_and_dict():
+    rep = shoal.sizeof([Plain(1.5) for _ in range(100)])
+    text = str(rep)
+    assert "objects" in text and "attribute values: float" in text and "%" in text
+    d = rep.to_dict()
+    assert d["total"] == rep.total and d["by_type"][0]["type"] == "Plain"
+    assert "<table>" in rep._repr_html_()
