@@ -12,7 +12,7 @@ use std::ffi::{c_int, c_void, CStr};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use shoal_core::walk::{self, Category, Heap, Node, Role};
+use shoal_core::walk::{self, AddrMap, Category, Heap, Node, Role};
 
 use crate::column::PyColumn;
 use crate::schema::{PyField, PySchema};
@@ -39,13 +39,51 @@ pub fn rounded(n: u64) -> u64 {
     }
 }
 
+/// What kind of object a type makes, decided once per type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// Types, modules, functions, code, shoal schemas: never owned by a data structure.
+    Shared,
+    List,
+    Dict,
+    Set,
+    Tuple,
+    ByteArray,
+    Table,
+    Column,
+    Numpy,
+    Str,
+    Int,
+    /// float, bytes, complex.
+    Scalar,
+    /// Anything else: instances of classes, other C types.
+    Instance,
+}
+
+#[derive(Clone, Copy)]
+struct TypeInfo {
+    kind: Kind,
+    /// GC-tracked by type (and no per-object `tp_is_gc` to ask).
+    gc: bool,
+    /// The type has a `tp_is_gc` that decides per object.
+    ask_gc: bool,
+    /// Bytes in front of the GC header: managed dict / weakref pointers (3.11+).
+    managed: u64,
+    basic: u64,
+    item: u64,
+    /// Values embedded after the object (3.13).
+    inline_values: u64,
+}
+
 struct CPython<'py> {
     py: Python<'py>,
     include_shared: bool,
     table_type: *mut ffi::PyTypeObject,
     column_type: *mut ffi::PyTypeObject,
     shared_types: Vec<*mut ffi::PyTypeObject>,
+    types: AddrMap<usize, TypeInfo>,
     names: HashMap<usize, String>,
+    scratch: Vec<*mut ffi::PyObject>,
 }
 
 unsafe extern "C" fn collect(obj: *mut ffi::PyObject, arg: *mut c_void) -> c_int {
@@ -75,7 +113,9 @@ impl<'py> CPython<'py> {
                 py.get_type::<PySchema>().as_type_ptr(),
                 py.get_type::<PyField>().as_type_ptr(),
             ],
+            types: AddrMap::default(),
             names: HashMap::new(),
+            scratch: Vec::new(),
         }
     }
 
@@ -90,258 +130,290 @@ impl<'py> CPython<'py> {
             .clone()
     }
 
-    /// Objects the structure points at but does not own: reported apart, never walked.
-    fn is_shared(&self, o: *mut ffi::PyObject, tp: *mut ffi::PyTypeObject) -> bool {
-        // SAFETY: `o` is a live object and `tp` its type; the checks only read type flags and,
-        // for ints and strings, fields whose layout the checks have established.
+    fn info(&mut self, tp: *mut ffi::PyTypeObject) -> TypeInfo {
+        if let Some(info) = self.types.get(&(tp as usize)) {
+            return *info;
+        }
+        let info = self.classify(tp);
+        self.types.insert(tp as usize, info);
+        info
+    }
+
+    fn classify(&self, tp: *mut ffi::PyTypeObject) -> TypeInfo {
+        // SAFETY: reads flags and fields of a live type object.
         unsafe {
-            if ffi::PyType_Check(o) != 0
-                || ffi::PyModule_Check(o) != 0
-                || ffi::PyFunction_Check(o) != 0
-                || ffi::PyCFunction_Check(o) != 0
-                || ffi::PyCode_Check(o) != 0
-                || o == ffi::Py_None()
-                || o == ffi::Py_True()
-                || o == ffi::Py_False()
-                || o == ffi::Py_Ellipsis()
-                || o == ffi::Py_NotImplemented()
+            let flags = ffi::PyType_GetFlags(tp);
+            let sub = |f: std::ffi::c_ulong| flags & f != 0;
+            let none_like = [
+                ffi::Py_None(),
+                ffi::Py_True(),
+                ffi::Py_Ellipsis(),
+                ffi::Py_NotImplemented(),
+            ]
+            .iter()
+            .any(|&o| ffi::Py_TYPE(o) == tp);
+            let kind = if sub(ffi::Py_TPFLAGS_TYPE_SUBCLASS)
+                || none_like
                 || self.shared_types.contains(&tp)
+                || ffi::PyType_IsSubtype(tp, &raw mut ffi::PyModule_Type) != 0
+                || tp == &raw mut ffi::PyFunction_Type
+                || tp == &raw mut ffi::PyCFunction_Type
+                || tp == &raw mut ffi::PyCode_Type
             {
-                return true;
+                Kind::Shared
+            } else if sub(ffi::Py_TPFLAGS_LIST_SUBCLASS) {
+                Kind::List
+            } else if sub(ffi::Py_TPFLAGS_DICT_SUBCLASS) {
+                Kind::Dict
+            } else if sub(ffi::Py_TPFLAGS_TUPLE_SUBCLASS) {
+                Kind::Tuple
+            } else if sub(ffi::Py_TPFLAGS_UNICODE_SUBCLASS) {
+                Kind::Str
+            } else if sub(ffi::Py_TPFLAGS_LONG_SUBCLASS) {
+                Kind::Int
+            } else if sub(ffi::Py_TPFLAGS_BYTES_SUBCLASS)
+                || ffi::PyType_IsSubtype(tp, &raw mut ffi::PyFloat_Type) != 0
+                || ffi::PyType_IsSubtype(tp, &raw mut ffi::PyComplex_Type) != 0
+            {
+                Kind::Scalar
+            } else if ffi::PyType_IsSubtype(tp, &raw mut ffi::PySet_Type) != 0
+                || ffi::PyType_IsSubtype(tp, &raw mut ffi::PyFrozenSet_Type) != 0
+            {
+                Kind::Set
+            } else if ffi::PyType_IsSubtype(tp, &raw mut ffi::PyByteArray_Type) != 0 {
+                Kind::ByteArray
+            } else if tp == self.table_type {
+                Kind::Table
+            } else if tp == self.column_type {
+                Kind::Column
+            } else if is_numpy_array_type(tp) {
+                Kind::Numpy
+            } else {
+                Kind::Instance
+            };
+            let gc_type = ffi::PyType_IS_GC(tp) != 0;
+            #[cfg(Py_3_12)]
+            let managed = sub(TPFLAGS_MANAGED_DICT | TPFLAGS_MANAGED_WEAKREF);
+            #[cfg(not(Py_3_12))]
+            let managed = cfg!(Py_3_11) && sub(TPFLAGS_MANAGED_DICT);
+            #[cfg(Py_3_13)]
+            let inline_values = if sub(TPFLAGS_INLINE_VALUES) {
+                inline_values_size(tp)
+            } else {
+                0
+            };
+            #[cfg(not(Py_3_13))]
+            let inline_values = 0;
+            TypeInfo {
+                kind,
+                gc: gc_type && (*tp).tp_is_gc.is_none(),
+                ask_gc: gc_type && (*tp).tp_is_gc.is_some(),
+                managed: if managed { 2 * WORD } else { 0 },
+                basic: (*tp).tp_basicsize as u64,
+                item: (*tp).tp_itemsize as u64,
+                inline_values,
             }
+        }
+    }
+
+    fn is_gc(&self, o: *mut ffi::PyObject, tp: *mut ffi::PyTypeObject, info: &TypeInfo) -> bool {
+        // SAFETY: `tp_is_gc` is a pure predicate on a live object.
+        info.gc || (info.ask_gc && unsafe { (*tp).tp_is_gc.is_some_and(|f| f(o) != 0) })
+    }
+
+    /// Objects shared by identity rather than owned: cached or interned values, singletons.
+    fn is_shared_value(o: *mut ffi::PyObject, kind: Kind) -> bool {
+        // SAFETY: each check reads fields the kind guarantees.
+        unsafe {
             // Immortal objects (3.12+): the low 32 bits of the refcount are negative.
             #[cfg(Py_3_12)]
             if (at::<i64>(o, 0) as i32) < 0 {
                 return true;
             }
-            if ffi::PyUnicode_Check(o) != 0 {
-                let ascii = &*o.cast::<ffi::PyASCIIObject>();
-                return ascii.interned() != 0 || ffi::PyUnicode_GET_LENGTH(o) <= 1;
-            }
-            if ffi::PyLong_CheckExact(o) != 0 {
-                let mut overflow = 0;
-                let v = ffi::PyLong_AsLongLongAndOverflow(o, &mut overflow);
-                if overflow == 0 && (-5..=256).contains(&v) {
-                    return true; // the small-int cache
+            match kind {
+                Kind::Str => {
+                    let ascii = &*o.cast::<ffi::PyASCIIObject>();
+                    ascii.interned() != 0 || ffi::PyUnicode_GET_LENGTH(o) <= 1
                 }
-            }
-            if ffi::PyTuple_CheckExact(o) != 0 && ffi::PyTuple_GET_SIZE(o) == 0 {
-                return true; // the empty tuple singleton
+                Kind::Int if ffi::PyLong_CheckExact(o) != 0 => {
+                    let mut overflow = 0;
+                    let v = ffi::PyLong_AsLongLongAndOverflow(o, &mut overflow);
+                    overflow == 0 && (-5..=256).contains(&v) // the small-int cache
+                }
+                Kind::Tuple => ffi::PyTuple_GET_SIZE(o) == 0, // the empty-tuple singleton
+                _ => false,
             }
         }
-        false
     }
 
-    fn referents(
-        &self,
-        o: *mut ffi::PyObject,
-        tp: *mut ffi::PyTypeObject,
-    ) -> Vec<*mut ffi::PyObject> {
-        let mut out: Vec<*mut ffi::PyObject> = Vec::new();
-        // SAFETY: `o` is live; for a dict, PyDict_Next yields borrowed keys and values without
-        // running Python code or allocating. (A dict's tp_traverse skips str keys, which cannot
-        // form cycles, but they are memory the dict owns.)
+    /// The referents of `o` into `self.scratch`.
+    fn referents(&mut self, o: *mut ffi::PyObject, tp: *mut ffi::PyTypeObject, info: &TypeInfo) {
+        self.scratch.clear();
+        // SAFETY: `o` is live. For a dict, PyDict_Next yields borrowed keys and values without
+        // running Python code or allocating (a dict's tp_traverse skips str keys, which cannot
+        // form cycles, but they are memory the dict owns). Otherwise tp_traverse is called with
+        // a visitor that only records pointers.
         unsafe {
-            if ffi::PyDict_Check(o) != 0 {
+            if info.kind == Kind::Dict {
                 let (mut pos, mut key, mut value) = (0, std::ptr::null_mut(), std::ptr::null_mut());
                 while ffi::PyDict_Next(o, &mut pos, &mut key, &mut value) != 0 {
-                    out.push(key);
-                    out.push(value);
+                    self.scratch.push(key);
+                    self.scratch.push(value);
                 }
-                return out;
-            }
-        }
-        // SAFETY: tp_traverse is called on a live GC object with a visitor that only records
-        // pointers; it runs no Python code.
-        unsafe {
-            if is_gc(o, tp) {
+            } else if self.is_gc(o, tp, info) {
                 if let Some(traverse) = (*tp).tp_traverse {
-                    traverse(o, collect, (&raw mut out).cast());
+                    traverse(o, collect, (&raw mut self.scratch).cast());
                 }
             }
         }
-        out
     }
 
-    fn describe_object(&mut self, o: *mut ffi::PyObject, role: Role) -> Node {
+    /// The object's own allocation: pre-header and body.
+    fn own_size(&self, o: *mut ffi::PyObject, tp: *mut ffi::PyTypeObject, info: &TypeInfo) -> u64 {
+        let pre = if self.is_gc(o, tp, info) { GC_HEAD } else { 0 } + info.managed;
+        // SAFETY: the kind establishes the layout read.
+        let body = unsafe {
+            match info.kind {
+                Kind::Str => unicode_size(o),
+                Kind::Int => long_size(o),
+                _ if info.item != 0 => {
+                    info.basic + info.item * at::<ffi::Py_ssize_t>(o, 16).unsigned_abs() as u64
+                }
+                _ => info.basic,
+            }
+        };
+        pre + body + info.inline_values
+    }
+
+    fn describe_object(&mut self, o: *mut ffi::PyObject, role: Role, node: &mut Node) {
         // SAFETY: `o` is a live object reached through references while the GIL is held.
         let tp = unsafe { ffi::Py_TYPE(o) };
-        let mut node = Node {
-            type_id: tp as usize,
-            ..Node::default()
-        };
-        if self.is_shared(o, tp) {
+        let info = self.info(tp);
+        node.type_id = tp as usize;
+        let own = self.own_size(o, tp, &info);
+        if info.kind == Kind::Shared || Self::is_shared_value(o, info.kind) {
             node.shared = true;
             if self.include_shared {
-                let own = preheader(o, tp) + body_size(o, tp);
                 node.pieces.push((Category::ObjectHeaders, own));
                 node.allocated = rounded(own);
             }
-            return node;
+            return;
         }
-        let own = preheader(o, tp) + body_size(o, tp);
-        let referents = self.referents(o, tp);
-        let mut allocs: Vec<u64> = Vec::new();
-        // SAFETY: each branch reads fields whose layout its type check establishes.
+        self.referents(o, tp, &info);
+        let mut allocated = rounded(own);
+        let child = match (info.kind, role) {
+            (Kind::Dict, Role::InstanceDict) => Role::Attribute,
+            (Kind::Instance, _) => Role::Attribute,
+            _ => Role::Element,
+        };
+        // SAFETY: each branch reads fields whose layout its kind establishes.
         unsafe {
-            if ffi::PyList_Check(o) != 0 {
-                let items = (*o.cast::<ffi::PyListObject>()).allocated as u64 * WORD;
-                node.pieces.push((Category::Containers, own + items));
-                allocs.extend([own, items]);
-                self.push(&mut node, &referents, Role::Element);
-            } else if ffi::PyDict_Check(o) != 0 {
-                let (extra, extra_allocs) = dict_tables(o);
-                let cat = if role == Role::InstanceDict {
-                    Category::InstanceDicts
-                } else {
-                    Category::Containers
-                };
-                node.pieces.push((cat, own + extra));
-                allocs.push(own);
-                allocs.extend(extra_allocs);
-                let child = if role == Role::InstanceDict {
-                    Role::Attribute
-                } else {
-                    Role::Element
-                };
-                self.push(&mut node, &referents, child);
-            } else if ffi::PyAnySet_Check(o) != 0 {
-                let set = &*o.cast::<ffi::PySetObject>();
-                let small = (&raw const set.smalltable).cast::<ffi::setentry>();
-                let table = if set.table.cast_const() == small {
-                    0
-                } else {
-                    (set.mask as u64 + 1) * 16
-                };
-                node.pieces.push((Category::Containers, own + table));
-                allocs.extend([own, table]);
-                self.push(&mut node, &referents, Role::Element);
-            } else if ffi::PyTuple_Check(o) != 0 {
-                node.pieces.push((Category::Containers, own));
-                allocs.push(own);
-                self.push(&mut node, &referents, Role::Element);
-            } else if ffi::PyByteArray_Check(o) != 0 {
-                let buf = (*o.cast::<ffi::PyByteArrayObject>()).ob_alloc as u64;
-                node.pieces.push((Category::ObjectHeaders, own));
-                node.pieces.push((Category::Buffers, buf));
-                allocs.extend([own, buf]);
-            } else if tp == self.table_type {
-                node.pieces.push((Category::ObjectHeaders, own));
-                allocs.push(own);
-                let t = pyo3::Borrowed::from_ptr(self.py, o).cast_unchecked::<PyTable>();
-                if let Some(buffers) = t.get().peek(|st| {
-                    st.inner
-                        .columns()
-                        .iter()
-                        .map(|c| (c.allocation_id(), c.nbytes() as u64))
-                        .collect::<Vec<_>>()
-                }) {
-                    node.shared_buffers = buffers;
+            match info.kind {
+                Kind::List => {
+                    let items = (*o.cast::<ffi::PyListObject>()).allocated as u64 * WORD;
+                    node.pieces.push((Category::Containers, own + items));
+                    allocated += rounded(items);
                 }
-                self.push(&mut node, &referents, Role::Element);
-            } else if tp == self.column_type {
-                node.pieces.push((Category::ObjectHeaders, own));
-                allocs.push(own);
-                let c = pyo3::Borrowed::from_ptr(self.py, o).cast_unchecked::<PyColumn>();
-                let snap = c.get().snapshot();
-                node.shared_buffers = vec![(snap.allocation_id(), snap.allocation_bytes() as u64)];
-            } else if let Some(fields) = numpy_fields(o, tp) {
-                let (data, dims) = fields.owned_bytes();
-                node.pieces.push((Category::ObjectHeaders, own + dims));
-                node.pieces.push((Category::Buffers, data));
-                allocs.extend([own, dims, data]);
-                if !fields.base.is_null() {
-                    node.referents.push((fields.base as usize, Role::Element));
-                }
-            } else if is_scalar(o) {
-                node.pieces.push((Category::AttributeValues, own));
-                allocs.push(own);
-            } else {
-                let (values, value_allocs) = instance_values(o, tp);
-                node.pieces
-                    .push((Category::ObjectHeaders, own - values.inline));
-                if values.total() > 0 {
-                    node.pieces.push((Category::InlineValues, values.total()));
-                }
-                allocs.push(own);
-                allocs.extend(value_allocs);
-                let dict = instance_dict(o, tp);
-                // From 3.13 an instance whose dict was materialised may still traverse its
-                // inline values instead of the dict, which it owns all the same.
-                if !dict.is_null() && !referents.contains(&dict) {
-                    node.referents.push((dict as usize, Role::InstanceDict));
-                }
-                for &r in &referents {
-                    let role = if !dict.is_null() && r == dict {
-                        Role::InstanceDict
+                Kind::Dict => {
+                    let (extra, extra_alloc) = dict_tables(o);
+                    let cat = if role == Role::InstanceDict {
+                        Category::InstanceDicts
                     } else {
-                        Role::Attribute
+                        Category::Containers
                     };
-                    node.referents.push((r as usize, role));
+                    node.pieces.push((cat, own + extra));
+                    allocated += extra_alloc;
                 }
+                Kind::Set => {
+                    let set = &*o.cast::<ffi::PySetObject>();
+                    let small = (&raw const set.smalltable).cast::<ffi::setentry>();
+                    let table = if set.table.cast_const() == small {
+                        0
+                    } else {
+                        (set.mask as u64 + 1) * 16
+                    };
+                    node.pieces.push((Category::Containers, own + table));
+                    allocated += rounded(table);
+                }
+                Kind::Tuple => node.pieces.push((Category::Containers, own)),
+                Kind::ByteArray => {
+                    let buf = (*o.cast::<ffi::PyByteArrayObject>()).ob_alloc as u64;
+                    node.pieces.push((Category::ObjectHeaders, own));
+                    node.pieces.push((Category::Buffers, buf));
+                    allocated += rounded(buf);
+                }
+                Kind::Table => {
+                    node.pieces.push((Category::ObjectHeaders, own));
+                    let t = pyo3::Borrowed::from_ptr(self.py, o).cast_unchecked::<PyTable>();
+                    if let Some(buffers) = t.get().peek(|st| {
+                        st.inner
+                            .columns()
+                            .iter()
+                            .map(|c| (c.allocation_id(), c.nbytes() as u64))
+                            .collect::<Vec<_>>()
+                    }) {
+                        node.shared_buffers = buffers;
+                    }
+                }
+                Kind::Column => {
+                    node.pieces.push((Category::ObjectHeaders, own));
+                    let c = pyo3::Borrowed::from_ptr(self.py, o).cast_unchecked::<PyColumn>();
+                    let snap = c.get().snapshot();
+                    node.shared_buffers
+                        .push((snap.allocation_id(), snap.allocation_bytes() as u64));
+                }
+                Kind::Numpy => {
+                    let fields = numpy_fields(o);
+                    let (data, dims) = fields.owned_bytes();
+                    node.pieces.push((Category::ObjectHeaders, own + dims));
+                    node.pieces.push((Category::Buffers, data));
+                    allocated += rounded(dims) + rounded(data);
+                    if !fields.base.is_null() {
+                        node.referents.push((fields.base as usize, Role::Element));
+                    }
+                }
+                Kind::Str | Kind::Int | Kind::Scalar => {
+                    node.pieces.push((Category::AttributeValues, own));
+                }
+                Kind::Instance => {
+                    let separate = separate_values_size(o, tp);
+                    node.pieces
+                        .push((Category::ObjectHeaders, own - info.inline_values));
+                    if info.inline_values + separate > 0 {
+                        node.pieces
+                            .push((Category::InlineValues, info.inline_values + separate));
+                    }
+                    allocated += rounded(separate);
+                    let dict = instance_dict(o, tp);
+                    // From 3.13 an instance whose dict was materialised may still traverse its
+                    // inline values instead of the dict, which it owns all the same.
+                    if !dict.is_null() {
+                        node.referents.push((dict as usize, Role::InstanceDict));
+                    }
+                    for &r in &self.scratch {
+                        if r != dict {
+                            node.referents.push((r as usize, child));
+                        }
+                    }
+                    node.allocated = allocated;
+                    return;
+                }
+                Kind::Shared => unreachable!("handled above"),
             }
         }
-        node.allocated = allocs.iter().map(|&a| rounded(a)).sum();
-        node
-    }
-
-    fn push(&self, node: &mut Node, referents: &[*mut ffi::PyObject], role: Role) {
         node.referents
-            .extend(referents.iter().map(|&r| (r as usize, role)));
+            .extend(self.scratch.iter().map(|&r| (r as usize, child)));
+        node.allocated = allocated;
     }
 }
 
 impl Heap for CPython<'_> {
-    fn describe(&mut self, obj: usize, role: Role) -> Node {
-        self.describe_object(obj as *mut ffi::PyObject, role)
-    }
-}
+    /// Every CPython object takes at least 16 bytes (refcount and type), so two objects'
+    /// addresses differ in their bits above the fourth.
+    const ADDRESS_SHIFT: u32 = 4;
 
-fn is_gc(o: *mut ffi::PyObject, tp: *mut ffi::PyTypeObject) -> bool {
-    // SAFETY: reading flags and calling tp_is_gc (a pure predicate) on a live object.
-    unsafe { ffi::PyType_IS_GC(tp) != 0 && (*tp).tp_is_gc.is_none_or(|is_gc| is_gc(o) != 0) }
-}
-
-/// The bytes allocated in front of the object: the GC header and, from 3.11, the managed
-/// dict / weakref pointers.
-fn preheader(o: *mut ffi::PyObject, tp: *mut ffi::PyTypeObject) -> u64 {
-    let gc = if is_gc(o, tp) { GC_HEAD } else { 0 };
-    // SAFETY: reading the flags of a live type.
-    let flags = unsafe { ffi::PyType_GetFlags(tp) };
-    #[cfg(Py_3_12)]
-    let managed = flags & (TPFLAGS_MANAGED_DICT | TPFLAGS_MANAGED_WEAKREF) != 0;
-    #[cfg(all(Py_3_11, not(Py_3_12)))]
-    let managed = flags & TPFLAGS_MANAGED_DICT != 0;
-    #[cfg(not(Py_3_11))]
-    let managed = {
-        let _ = flags;
-        false
-    };
-    gc + if managed { 2 * WORD } else { 0 }
-}
-
-/// The object's own allocation after the pre-header.
-fn body_size(o: *mut ffi::PyObject, tp: *mut ffi::PyTypeObject) -> u64 {
-    // SAFETY: reads fields of a live object whose layout each type check establishes.
-    unsafe {
-        let basic = (*tp).tp_basicsize as u64;
-        if ffi::PyUnicode_Check(o) != 0 {
-            return unicode_size(o);
-        }
-        if ffi::PyLong_Check(o) != 0 {
-            return long_size(o);
-        }
-        let item = (*tp).tp_itemsize as u64;
-        let mut size = basic;
-        if item != 0 {
-            let n = at::<ffi::Py_ssize_t>(o, 16).unsigned_abs() as u64;
-            size += item * n;
-        }
-        #[cfg(Py_3_13)]
-        if ffi::PyType_GetFlags(tp) & TPFLAGS_INLINE_VALUES != 0 {
-            size += inline_values_size(tp);
-        }
-        size
+    fn describe(&mut self, obj: usize, role: Role, node: &mut Node) {
+        self.describe_object(obj as *mut ffi::PyObject, role, node);
     }
 }
 
@@ -381,17 +453,6 @@ unsafe fn long_size(o: *mut ffi::PyObject) -> u64 {
         return 32;
     }
     24 + 4 * digits
-}
-
-fn is_scalar(o: *mut ffi::PyObject) -> bool {
-    // SAFETY: type checks on a live object.
-    unsafe {
-        ffi::PyFloat_Check(o) != 0
-            || ffi::PyLong_Check(o) != 0
-            || ffi::PyUnicode_Check(o) != 0
-            || ffi::PyBytes_Check(o) != 0
-            || ffi::PyComplex_Check(o) != 0
-    }
 }
 
 /// Offsets inside CPython's dict keys object (`struct _dictkeysobject`).
@@ -472,20 +533,20 @@ fn values_array_size(len: u64) -> u64 {
 }
 
 /// The separately allocated tables of a dict: its keys (when it owns them) and its values array
-/// (when split). Returns the bytes and the individual allocations.
+/// (when split). Returns the bytes requested and the bytes allocated.
 ///
 /// # Safety
 /// `o` must be a live dict.
-unsafe fn dict_tables(o: *mut ffi::PyObject) -> (u64, Vec<u64>) {
+unsafe fn dict_tables(o: *mut ffi::PyObject) -> (u64, u64) {
     // SAFETY: guaranteed by the caller. PyDictObject is: header (16), ma_used (8), version or
     // watcher tag (8), ma_keys, ma_values.
     unsafe {
         let keys = at::<*mut ffi::PyObject>(o, 32);
         let values = at::<*mut c_void>(o, 40);
-        let mut allocs = Vec::new();
         if keys.is_null() {
-            return (0, allocs);
+            return (0, 0);
         }
+        let mut allocs = [0u64; 2];
         let refcnt = at::<isize>(keys, 0);
         let empty = if cfg!(Py_3_11) {
             at::<u8>(keys, 8) == 0
@@ -493,12 +554,15 @@ unsafe fn dict_tables(o: *mut ffi::PyObject) -> (u64, Vec<u64>) {
             at::<isize>(keys, 8) <= 1
         };
         if refcnt == 1 && !empty {
-            allocs.push(keys_size(keys));
+            allocs[0] = keys_size(keys);
         }
         if !values.is_null() && !values_embedded(values) {
-            allocs.push(values_array_size(split_values_len(keys)));
+            allocs[1] = values_array_size(split_values_len(keys));
         }
-        (allocs.iter().sum(), allocs)
+        (
+            allocs[0] + allocs[1],
+            rounded(allocs[0]) + rounded(allocs[1]),
+        )
     }
 }
 
@@ -516,61 +580,39 @@ fn values_embedded(values: *mut c_void) -> bool {
     }
 }
 
-#[derive(Default)]
-struct InstanceValues {
-    /// Bytes inside the object's own allocation (3.13).
-    inline: u64,
-    /// Bytes of a separate values array (3.11, 3.12).
-    separate: u64,
-}
-
-impl InstanceValues {
-    fn total(&self) -> u64 {
-        self.inline + self.separate
-    }
-}
-
-/// The attribute values an instance holds outside a dict.
+/// Bytes of the values array an instance keeps outside its own allocation (3.11, 3.12).
 ///
 /// # Safety
 /// `o` must be a live object of type `tp`.
-unsafe fn instance_values(
-    o: *mut ffi::PyObject,
-    tp: *mut ffi::PyTypeObject,
-) -> (InstanceValues, Vec<u64>) {
-    #[cfg_attr(not(Py_3_11), allow(unused_mut))]
-    let mut v = InstanceValues::default();
-    #[cfg_attr(not(all(Py_3_11, not(Py_3_13))), allow(unused_mut))]
-    let mut allocs = Vec::new();
+unsafe fn separate_values_size(o: *mut ffi::PyObject, tp: *mut ffi::PyTypeObject) -> u64 {
+    #[cfg(all(Py_3_11, not(Py_3_13)))]
     // SAFETY: guaranteed by the caller; pre-header slots per Objects/object_layout.md.
     unsafe {
-        let flags = ffi::PyType_GetFlags(tp);
-        #[cfg(Py_3_13)]
-        if flags & TPFLAGS_INLINE_VALUES != 0 {
-            v.inline = inline_values_size(tp);
+        if ffi::PyType_GetFlags(tp) & TPFLAGS_MANAGED_DICT == 0 {
+            return 0;
         }
-        #[cfg(all(Py_3_11, not(Py_3_13)))]
-        if flags & TPFLAGS_MANAGED_DICT != 0 {
-            #[cfg(Py_3_12)]
-            let values = {
-                let tagged = at::<usize>(o, -3 * WORD as isize);
-                if tagged & 1 == 1 {
-                    (tagged - 1) as *mut c_void
-                } else {
-                    std::ptr::null_mut()
-                }
-            };
-            #[cfg(not(Py_3_12))]
-            let values = at::<*mut c_void>(o, -4 * WORD as isize);
-            let keys = (*tp.cast::<ffi::PyHeapTypeObject>()).ht_cached_keys;
-            if !values.is_null() && !keys.is_null() {
-                v.separate = values_array_size(split_values_len(keys.cast()));
-                allocs.push(v.separate);
+        #[cfg(Py_3_12)]
+        let values = {
+            let tagged = at::<usize>(o, -3 * WORD as isize);
+            if tagged & 1 == 1 {
+                (tagged - 1) as *mut c_void
+            } else {
+                std::ptr::null_mut()
             }
+        };
+        #[cfg(not(Py_3_12))]
+        let values = at::<*mut c_void>(o, -4 * WORD as isize);
+        let keys = (*tp.cast::<ffi::PyHeapTypeObject>()).ht_cached_keys;
+        if values.is_null() || keys.is_null() {
+            return 0;
         }
-        let _ = (o, flags);
+        values_array_size(split_values_len(keys.cast()))
     }
-    (v, allocs)
+    #[cfg(not(all(Py_3_11, not(Py_3_13))))]
+    {
+        let _ = (o, tp);
+        0
+    }
 }
 
 /// Bytes of the values array embedded after an instance (3.13).
@@ -652,26 +694,34 @@ impl NumpyFields {
     }
 }
 
-/// # Safety
-/// `o` must be a live object of type `tp`.
-unsafe fn numpy_fields(o: *mut ffi::PyObject, tp: *mut ffi::PyTypeObject) -> Option<NumpyFields> {
-    // SAFETY: guaranteed by the caller; walks the tp_base chain of a live type.
-    unsafe {
-        let mut t = tp;
-        while !t.is_null() {
+/// Whether `tp` is `numpy.ndarray` or a subclass (by name: NumPy need not be importable).
+fn is_numpy_array_type(tp: *mut ffi::PyTypeObject) -> bool {
+    let mut t = tp;
+    while !t.is_null() {
+        // SAFETY: walks the tp_base chain of a live type; tp_name is a C string.
+        unsafe {
             if CStr::from_ptr((*t).tp_name).to_bytes() == b"numpy.ndarray" {
-                return Some(NumpyFields {
-                    nd: at::<i32>(o, 24),
-                    dims: at::<*const isize>(o, 32),
-                    strides: at::<*const isize>(o, 40),
-                    base: at::<*mut ffi::PyObject>(o, 48),
-                    flags: at::<i32>(o, 64),
-                });
+                return true;
             }
             t = (*t).tp_base;
         }
     }
-    None
+    false
+}
+
+/// # Safety
+/// `o` must be a live NumPy array.
+unsafe fn numpy_fields(o: *mut ffi::PyObject) -> NumpyFields {
+    // SAFETY: guaranteed by the caller; offsets of `PyArrayObject_fields`.
+    unsafe {
+        NumpyFields {
+            nd: at::<i32>(o, 24),
+            dims: at::<*const isize>(o, 32),
+            strides: at::<*const isize>(o, 40),
+            base: at::<*mut ffi::PyObject>(o, 48),
+            flags: at::<i32>(o, 64),
+        }
+    }
 }
 
 /// `shoal._shoal._sizeof(obj, include_shared)`: the raw report as a dict (see `shoal.sizeof`).
