@@ -109,8 +109,9 @@ def test_categories_for_plain_instances():
         assert "inline values" in rep.categories and "instance dicts" not in rep.categories
     else:
         assert rep.categories["instance dicts"] > 1000 * 48
-    assert rep.objects == 1 + 2000
-    assert rep.by_type[0][0] == "Plain" and rep.by_type[0][1] == 1000
+    dicts = 1000 if sys.version_info < (3, 11) else 0  # one __dict__ per instance before 3.11
+    assert rep.objects == 1 + 2000 + dicts
+    assert ("Plain", 1000) in [(t, n) for t, n, _ in rep.by_type]
 
 
 def test_measuring_does_not_create_dicts():
@@ -190,5 +191,5 @@ def test_report_printing_and_dict():
     text = str(rep)
     assert "objects" in text and "attribute values: float" in text and "%" in text
     d = rep.to_dict()
-    assert d["total"] == rep.total and d["by_type"][0]["type"] == "Plain"
+    assert d["total"] == rep.total and "Plain" in [row["type"] for row in d["by_type"]]
     assert "<table>" in rep._repr_html_()
