@@ -93,7 +93,10 @@ impl Node {
 /// probe (it was two thirds of a walk).
 struct SeenSet {
     shift: u32,
-    pages: AddrMap<usize, Box<[u64; PAGE_WORDS]>>,
+    index: AddrMap<usize, usize>,
+    pages: Vec<Box<[u64; PAGE_WORDS]>>,
+    /// The last page used (page number, index): consecutive objects usually share a page.
+    last: (usize, usize),
 }
 
 const PAGE_WORDS: usize = 1024;
@@ -103,7 +106,9 @@ impl SeenSet {
     fn new(shift: u32) -> SeenSet {
         SeenSet {
             shift,
-            pages: AddrMap::default(),
+            index: AddrMap::default(),
+            pages: Vec::new(),
+            last: (usize::MAX, 0),
         }
     }
 
@@ -113,21 +118,37 @@ impl SeenSet {
         (bit / PAGE_BITS, within / 64, 1u64 << (within % 64))
     }
 
+    fn page(&mut self, page: usize) -> usize {
+        if self.last.0 == page {
+            return self.last.1;
+        }
+        let next = self.pages.len();
+        let i = *self.index.entry(page).or_insert(next);
+        if i == next {
+            self.pages.push(Box::new([0; PAGE_WORDS]));
+        }
+        self.last = (page, i);
+        i
+    }
+
     /// Inserts `addr`; false if it was already there.
     fn insert(&mut self, addr: usize) -> bool {
         let (page, word, mask) = self.split(addr);
-        let words = self
-            .pages
-            .entry(page)
-            .or_insert_with(|| Box::new([0; PAGE_WORDS]));
-        let fresh = words[word] & mask == 0;
-        words[word] |= mask;
+        let i = self.page(page);
+        let w = &mut self.pages[i][word];
+        let fresh = *w & mask == 0;
+        *w |= mask;
         fresh
     }
 
     fn contains(&self, addr: usize) -> bool {
         let (page, word, mask) = self.split(addr);
-        self.pages.get(&page).is_some_and(|w| w[word] & mask != 0)
+        let i = if self.last.0 == page {
+            Some(self.last.1)
+        } else {
+            self.index.get(&page).copied()
+        };
+        i.is_some_and(|i| self.pages[i][word] & mask != 0)
     }
 
     fn bytes(&self) -> usize {

@@ -75,6 +75,18 @@ struct TypeInfo {
     inline_values: u64,
 }
 
+impl TypeInfo {
+    const UNKNOWN: TypeInfo = TypeInfo {
+        kind: Kind::Instance,
+        gc: false,
+        ask_gc: false,
+        managed: 0,
+        basic: 0,
+        item: 0,
+        inline_values: 0,
+    };
+}
+
 struct CPython<'py> {
     py: Python<'py>,
     include_shared: bool,
@@ -82,6 +94,8 @@ struct CPython<'py> {
     column_type: *mut ffi::PyTypeObject,
     shared_types: Vec<*mut ffi::PyTypeObject>,
     types: AddrMap<usize, TypeInfo>,
+    /// The last type looked up: objects of one type tend to come in runs.
+    last_type: (usize, TypeInfo),
     names: HashMap<usize, String>,
     scratch: Vec<*mut ffi::PyObject>,
 }
@@ -114,6 +128,7 @@ impl<'py> CPython<'py> {
                 py.get_type::<PyField>().as_type_ptr(),
             ],
             types: AddrMap::default(),
+            last_type: (0, TypeInfo::UNKNOWN),
             names: HashMap::new(),
             scratch: Vec::new(),
         }
@@ -131,11 +146,18 @@ impl<'py> CPython<'py> {
     }
 
     fn info(&mut self, tp: *mut ffi::PyTypeObject) -> TypeInfo {
-        if let Some(info) = self.types.get(&(tp as usize)) {
-            return *info;
+        if self.last_type.0 == tp as usize {
+            return self.last_type.1;
         }
-        let info = self.classify(tp);
-        self.types.insert(tp as usize, info);
+        let info = match self.types.get(&(tp as usize)) {
+            Some(info) => *info,
+            None => {
+                let info = self.classify(tp);
+                self.types.insert(tp as usize, info);
+                info
+            }
+        };
+        self.last_type = (tp as usize, info);
         info
     }
 
