@@ -55,9 +55,10 @@ def main() -> None:
             print(f"| {r['tool']} | — | — | — | skipped: {r['skipped']} |")
             continue
         growth = r["rss_growth"] / 1e6
+        share = 100 * r["rss_growth"] / truth
         print(
             f"| {r['tool']} | {r['seconds']:.2f} | {ours / r['seconds']:.3f} "
-            f"| {r['reported'] / 1e6:.1f} | {growth:.1f} MB ({100 * r['rss_growth'] / truth:.0f} %) |"
+            f"| {r['reported'] / 1e6:.1f} | {growth:.1f} MB ({share:.0f} %) |"
         )
 
 
