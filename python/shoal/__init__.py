@@ -10,6 +10,7 @@
 Point(x=1.0, y=2.0)
 """
 
+from shoal._census import Advice, CensusReport, census
 from shoal._measure import SizeReport, sizeof
 from shoal._record import (
     Record,
@@ -29,6 +30,8 @@ from shoal._record import (
 from shoal._shoal import Column, Field, FrozenInstanceError, StaleRowError, Table
 
 __all__ = [
+    "Advice",
+    "CensusReport",
     "Column",
     "Field",
     "FrozenInstanceError",
@@ -38,6 +41,7 @@ __all__ = [
     "Table",
     "asdict",
     "astuple",
+    "census",
     "f32",
     "fields",
     "i8",

@@ -99,7 +99,10 @@ def sizeof(obj: object, *, include_shared: bool = False) -> SizeReport:
     ``__dict__`` (which would create dicts on CPython 3.11+) and calls no Python code, so it
     leaves the heap as it was.
     """
-    raw = _shoal._sizeof(obj, include_shared)
+    return report_from_raw(_shoal._sizeof(obj, include_shared), include_shared=include_shared)
+
+
+def report_from_raw(raw: dict[str, Any], *, include_shared: bool) -> SizeReport:
     values = {
         t: b for (cat, t), b in raw["by_category_type"].items() if cat == "attribute values" and b
     }

@@ -52,12 +52,22 @@ pub enum Category {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Role {
     Root,
-    /// Referenced by a record-like object (an instance of a user class).
-    Attribute,
-    /// The `__dict__` of an instance.
-    InstanceDict,
+    /// An attribute value of an instance of the class (type id) given.
+    Attribute(usize),
+    /// The `__dict__` of an instance of the class given.
+    InstanceDict(usize),
     /// An element of a container.
     Element,
+}
+
+impl Role {
+    /// The class an object belongs to as an attribute value or instance dict.
+    pub fn owner(self) -> Option<usize> {
+        match self {
+            Role::Attribute(t) | Role::InstanceDict(t) => Some(t),
+            _ => None,
+        }
+    }
 }
 
 /// One object as the heap describes it.
@@ -75,6 +85,12 @@ pub struct Node {
     pub shared: bool,
     /// Buffers counted by this object that others may share: counted once, by identity.
     pub shared_buffers: Vec<(usize, u64)>,
+    /// For an instance: how many attribute values it holds ...
+    pub attributes: u64,
+    /// ... how many of them a numeric column (float, int, bool) could hold ...
+    pub numeric_attributes: u64,
+    /// ... and the raw data they stand for (8 bytes per float ...).
+    pub payload: u64,
 }
 
 impl Node {
@@ -85,6 +101,9 @@ impl Node {
         self.referents.clear();
         self.shared = false;
         self.shared_buffers.clear();
+        self.payload = 0;
+        self.attributes = 0;
+        self.numeric_attributes = 0;
     }
 }
 
@@ -166,6 +185,21 @@ pub trait Heap {
     fn describe(&mut self, obj: usize, role: Role, node: &mut Node);
 }
 
+/// What the instances of one class own besides themselves: attribute values, dicts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Owned {
+    /// Bytes of attribute values reached from the class's instances.
+    pub bytes: u64,
+    /// Bytes of the instances' `__dict__`s.
+    pub dicts: u64,
+    /// Attribute values that a typed numeric column could hold (floats, ints, bools).
+    pub numeric: u64,
+    /// Raw data those values stand for (8 per float ...).
+    pub payload: u64,
+    /// Attribute values held by the instances (summed over instances).
+    pub attributes: u64,
+}
+
 /// Per-type totals: objects counted and their bytes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TypeTotal {
@@ -182,6 +216,8 @@ pub struct WalkReport {
     /// Bytes per (category, type): e.g. attribute values that are floats.
     pub by_category_type: AddrMap<(Category, usize), u64>,
     pub by_type: AddrMap<usize, TypeTotal>,
+    /// Per class: what its instances own (see [`Owned`]).
+    pub by_owner: AddrMap<usize, Owned>,
     pub shared_bytes: u64,
     pub shared_objects: u64,
     /// Bytes the walk itself used for its visited set and stack.
@@ -190,22 +226,82 @@ pub struct WalkReport {
 
 /// Walks everything reachable from `roots`, counting each object (and each shared buffer) once.
 pub fn walk<H: Heap>(heap: &mut H, roots: &[usize]) -> WalkReport {
-    let mut report = WalkReport::default();
-    let mut seen = SeenSet::new(H::ADDRESS_SHIFT);
-    let mut buffers: AddrSet<usize> = AddrSet::default();
-    let mut stack: Vec<(usize, Role)> = roots.iter().map(|&r| (r, Role::Root)).collect();
-    let mut node = Node::default();
-    while let Some((obj, role)) = stack.pop() {
-        if !seen.insert(obj) {
-            continue;
+    let mut walker = Walker::new(H::ADDRESS_SHIFT);
+    walker.push_roots(roots.iter().copied());
+    walker.run(heap);
+    walker.finish()
+}
+
+/// A walk that can be fed roots in batches (a census walks from every GC object in turn) and
+/// polled for progress.
+pub struct Walker {
+    report: WalkReport,
+    seen: SeenSet,
+    buffers: AddrSet<usize>,
+    stack: Vec<(usize, Role)>,
+    node: Node,
+}
+
+impl Walker {
+    pub fn new(address_shift: u32) -> Walker {
+        Walker {
+            report: WalkReport::default(),
+            seen: SeenSet::new(address_shift),
+            buffers: AddrSet::default(),
+            stack: Vec::new(),
+            node: Node::default(),
         }
+    }
+
+    /// Adds roots, to be walked in the order given (each one's graph before the next root),
+    /// so an instance met before its `__dict__` claims it as its instance dict.
+    pub fn push_roots(&mut self, roots: impl Iterator<Item = usize>) {
+        let roots: Vec<usize> = roots.collect();
+        self.stack
+            .extend(roots.into_iter().rev().map(|r| (r, Role::Root)));
+    }
+
+    /// Excludes an object from the walk (e.g. the caller's own list of roots).
+    pub fn exclude(&mut self, addr: usize) {
+        self.seen.insert(addr);
+    }
+
+    /// Objects counted so far.
+    pub fn objects(&self) -> u64 {
+        self.report.objects
+    }
+
+    /// Walks until the stack is empty.
+    pub fn run<H: Heap>(&mut self, heap: &mut H) {
+        while self.step(heap) {}
+    }
+
+    /// Walks up to `budget` objects; false once the stack is empty.
+    pub fn run_for<H: Heap>(&mut self, heap: &mut H, budget: u64) -> bool {
+        for _ in 0..budget {
+            if !self.step(heap) {
+                return false;
+            }
+        }
+        true
+    }
+
+    fn step<H: Heap>(&mut self, heap: &mut H) -> bool {
+        let Some((obj, role)) = self.stack.pop() else {
+            return false;
+        };
+        if !self.seen.insert(obj) {
+            return true;
+        }
+        let node = &mut self.node;
+        let report = &mut self.report;
         node.clear();
-        heap.describe(obj, role, &mut node);
+        heap.describe(obj, role, node);
         let own: u64 = node.pieces.iter().map(|&(_, b)| b).sum();
         if node.shared {
             report.shared_bytes += own;
             report.shared_objects += 1;
-            continue;
+            return true;
         }
         let mut bytes = own;
         for &(category, b) in &node.pieces {
@@ -216,7 +312,7 @@ pub fn walk<H: Heap>(heap: &mut H, roots: &[usize]) -> WalkReport {
                 .or_default() += b;
         }
         for &(id, b) in &node.shared_buffers {
-            if buffers.insert(id) {
+            if self.buffers.insert(id) {
                 bytes += b;
                 *report.categories.entry(Category::Buffers).or_default() += b;
                 *report
@@ -231,10 +327,28 @@ pub fn walk<H: Heap>(heap: &mut H, roots: &[usize]) -> WalkReport {
         let t = report.by_type.entry(node.type_id).or_default();
         t.count += 1;
         t.bytes += bytes;
-        stack.extend(node.referents.drain(..).filter(|&(r, _)| !seen.contains(r)));
+        match role {
+            Role::InstanceDict(owner) => report.by_owner.entry(owner).or_default().dicts += bytes,
+            Role::Attribute(owner) => report.by_owner.entry(owner).or_default().bytes += bytes,
+            _ => {}
+        }
+        if node.attributes > 0 {
+            let o = report.by_owner.entry(node.type_id).or_default();
+            o.attributes += node.attributes;
+            o.numeric += node.numeric_attributes;
+            o.payload += node.payload;
+        }
+        let seen = &self.seen;
+        self.stack
+            .extend(node.referents.drain(..).filter(|&(r, _)| !seen.contains(r)));
+        true
     }
-    report.bookkeeping = seen.bytes() + stack.capacity() * std::mem::size_of::<(usize, Role)>();
-    report
+
+    pub fn finish(mut self) -> WalkReport {
+        self.report.bookkeeping =
+            self.seen.bytes() + self.stack.capacity() * std::mem::size_of::<(usize, Role)>();
+        self.report
+    }
 }
 
 #[cfg(test)]

@@ -324,8 +324,8 @@ impl<'py> CPython<'py> {
         self.referents(o, tp, &info);
         let mut allocated = rounded(own);
         let child = match (info.kind, role) {
-            (Kind::Dict, Role::InstanceDict) => Role::Attribute,
-            (Kind::Instance, _) => Role::Attribute,
+            (Kind::Dict, Role::InstanceDict(owner)) => Role::Attribute(owner),
+            (Kind::Instance, _) => Role::Attribute(tp as usize),
             _ => Role::Element,
         };
         // SAFETY: each branch reads fields whose layout its kind establishes.
@@ -338,7 +338,7 @@ impl<'py> CPython<'py> {
                 }
                 Kind::Dict => {
                     let (extra, extra_alloc) = dict_tables(o);
-                    let cat = if role == Role::InstanceDict {
+                    let cat = if matches!(role, Role::InstanceDict(_)) {
                         Category::InstanceDicts
                     } else {
                         Category::Containers
@@ -410,13 +410,28 @@ impl<'py> CPython<'py> {
                     // From 3.13 an instance whose dict was materialised may still traverse its
                     // inline values instead of the dict, which it owns all the same.
                     if !dict.is_null() {
-                        node.referents.push((dict as usize, Role::InstanceDict));
+                        node.referents
+                            .push((dict as usize, Role::InstanceDict(tp as usize)));
+                        // The attributes live in the dict: its values are the attributes.
+                        let dict_type = ffi::Py_TYPE(dict);
+                        let dict_info = self.info(dict_type);
+                        self.referents(dict, dict_type, &dict_info);
+                        let values: Vec<_> =
+                            self.scratch.iter().skip(1).step_by(2).copied().collect();
+                        self.tally_attributes(node, &values);
+                        self.referents(o, tp, &info);
                     }
-                    for &r in &self.scratch {
-                        if r != dict {
-                            node.referents.push((r as usize, child));
-                        }
+                    let attrs: Vec<_> = self
+                        .scratch
+                        .iter()
+                        .copied()
+                        .filter(|&r| r != dict && r != tp.cast())
+                        .collect();
+                    if dict.is_null() {
+                        self.tally_attributes(node, &attrs);
                     }
+                    node.referents
+                        .extend(attrs.iter().map(|&r| (r as usize, child)));
                     node.allocated = allocated;
                     return;
                 }
@@ -426,6 +441,21 @@ impl<'py> CPython<'py> {
         node.referents
             .extend(self.scratch.iter().map(|&r| (r as usize, child)));
         node.allocated = allocated;
+    }
+}
+
+impl CPython<'_> {
+    /// Counts an instance's attribute values and the raw data they stand for.
+    fn tally_attributes(&mut self, node: &mut Node, values: &[*mut ffi::PyObject]) {
+        for &v in values {
+            // SAFETY: `v` is a live attribute value of a live instance.
+            let kind = self.info(unsafe { ffi::Py_TYPE(v) }).kind;
+            node.attributes += 1;
+            if let Some((payload, numeric)) = value_payload(v, kind) {
+                node.payload += payload;
+                node.numeric_attributes += u64::from(numeric);
+            }
+        }
     }
 }
 
@@ -475,6 +505,48 @@ unsafe fn long_size(o: *mut ffi::PyObject) -> u64 {
         return 32;
     }
     24 + 4 * digits
+}
+
+/// For a value: the raw data it stands for, as a typed column would store it, and whether a
+/// numeric column (float, int, bool) could hold it. 8 bytes for a float or an int, 1 for a
+/// bool, the UTF-8 bytes plus a 4-byte offset for a str or bytes.
+fn value_payload(o: *mut ffi::PyObject, kind: Kind) -> Option<(u64, bool)> {
+    // SAFETY: `o` is live; each branch reads what its kind guarantees.
+    unsafe {
+        if ffi::PyBool_Check(o) != 0 {
+            return Some((1, true));
+        }
+        match kind {
+            Kind::Int => Some((8, true)),
+            Kind::Scalar if ffi::PyFloat_Check(o) != 0 => Some((8, true)),
+            Kind::Str | Kind::Scalar => Some((payload(o, kind), false)),
+            _ => None,
+        }
+    }
+}
+
+/// # Safety
+/// `o` must be a live object of the given kind.
+unsafe fn payload(o: *mut ffi::PyObject, kind: Kind) -> u64 {
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        match kind {
+            Kind::Str => {
+                let ascii = &*o.cast::<ffi::PyASCIIObject>();
+                let len = ffi::PyUnicode_GET_LENGTH(o) as u64;
+                // Non-ASCII code points take 2-4 UTF-8 bytes; the kind bounds it.
+                let per = if ascii.ascii() != 0 {
+                    1
+                } else {
+                    u64::from(ascii.kind()) + 1
+                };
+                len * per.min(4) + 4
+            }
+            Kind::Scalar if ffi::PyBytes_Check(o) != 0 => at::<isize>(o, 16) as u64 + 4, // ob_size
+            Kind::Scalar if ffi::PyComplex_Check(o) != 0 => 16,
+            _ => 8,
+        }
+    }
 }
 
 /// Offsets inside CPython's dict keys object (`struct _dictkeysobject`).
@@ -753,6 +825,87 @@ pub fn _sizeof<'py>(obj: &Bound<'py, PyAny>, include_shared: bool) -> PyResult<B
     let py = obj.py();
     let mut heap = CPython::new(py, include_shared);
     let report = walk::walk(&mut heap, &[obj.as_ptr() as usize]);
+    report_dict(py, &mut heap, &report, include_shared)
+}
+
+#[cfg(Py_3_12)]
+extern "C" {
+    fn PyUnstable_GC_VisitObjects(
+        callback: unsafe extern "C" fn(*mut ffi::PyObject, *mut c_void) -> c_int,
+        arg: *mut c_void,
+    );
+}
+
+#[cfg(Py_3_12)]
+unsafe extern "C" fn collect_root(obj: *mut ffi::PyObject, arg: *mut c_void) -> c_int {
+    // SAFETY: `arg` is the `Vec` passed by `gc_roots` for the duration of the visit.
+    unsafe { (*arg.cast::<Vec<usize>>()).push(obj as usize) };
+    1 // continue
+}
+
+/// Every object the cycle collector tracks: the census's roots.
+fn gc_roots(py: Python<'_>) -> PyResult<(Vec<usize>, Option<Bound<'_, PyAny>>)> {
+    #[cfg(Py_3_12)]
+    {
+        let mut roots: Vec<usize> = Vec::new();
+        // SAFETY: the callback only records addresses; the GIL is held throughout, and the walk
+        // that follows runs no Python code, so every recorded object stays alive.
+        unsafe { PyUnstable_GC_VisitObjects(collect_root, (&raw mut roots).cast()) };
+        Ok((roots, None))
+    }
+    #[cfg(not(Py_3_12))]
+    {
+        // Before 3.12 there is no allocation-free way to list tracked objects: gc.get_objects()
+        // builds one list (kept alive, and out of the census, until the walk ends).
+        let list = py.import("gc")?.call_method0("get_objects")?;
+        let roots = list
+            .cast::<pyo3::types::PyList>()?
+            .iter()
+            .map(|o| o.as_ptr() as usize)
+            .collect();
+        Ok((roots, Some(list)))
+    }
+}
+
+/// `shoal._shoal._census(progress)`: the whole heap, walked from every GC-tracked object.
+/// With `progress`, walks longer than 2 s report their count on stderr.
+#[pyfunction]
+#[pyo3(signature = (progress = false))]
+pub fn _census(py: Python<'_>, progress: bool) -> PyResult<Bound<'_, PyDict>> {
+    let (roots, keepalive) = gc_roots(py)?;
+    let mut heap = CPython::new(py, true);
+    let mut walker = walk::Walker::new(<CPython<'_> as Heap>::ADDRESS_SHIFT);
+    if let Some(list) = &keepalive {
+        walker.exclude(list.as_ptr() as usize);
+    }
+    walker.push_roots(roots.into_iter());
+    let start = std::time::Instant::now();
+    let mut last_note = start;
+    while walker.run_for(&mut heap, 1_000_000) {
+        if progress
+            && start.elapsed().as_secs_f64() > 2.0
+            && last_note.elapsed().as_secs_f64() > 1.0
+        {
+            eprint!("\rshoal census: {} objects walked...", walker.objects());
+            last_note = std::time::Instant::now();
+        }
+    }
+    if progress && start.elapsed().as_secs_f64() > 2.0 {
+        eprintln!();
+    }
+    let report = walker.finish();
+    let out = report_dict(py, &mut heap, &report, true)?;
+    out.set_item("seconds", start.elapsed().as_secs_f64())?;
+    drop(keepalive);
+    Ok(out)
+}
+
+fn report_dict<'py>(
+    py: Python<'py>,
+    heap: &mut CPython<'py>,
+    report: &walk::WalkReport,
+    include_shared: bool,
+) -> PyResult<Bound<'py, PyDict>> {
     let out = PyDict::new(py);
     out.set_item(
         "total",
@@ -767,6 +920,7 @@ pub fn _sizeof<'py>(obj: &Bound<'py, PyAny>, include_shared: bool) -> PyResult<B
     out.set_item("objects", report.objects)?;
     out.set_item("shared_bytes", report.shared_bytes)?;
     out.set_item("shared_objects", report.shared_objects)?;
+    out.set_item("bookkeeping", report.bookkeeping)?;
     let cats = PyDict::new(py);
     for (c, b) in &report.categories {
         cats.set_item(category_name(*c), *b)?;
@@ -794,6 +948,27 @@ pub fn _sizeof<'py>(obj: &Bound<'py, PyAny>, include_shared: bool) -> PyResult<B
         .collect();
     rows.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
     out.set_item("by_type", rows)?;
+    let classes = pyo3::types::PyList::empty(py);
+    for (&t, owned) in &report.by_owner {
+        let tp = t as *mut ffi::PyTypeObject;
+        let own = report.by_type.get(&t).copied().unwrap_or_default();
+        let row = PyDict::new(py);
+        row.set_item("type", heap.type_name(tp))?;
+        // SAFETY: `tp` is a live type (its instances were just walked with the GIL held).
+        let module = unsafe { Bound::from_borrowed_ptr(py, tp.cast()) }
+            .getattr("__module__")
+            .ok();
+        row.set_item("module", module)?;
+        row.set_item("count", own.count)?;
+        row.set_item("instance_bytes", own.bytes)?;
+        row.set_item("value_bytes", owned.bytes)?;
+        row.set_item("dict_bytes", owned.dicts)?;
+        row.set_item("payload", owned.payload)?;
+        row.set_item("attributes", owned.attributes)?;
+        row.set_item("numeric_attributes", owned.numeric)?;
+        classes.append(row)?;
+    }
+    out.set_item("classes", classes)?;
     Ok(out)
 }
 
