@@ -122,6 +122,24 @@ class SizeReport:
     def _repr_html_(self) -> str: ...
 
 def sizeof(obj: object, *, include_shared: bool = False) -> SizeReport: ...
+
+class Advice:
+    type: str
+    module: str | None
+    count: int
+    bytes: int
+    payload: int
+    attributes: float
+    slots_bytes: int
+    table_bytes: int | None
+    @property
+    def bytes_per_instance(self) -> float: ...
+
+class CensusReport(SizeReport):
+    advice: tuple[Advice, ...]
+    seconds: float
+
+def census(*, progress: bool = False) -> CensusReport: ...
 def fields(record_or_class: Record | type[Record]) -> tuple[Field, ...]: ...
 def asdict(record: Record) -> dict[str, Any]: ...
 def astuple(record: Record) -> tuple[Any, ...]: ...
