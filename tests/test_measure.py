@@ -193,3 +193,68 @@ def test_report_printing_and_dict():
     d = rep.to_dict()
     assert d["total"] == rep.total and "Plain" in [row["type"] for row in d["by_type"]]
     assert "<table>" in rep._repr_html_()
+
+
+def test_register_sizer_counts_private_memory_after_the_walk():
+    calls = []
+
+    class Native:
+        __slots__ = ("handle",)
+
+        def __init__(self):
+            self.handle = 1234
+
+    def sizer(obj):
+        calls.append(obj)
+        return 1_000_000
+
+    objs = [Native(), Native()]
+    before = shoal.sizeof(objs)
+    shoal.register_sizer(Native, sizer)
+    try:
+        after = shoal.sizeof(objs)
+    finally:
+        shoal.register_sizer(Native, None)
+    assert after.total == before.total + 2_000_000
+    assert after.categories["buffers"] == 2_000_000
+    assert len(calls) == 2
+    assert shoal.sizeof(objs).total == before.total
+    with pytest.raises(TypeError):
+        shoal.register_sizer("not a type", sizer)
+
+
+def test_rss_grows_less_than_one_percent_while_measuring_a_million_instances():
+    def rss() -> int:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmRSS:"))
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("reads /proc/self/status")
+    objs = [Plain(float(i)) for i in range(1_000_000)]
+    gc.collect()
+    before = rss()
+    total = shoal.sizeof(objs).total
+    grown = rss() - before
+    assert grown <= 0.01 * total, f"measuring {total} bytes grew RSS by {grown}"
+
+
+def test_census_under_a_thread_that_mutates_the_heap():
+    import threading
+
+    stop = threading.Event()
+    shared = []
+
+    def churn():
+        while not stop.is_set():
+            shared.append(Plain(1.0))
+            if len(shared) > 1000:
+                shared.clear()
+
+    worker = threading.Thread(target=churn)
+    worker.start()
+    try:
+        for _ in range(5):
+            assert shoal.census().objects > 0
+    finally:
+        stop.set()
+        worker.join()

@@ -11,7 +11,7 @@ Point(x=1.0, y=2.0)
 """
 
 from shoal._census import Advice, CensusReport, census
-from shoal._measure import SizeReport, sizeof
+from shoal._measure import SizeReport, register_sizer, sizeof
 from shoal._record import (
     Record,
     asdict,
@@ -48,6 +48,7 @@ __all__ = [
     "i16",
     "i32",
     "i64",
+    "register_sizer",
     "sizeof",
     "u8",
     "u16",

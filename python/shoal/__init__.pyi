@@ -1,6 +1,6 @@
 """Type stubs for shoal: records are dataclass-like; a Table[R] holds many R."""
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ClassVar, Generic, SupportsIndex, TypeAlias, TypeVar, overload
 
 from typing_extensions import Self, dataclass_transform
@@ -122,6 +122,7 @@ class SizeReport:
     def _repr_html_(self) -> str: ...
 
 def sizeof(obj: object, *, include_shared: bool = False) -> SizeReport: ...
+def register_sizer(cls: type, sizer: Callable[[Any], int] | None) -> None: ...
 
 class Advice:
     type: str

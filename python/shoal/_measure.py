@@ -3,12 +3,54 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from shoal import _shoal
 
-__all__ = ["SizeReport", "sizeof"]
+__all__ = ["SizeReport", "register_sizer", "sizeof"]
+
+#: type -> function(obj) -> bytes the object owns beyond its Python object (see register_sizer)
+_SIZERS: dict[type, Callable[[Any], int]] = {}
+
+
+def register_sizer(cls: type, sizer: Callable[[Any], int]) -> None:
+    """Tell ``sizeof`` and ``census`` how much memory instances of ``cls`` own outside the
+    Python object itself (a C extension's private buffers, say). ``sizer(obj)`` returns bytes;
+    it is called after the walk, never during it, and its bytes count as "buffers".
+    Registering ``None`` as the sizer removes a registration.
+    """
+    if not isinstance(cls, type):
+        raise TypeError(f"register_sizer expects a type, got {type(cls).__name__}")
+    if sizer is None:
+        _SIZERS.pop(cls, None)
+    elif not callable(sizer):
+        raise TypeError("the sizer must be callable: sizer(obj) -> bytes")
+    else:
+        _SIZERS[cls] = sizer
+
+
+def _apply_sizers(raw: dict[str, Any]) -> None:
+    """Adds registered sizers' bytes for the objects the walk deferred to them."""
+    extra_by_type: dict[str, int] = {}
+    for obj in raw.pop("deferred", []):
+        sizer = next((f for t, f in _SIZERS.items() if isinstance(obj, t)), None)
+        if sizer is None:
+            continue
+        extra = int(sizer(obj))
+        if extra < 0:
+            raise ValueError(f"the sizer for {type(obj).__name__} returned {extra} bytes")
+        name = type(obj).__name__
+        extra_by_type[name] = extra_by_type.get(name, 0) + extra
+    for name, extra in extra_by_type.items():
+        raw["total"] += extra
+        raw["allocated"] += extra
+        raw["categories"]["buffers"] = raw["categories"].get("buffers", 0) + extra
+        key = ("buffers", name)
+        raw["by_category_type"][key] = raw["by_category_type"].get(key, 0) + extra
+        raw["by_type"] = [(t, c, b + extra if t == name else b) for t, c, b in raw["by_type"]]
+
 
 _ORDER = (
     "object headers",
@@ -99,7 +141,9 @@ def sizeof(obj: object, *, include_shared: bool = False) -> SizeReport:
     ``__dict__`` (which would create dicts on CPython 3.11+) and calls no Python code, so it
     leaves the heap as it was.
     """
-    return report_from_raw(_shoal._sizeof(obj, include_shared), include_shared=include_shared)
+    raw = _shoal._sizeof(obj, include_shared, list(_SIZERS))
+    _apply_sizers(raw)
+    return report_from_raw(raw, include_shared=include_shared)
 
 
 def report_from_raw(raw: dict[str, Any], *, include_shared: bool) -> SizeReport:

@@ -52,6 +52,8 @@ enum Kind {
     Table,
     Column,
     Numpy,
+    /// A type with a sizer registered from Python: sized after the walk.
+    Registered,
     Str,
     Int,
     /// float, bytes, complex.
@@ -93,6 +95,9 @@ struct CPython<'py> {
     table_type: *mut ffi::PyTypeObject,
     column_type: *mut ffi::PyTypeObject,
     shared_types: Vec<*mut ffi::PyTypeObject>,
+    /// Types with a Python sizer (`shoal.register_sizer`), and the objects of those types met.
+    registered: Vec<*mut ffi::PyTypeObject>,
+    deferred: Vec<*mut ffi::PyObject>,
     types: AddrMap<usize, TypeInfo>,
     /// The last type looked up: objects of one type tend to come in runs.
     last_type: (usize, TypeInfo),
@@ -127,6 +132,8 @@ impl<'py> CPython<'py> {
                 py.get_type::<PySchema>().as_type_ptr(),
                 py.get_type::<PyField>().as_type_ptr(),
             ],
+            registered: Vec::new(),
+            deferred: Vec::new(),
             types: AddrMap::default(),
             last_type: (0, TypeInfo::UNKNOWN),
             names: HashMap::new(),
@@ -208,6 +215,8 @@ impl<'py> CPython<'py> {
                 Kind::Table
             } else if tp == self.column_type {
                 Kind::Column
+            } else if self.registered.contains(&tp) {
+                Kind::Registered
             } else if is_numpy_array_type(tp) {
                 Kind::Numpy
             } else {
@@ -396,6 +405,10 @@ impl<'py> CPython<'py> {
                 }
                 Kind::Str | Kind::Int | Kind::Scalar => {
                     node.pieces.push((Category::AttributeValues, own));
+                }
+                Kind::Registered => {
+                    node.pieces.push((Category::ObjectHeaders, own));
+                    self.deferred.push(o);
                 }
                 Kind::Instance => {
                     let separate = separate_values_size(o, tp);
@@ -820,10 +833,15 @@ unsafe fn numpy_fields(o: *mut ffi::PyObject) -> NumpyFields {
 
 /// `shoal._shoal._sizeof(obj, include_shared)`: the raw report as a dict (see `shoal.sizeof`).
 #[pyfunction]
-#[pyo3(signature = (obj, include_shared = false))]
-pub fn _sizeof<'py>(obj: &Bound<'py, PyAny>, include_shared: bool) -> PyResult<Bound<'py, PyDict>> {
+#[pyo3(signature = (obj, include_shared = false, registered = Vec::new()))]
+pub fn _sizeof<'py>(
+    obj: &Bound<'py, PyAny>,
+    include_shared: bool,
+    registered: Vec<Bound<'py, pyo3::types::PyType>>,
+) -> PyResult<Bound<'py, PyDict>> {
     let py = obj.py();
     let mut heap = CPython::new(py, include_shared);
+    heap.registered = registered.iter().map(|t| t.as_type_ptr()).collect();
     let report = walk::walk(&mut heap, &[obj.as_ptr() as usize]);
     report_dict(py, &mut heap, &report, include_shared)
 }
@@ -870,10 +888,15 @@ fn gc_roots(py: Python<'_>) -> PyResult<(Vec<usize>, Option<Bound<'_, PyAny>>)> 
 /// `shoal._shoal._census(progress)`: the whole heap, walked from every GC-tracked object.
 /// With `progress`, walks longer than 2 s report their count on stderr.
 #[pyfunction]
-#[pyo3(signature = (progress = false))]
-pub fn _census(py: Python<'_>, progress: bool) -> PyResult<Bound<'_, PyDict>> {
+#[pyo3(signature = (progress = false, registered = Vec::new()))]
+pub fn _census<'py>(
+    py: Python<'py>,
+    progress: bool,
+    registered: Vec<Bound<'py, pyo3::types::PyType>>,
+) -> PyResult<Bound<'py, PyDict>> {
     let (roots, keepalive) = gc_roots(py)?;
     let mut heap = CPython::new(py, true);
+    heap.registered = registered.iter().map(|t| t.as_type_ptr()).collect();
     let mut walker = walk::Walker::new(<CPython<'_> as Heap>::ADDRESS_SHIFT);
     if let Some(list) = &keepalive {
         walker.exclude(list.as_ptr() as usize);
@@ -969,6 +992,13 @@ fn report_dict<'py>(
         classes.append(row)?;
     }
     out.set_item("classes", classes)?;
+    // SAFETY: the deferred objects were reached from live roots while the GIL was held, and no
+    // Python code has run since, so they are alive.
+    let deferred = heap
+        .deferred
+        .iter()
+        .map(|&o| unsafe { Bound::from_borrowed_ptr(py, o) });
+    out.set_item("deferred", pyo3::types::PyList::new(py, deferred)?)?;
     Ok(out)
 }
 
