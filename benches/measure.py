@@ -31,6 +31,22 @@ def traced_bytes(n: int) -> int:
     return traced
 
 
+def census_seconds(objects: int) -> tuple[int, float]:
+    """Builds a heap of about `objects` objects (instances, floats, ints) and times a census."""
+    import random
+
+    import shoal
+
+    sys.path.insert(0, str(HERE))
+    from measure_case import Point
+
+    rnd = random.Random(2).random
+    heap = [Point((rnd(), 10_000 + i)) for i in range(objects // 3)]
+    report = shoal.census()
+    assert heap
+    return report.objects, report.seconds
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=1_000_000)
@@ -46,6 +62,7 @@ def main() -> None:
         )
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
     ours = next(r["seconds"] for r in rows if r["tool"] == "shoal.sizeof")
+    census_objects, census_time = census_seconds(3_000_000)
     print(f"## Deep size of {args.n:,} plain instances (CPython {sys.version.split()[0]})\n")
     print(f"tracemalloc: the structure's allocations total {truth / 1e6:.1f} MB.\n")
     print("| tool | time (s) | shoal's time / tool's | reported (MB) | RSS grown by measuring |")
@@ -60,6 +77,10 @@ def main() -> None:
             f"| {r['tool']} | {r['seconds']:.2f} | {ours / r['seconds']:.3f} "
             f"| {r['reported'] / 1e6:.1f} | {growth:.1f} MB ({share:.0f} %) |"
         )
+    print(
+        f"\n`shoal.census()` over a heap of {census_objects:,} objects: {census_time:.2f} s "
+        "(goal: ≤ 1 s for 3M objects)."
+    )
 
 
 if __name__ == "__main__":

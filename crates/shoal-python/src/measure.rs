@@ -99,8 +99,9 @@ struct CPython<'py> {
     registered: Vec<*mut ffi::PyTypeObject>,
     deferred: Vec<*mut ffi::PyObject>,
     types: AddrMap<usize, TypeInfo>,
-    /// The last type looked up: objects of one type tend to come in runs.
-    last_type: (usize, TypeInfo),
+    /// The types looked up last: a walk alternates between few types (instances, their
+    /// values, a list) for long runs.
+    last_types: [(usize, TypeInfo); 4],
     names: HashMap<usize, String>,
     scratch: Vec<*mut ffi::PyObject>,
 }
@@ -135,7 +136,7 @@ impl<'py> CPython<'py> {
             registered: Vec::new(),
             deferred: Vec::new(),
             types: AddrMap::default(),
-            last_type: (0, TypeInfo::UNKNOWN),
+            last_types: [(0, TypeInfo::UNKNOWN); 4],
             names: HashMap::new(),
             scratch: Vec::new(),
         }
@@ -153,18 +154,20 @@ impl<'py> CPython<'py> {
     }
 
     fn info(&mut self, tp: *mut ffi::PyTypeObject) -> TypeInfo {
-        if self.last_type.0 == tp as usize {
-            return self.last_type.1;
+        let key = tp as usize;
+        if let Some(&(_, info)) = self.last_types.iter().find(|(t, _)| *t == key) {
+            return info;
         }
-        let info = match self.types.get(&(tp as usize)) {
+        let info = match self.types.get(&key) {
             Some(info) => *info,
             None => {
                 let info = self.classify(tp);
-                self.types.insert(tp as usize, info);
+                self.types.insert(key, info);
                 info
             }
         };
-        self.last_type = (tp as usize, info);
+        self.last_types.rotate_right(1);
+        self.last_types[0] = (key, info);
         info
     }
 
@@ -428,23 +431,18 @@ impl<'py> CPython<'py> {
                         // The attributes live in the dict: its values are the attributes.
                         let dict_type = ffi::Py_TYPE(dict);
                         let dict_info = self.info(dict_type);
+                        let own_refs = std::mem::take(&mut self.scratch);
                         self.referents(dict, dict_type, &dict_info);
-                        let values: Vec<_> =
-                            self.scratch.iter().skip(1).step_by(2).copied().collect();
-                        self.tally_attributes(node, &values);
-                        self.referents(o, tp, &info);
+                        let dict_items = std::mem::replace(&mut self.scratch, own_refs);
+                        self.tally_attributes(node, dict_items.iter().skip(1).step_by(2));
                     }
-                    let attrs: Vec<_> = self
-                        .scratch
-                        .iter()
-                        .copied()
-                        .filter(|&r| r != dict && r != tp.cast())
-                        .collect();
+                    let refs = std::mem::take(&mut self.scratch);
+                    let attrs = refs.iter().filter(|&&r| r != dict && r != tp.cast());
                     if dict.is_null() {
-                        self.tally_attributes(node, &attrs);
+                        self.tally_attributes(node, attrs.clone());
                     }
-                    node.referents
-                        .extend(attrs.iter().map(|&r| (r as usize, child)));
+                    node.referents.extend(attrs.map(|&r| (r as usize, child)));
+                    self.scratch = refs;
                     node.allocated = allocated;
                     return;
                 }
@@ -459,7 +457,11 @@ impl<'py> CPython<'py> {
 
 impl CPython<'_> {
     /// Counts an instance's attribute values and the raw data they stand for.
-    fn tally_attributes(&mut self, node: &mut Node, values: &[*mut ffi::PyObject]) {
+    fn tally_attributes<'a>(
+        &mut self,
+        node: &mut Node,
+        values: impl Iterator<Item = &'a *mut ffi::PyObject>,
+    ) {
         for &v in values {
             // SAFETY: `v` is a live attribute value of a live instance.
             let kind = self.info(unsafe { ffi::Py_TYPE(v) }).kind;
