@@ -20,8 +20,8 @@ $(VPY):
 install: $(VPY)  ## Build shoal (release) into .venv with test and lint tools
 	$(VPY) -m pip install $(PIP_FLAGS) ".[test,lint]"
 
-demo: install  ## Build 1,000,000 Points in a Table and print their memory (RSS from the OS)
-	$(VPY) examples/points.py
+demo: install  ## The classic experiment: 1M records per approach, measured on this machine
+	$(VPY) -m shoal demo --svg demo.svg
 
 test: lint-rust test-rust lint-python test-python test-versions  ## Run every check and test
 

@@ -195,11 +195,11 @@ def main() -> None:
         print("|---|---:|---:|---:|---:|---:|")
         for r in memory_rows(args.n):
             if "skipped" in r:
-                print(f"| {r['case']} | — | — | — | — | skipped: {r['skipped']} |")
+                print(f"| {r['approach']} | — | — | — | — | skipped: {r['skipped']} |")
                 continue
             per = r["kept"] / args.n
             print(
-                f"| {r['case']} | {r['kept'] / 1e6:.1f} | {r['peak'] / 1e6:.1f} | {per:.1f} "
+                f"| {r['approach']} | {r['kept'] / 1e6:.1f} | {r['peak'] / 1e6:.1f} | {per:.1f} "
                 f"| {per / 8:.1f} | {r['seconds']:.2f} |"
             )
         print(

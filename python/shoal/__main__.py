@@ -1,4 +1,4 @@
-"""Command line: ``python -m shoal census script.py [args]``."""
+"""Command line: ``python -m shoal demo`` and ``python -m shoal census script.py [args]``."""
 
 from __future__ import annotations
 
@@ -28,6 +28,13 @@ def _census(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shoal", description=shoal.__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser(
+        "demo", help="the classic experiment: 1M records in each approach, measured here"
+    )
+    demo.add_argument("--n", type=int, default=1_000_000, help="records (default 1,000,000)")
+    demo.add_argument("--only", help="comma-separated approaches to run")
+    demo.add_argument("--json", action="store_true", help="machine-readable output")
+    demo.add_argument("--svg", metavar="FILE", help="also write the bar chart as SVG")
     census = sub.add_parser(
         "census",
         help="run a script, then print where the heap's memory goes and what would shrink it",
@@ -38,6 +45,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "census":
         return _census(args)
+    if args.command == "demo":
+        from shoal import _demo
+
+        only = [o.strip() for o in args.only.split(",")] if args.only else None
+        return _demo.run(args.n, only, args.json, args.svg)
     parser.error(f"unknown command {args.command}")
     return 2
 
