@@ -85,6 +85,10 @@ pub struct Node {
     pub shared: bool,
     /// Buffers counted by this object that others may share: counted once, by identity.
     pub shared_buffers: Vec<(usize, u64)>,
+    /// For a large container: give its children one at a time through
+    /// [`Heap::next_child`] (with this role) instead of listing them in `referents`, so the
+    /// walk's stack does not hold a million entries for a list of a million items.
+    pub lazy_children: Option<Role>,
     /// For an instance: how many attribute values it holds ...
     pub attributes: u64,
     /// ... how many of them a numeric column (float, int, bool) could hold ...
@@ -104,6 +108,7 @@ impl Node {
         self.payload = 0;
         self.attributes = 0;
         self.numeric_attributes = 0;
+        self.lazy_children = None;
     }
 }
 
@@ -183,6 +188,29 @@ pub trait Heap {
     /// Describes `obj`, reached as `role`, into `node` (which arrives cleared; its buffers are
     /// reused from object to object).
     fn describe(&mut self, obj: usize, role: Role, node: &mut Node);
+
+    /// The child of `obj` at `cursor`, advancing the cursor; `None` when there are no more.
+    /// Called only for objects described with `lazy_children`.
+    fn next_child(&mut self, obj: usize, cursor: &mut usize) -> Option<usize> {
+        let _ = (obj, cursor);
+        None
+    }
+}
+
+/// Work left on the walk's stack.
+#[derive(Clone, Copy, Debug)]
+enum Frame {
+    Visit(usize, Role),
+    /// The remaining children of a lazily expanded container.
+    Children {
+        obj: usize,
+        cursor: usize,
+        role: Role,
+    },
+    /// The remaining roots, `roots[cursor..]`.
+    Roots {
+        cursor: usize,
+    },
 }
 
 /// What the instances of one class own besides themselves: attribute values, dicts.
@@ -238,7 +266,8 @@ pub struct Walker {
     report: WalkReport,
     seen: SeenSet,
     buffers: AddrSet<usize>,
-    stack: Vec<(usize, Role)>,
+    stack: Vec<Frame>,
+    roots: Vec<usize>,
     node: Node,
 }
 
@@ -249,6 +278,7 @@ impl Walker {
             seen: SeenSet::new(address_shift),
             buffers: AddrSet::default(),
             stack: Vec::new(),
+            roots: Vec::new(),
             node: Node::default(),
         }
     }
@@ -256,9 +286,9 @@ impl Walker {
     /// Adds roots, to be walked in the order given (each one's graph before the next root),
     /// so an instance met before its `__dict__` claims it as its instance dict.
     pub fn push_roots(&mut self, roots: impl Iterator<Item = usize>) {
-        let roots: Vec<usize> = roots.collect();
-        self.stack
-            .extend(roots.into_iter().rev().map(|r| (r, Role::Root)));
+        let cursor = self.roots.len();
+        self.roots.extend(roots);
+        self.stack.push(Frame::Roots { cursor });
     }
 
     /// Excludes an object from the walk (e.g. the caller's own list of roots).
@@ -287,8 +317,33 @@ impl Walker {
     }
 
     fn step<H: Heap>(&mut self, heap: &mut H) -> bool {
-        let Some((obj, role)) = self.stack.pop() else {
-            return false;
+        let (obj, role) = match self.stack.pop() {
+            None => return false,
+            Some(Frame::Visit(obj, role)) => (obj, role),
+            Some(Frame::Roots { cursor }) => {
+                if let Some(&root) = self.roots.get(cursor) {
+                    self.stack.push(Frame::Roots { cursor: cursor + 1 });
+                    self.stack.push(Frame::Visit(root, Role::Root));
+                }
+                return true;
+            }
+            Some(Frame::Children {
+                obj,
+                mut cursor,
+                role,
+            }) => {
+                // Skip children already counted; describe the next new one right away.
+                loop {
+                    match heap.next_child(obj, &mut cursor) {
+                        None => return true,
+                        Some(child) if self.seen.contains(child) => continue,
+                        Some(child) => {
+                            self.stack.push(Frame::Children { obj, cursor, role });
+                            break (child, role);
+                        }
+                    }
+                }
+            }
         };
         if !self.seen.insert(obj) {
             return true;
@@ -338,15 +393,27 @@ impl Walker {
             o.numeric += node.numeric_attributes;
             o.payload += node.payload;
         }
+        if let Some(role) = node.lazy_children {
+            self.stack.push(Frame::Children {
+                obj,
+                cursor: 0,
+                role,
+            });
+        }
         let seen = &self.seen;
-        self.stack
-            .extend(node.referents.drain(..).filter(|&(r, _)| !seen.contains(r)));
+        self.stack.extend(
+            node.referents
+                .drain(..)
+                .filter(|&(r, _)| !seen.contains(r))
+                .map(|(r, role)| Frame::Visit(r, role)),
+        );
         true
     }
 
     pub fn finish(mut self) -> WalkReport {
-        self.report.bookkeeping =
-            self.seen.bytes() + self.stack.capacity() * std::mem::size_of::<(usize, Role)>();
+        self.report.bookkeeping = self.seen.bytes()
+            + self.stack.capacity() * std::mem::size_of::<Frame>()
+            + self.roots.capacity() * std::mem::size_of::<usize>();
         self.report
     }
 }
@@ -368,8 +435,18 @@ mod tests {
             node.type_id = obj % 3;
             node.pieces.push((Category::ObjectHeaders, 10));
             node.allocated = 16;
-            node.referents
-                .extend(self.edges[obj].iter().map(|&r| (r, Role::Element)));
+            if obj % 2 == 0 {
+                node.lazy_children = Some(Role::Element); // exercise both ways
+            } else {
+                node.referents
+                    .extend(self.edges[obj].iter().map(|&r| (r, Role::Element)));
+            }
+        }
+
+        fn next_child(&mut self, obj: usize, cursor: &mut usize) -> Option<usize> {
+            let child = self.edges[obj].get(*cursor).copied();
+            *cursor += 1;
+            child
         }
     }
 

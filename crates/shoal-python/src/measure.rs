@@ -333,7 +333,11 @@ impl<'py> CPython<'py> {
             }
             return;
         }
-        self.referents(o, tp, &info);
+        if matches!(info.kind, Kind::List | Kind::Tuple | Kind::Dict) {
+            self.scratch.clear(); // their children are given lazily by `next_child`
+        } else {
+            self.referents(o, tp, &info);
+        }
         let mut allocated = rounded(own);
         let child = match (info.kind, role) {
             (Kind::Dict, Role::InstanceDict(owner)) => Role::Attribute(owner),
@@ -449,8 +453,12 @@ impl<'py> CPython<'py> {
                 Kind::Shared => unreachable!("handled above"),
             }
         }
-        node.referents
-            .extend(self.scratch.iter().map(|&r| (r as usize, child)));
+        if matches!(info.kind, Kind::List | Kind::Tuple | Kind::Dict) {
+            node.lazy_children = Some(child);
+        } else {
+            node.referents
+                .extend(self.scratch.iter().map(|&r| (r as usize, child)));
+        }
         node.allocated = allocated;
     }
 }
@@ -474,7 +482,54 @@ impl CPython<'_> {
     }
 }
 
+impl CPython<'_> {
+    /// The child at `cursor` of a list, tuple or dict (keys and values alternate: the cursor
+    /// is `PyDict_Next`'s position times two, plus one while the value is due).
+    fn child(&mut self, o: *mut ffi::PyObject, cursor: &mut usize) -> Option<*mut ffi::PyObject> {
+        // SAFETY: `o` is a live container whose kind the type cache established; no Python code
+        // runs during the walk, so it does not change under the cursor.
+        unsafe {
+            match self.info(ffi::Py_TYPE(o)).kind {
+                Kind::List | Kind::Tuple => {
+                    let len = at::<ffi::Py_ssize_t>(o, 16) as usize;
+                    if *cursor >= len {
+                        return None;
+                    }
+                    let item = if self.info(ffi::Py_TYPE(o)).kind == Kind::List {
+                        *(*o.cast::<ffi::PyListObject>()).ob_item.add(*cursor)
+                    } else {
+                        ffi::PyTuple_GET_ITEM(o, *cursor as ffi::Py_ssize_t)
+                    };
+                    *cursor += 1;
+                    Some(item)
+                }
+                Kind::Dict => {
+                    let (start, value_due) = ((*cursor >> 1) as ffi::Py_ssize_t, *cursor & 1 == 1);
+                    let mut pos = start;
+                    let (mut key, mut value) = (std::ptr::null_mut(), std::ptr::null_mut());
+                    if ffi::PyDict_Next(o, &mut pos, &mut key, &mut value) == 0 {
+                        return None;
+                    }
+                    if value_due {
+                        *cursor = (pos as usize) << 1;
+                        Some(value)
+                    } else {
+                        *cursor = ((start as usize) << 1) | 1;
+                        Some(key)
+                    }
+                }
+                _ => None,
+            }
+        }
+    }
+}
+
 impl Heap for CPython<'_> {
+    fn next_child(&mut self, obj: usize, cursor: &mut usize) -> Option<usize> {
+        self.child(obj as *mut ffi::PyObject, cursor)
+            .map(|p| p as usize)
+    }
+
     /// Every CPython object takes at least 16 bytes (refcount and type), so two objects'
     /// addresses differ in their bits above the fourth.
     const ADDRESS_SHIFT: u32 = 4;
