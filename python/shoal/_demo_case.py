@@ -85,10 +85,8 @@ def build_pyarrow(n: int, rnd: Callable[[], float]) -> Any:
 def build_msgspec(n: int, rnd: Callable[[], float]) -> Any:
     import msgspec
 
-    class Point(msgspec.Struct, gc=False):
-        x: float
-
-    return [Point(rnd()) for _ in range(n)]
+    point = msgspec.defstruct("Point", [("x", float)], gc=False)
+    return [point(rnd()) for _ in range(n)]
 
 
 def build_recordclass(n: int, rnd: Callable[[], float]) -> Any:

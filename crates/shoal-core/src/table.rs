@@ -144,19 +144,15 @@ impl Table {
     /// Appends one row. On error nothing is appended.
     pub fn push_row(&mut self, values: &[Value]) -> Result<(), Error> {
         self.check_arity(values.len())?;
-        for (field, &value) in values.iter().enumerate() {
-            match self.coerce(field, self.len, value) {
-                Ok(s) => self.columns[field].push(s),
-                Err(e) => {
-                    for c in &mut self.columns[..field] {
-                        c.truncate(self.len);
-                    }
-                    return Err(e);
-                }
-            }
-        }
-        self.len += 1;
-        Ok(())
+        let row = self.len;
+        self.push_with(|field, dtype| {
+            dtype.coerce(values[field]).map_err(|problem| Error::Value {
+                field,
+                row,
+                value: values[field],
+                problem,
+            })
+        })
     }
 
     /// Appends a row of already-checked scalars (see [`crate::DType::coerce`]).

@@ -113,6 +113,20 @@ unsafe extern "C" fn collect(obj: *mut ffi::PyObject, arg: *mut c_void) -> c_int
     0
 }
 
+const PREFETCH_AHEAD: usize = 8;
+
+/// Hints the CPU to load the cache line at `p` (never faults, whatever `p` is).
+#[inline(always)]
+fn prefetch(p: *mut ffi::PyObject) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is only a hint; it does not dereference or fault on any address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast::<i8>());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 /// Reads a word at `offset` bytes from `p`.
 ///
 /// # Safety
@@ -495,11 +509,18 @@ impl CPython<'_> {
                     if *cursor >= len {
                         return None;
                     }
-                    let item = if self.info(ffi::Py_TYPE(o)).kind == Kind::List {
-                        *(*o.cast::<ffi::PyListObject>()).ob_item.add(*cursor)
-                    } else {
-                        ffi::PyTuple_GET_ITEM(o, *cursor as ffi::Py_ssize_t)
-                    };
+                    let items: *mut *mut ffi::PyObject =
+                        if self.info(ffi::Py_TYPE(o)).kind == Kind::List {
+                            (*o.cast::<ffi::PyListObject>()).ob_item
+                        } else {
+                            (*o.cast::<ffi::PyTupleObject>()).ob_item.as_mut_ptr()
+                        };
+                    // Items are visited in order: ask for the object a few items ahead now, so
+                    // its cache miss overlaps with the work on this one.
+                    if *cursor + PREFETCH_AHEAD < len {
+                        prefetch(*items.add(*cursor + PREFETCH_AHEAD));
+                    }
+                    let item = *items.add(*cursor);
                     *cursor += 1;
                     Some(item)
                 }

@@ -147,14 +147,11 @@ unsafe fn alloc_instance(
     }
 }
 
-/// A new row handle for `row` of `table`, an instance of the schema's record class.
-pub fn new_row<'py>(
-    table: &Bound<'py, PyTable>,
+/// A new, zeroed instance of the schema's record class, holding a reference to the schema.
+fn alloc_record<'py>(
     schema: &Bound<'py, PySchema>,
-    row: usize,
-    version: u64,
-) -> PyResult<Bound<'py, PyAny>> {
-    let py = table.py();
+) -> PyResult<(Bound<'py, PyAny>, &'py mut RecordObject)> {
+    let py = schema.py();
     let ty = schema
         .get()
         .record_type
@@ -162,14 +159,26 @@ pub fn new_row<'py>(
         .cast::<ffi::PyTypeObject>();
     // SAFETY: the schema's record type is a RecordBase subclass (checked in PySchema::new).
     let obj = unsafe { alloc_instance(py, ty)? };
-    // SAFETY: `obj` is a fresh, zero-initialised instance of a RecordBase subclass.
+    // SAFETY: `obj` is a fresh, zero-initialised instance of a RecordBase subclass, owned by the
+    // returned `Bound` for as long as the caller uses the struct reference.
     let rec = unsafe { record(obj) };
-    rec.table = table.clone().into_any().into_ptr();
     rec.schema = schema.clone().into_any().into_ptr();
+    // SAFETY: `obj` is a new reference.
+    Ok((unsafe { Bound::from_owned_ptr(py, obj) }, rec))
+}
+
+/// A new row handle for `row` of `table`, an instance of the schema's record class.
+pub fn new_row<'py>(
+    table: &Bound<'py, PyTable>,
+    schema: &Bound<'py, PySchema>,
+    row: usize,
+    version: u64,
+) -> PyResult<Bound<'py, PyAny>> {
+    let (obj, rec) = alloc_record(schema)?;
+    rec.table = table.clone().into_any().into_ptr();
     rec.row = row;
     rec.version = version;
-    // SAFETY: `obj` is a new reference.
-    Ok(unsafe { Bound::from_owned_ptr(py, obj) })
+    Ok(obj)
 }
 
 /// Points a row handle that nobody else holds at another row, so loops need not allocate.
@@ -485,20 +494,9 @@ pub fn new_standalone<'py>(
     schema: &Bound<'py, PySchema>,
     values: Vec<Scalar>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let py = schema.py();
-    let ty = schema
-        .get()
-        .record_type
-        .as_ptr()
-        .cast::<ffi::PyTypeObject>();
-    // SAFETY: the schema's record type is a RecordBase subclass (checked in PySchema::new).
-    let obj = unsafe { alloc_instance(py, ty)? };
+    let (obj, rec) = alloc_record(schema)?;
     let values = Box::into_raw(values.into_boxed_slice());
-    // SAFETY: `obj` is a fresh, zero-initialised instance of a RecordBase subclass.
-    let rec = unsafe { record(obj) };
-    rec.schema = schema.clone().into_any().into_ptr();
     rec.nvalues = values.len();
     rec.values = values.cast();
-    // SAFETY: `obj` is a new reference.
-    Ok(unsafe { Bound::from_owned_ptr(py, obj) })
+    Ok(obj)
 }
