@@ -4,6 +4,7 @@
 //! and [`Error`]s into Python exceptions.
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod arrow;
 pub mod buffer;
 pub mod column;
 pub mod dtype;

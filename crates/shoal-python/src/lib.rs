@@ -6,6 +6,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod alloc;
+mod arrow;
 mod capi;
 mod column;
 mod convert;

@@ -10,7 +10,9 @@ use std::cell::{Ref, RefCell, RefMut};
 use pyo3::exceptions::{PyIndexError, PyRuntimeError, PyTypeError};
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyFloat, PyInt, PyList, PySlice, PyString, PyTuple, PyType};
+use pyo3::types::{
+    PyBytes, PyCapsule, PyDict, PyFloat, PyInt, PyList, PySlice, PyString, PyTuple, PyType,
+};
 use pyo3::PyVisit;
 use shoal_core::{Column, Scalar, Table};
 
@@ -97,6 +99,16 @@ impl PyTable {
             }),
             schema,
         }
+    }
+
+    /// Snapshots of every column, and the row count.
+    fn snapshots(&self) -> PyResult<(Vec<shoal_core::ColumnSnapshot>, usize)> {
+        let mut st = self.write()?;
+        let len = st.inner.len();
+        let columns = (0..self.schema.get().len())
+            .map(|f| st.inner.snapshot(f))
+            .collect();
+        Ok((columns, len))
     }
 
     fn field_index(&self, name: &Bound<'_, PyString>) -> PyResult<usize> {
@@ -566,6 +578,39 @@ impl PyTable {
             this.read()?.inner.nbytes()
         );
         Ok(html)
+    }
+
+    /// Arrow PyCapsule interface: the table's schema (a struct of its fields).
+    fn __arrow_c_schema__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyCapsule>> {
+        crate::arrow::schema_capsule(py, &self.schema.get().core)
+    }
+
+    /// Arrow PyCapsule interface: the table as one struct array; numeric columns are shared,
+    /// not copied. `requested_schema` is ignored (the producer's own schema is returned).
+    #[pyo3(signature = (requested_schema = None))]
+    fn __arrow_c_array__<'py>(
+        &self,
+        py: Python<'py>,
+        requested_schema: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<(Bound<'py, PyCapsule>, Bound<'py, PyCapsule>)> {
+        let _ = requested_schema;
+        let (columns, len) = self.snapshots()?;
+        Ok((
+            crate::arrow::schema_capsule(py, &self.schema.get().core)?,
+            crate::arrow::array_capsule(py, columns, len)?,
+        ))
+    }
+
+    /// Arrow PyCapsule interface: a stream of one batch (the table as exported now).
+    #[pyo3(signature = (requested_schema = None))]
+    fn __arrow_c_stream__<'py>(
+        &self,
+        py: Python<'py>,
+        requested_schema: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyCapsule>> {
+        let _ = requested_schema;
+        let (columns, len) = self.snapshots()?;
+        crate::arrow::stream_capsule(py, self.schema.get().core.clone(), columns, len)
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> std::result::Result<(), pyo3::PyTraverseError> {
