@@ -12,7 +12,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyType;
 
-use crate::capi::trampoline;
+use crate::capi::{clear_refs, slot, trampoline};
 use crate::record;
 use crate::table::PyTable;
 
@@ -58,10 +58,6 @@ fn iter_type(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
             Ok::<_, PyErr>(ty.cast_into::<PyType>()?.unbind())
         })
         .map(|t| t.bind(py))
-}
-
-fn slot(id: c_int, pfunc: *mut c_void) -> ffi::PyType_Slot {
-    ffi::PyType_Slot { slot: id, pfunc }
 }
 
 /// A new iterator over `table`'s rows.
@@ -153,13 +149,7 @@ unsafe extern "C" fn iter_clear(obj: *mut ffi::PyObject) -> c_int {
     // SAFETY: CPython calls tp_clear with a live instance of our type.
     let it = unsafe { &mut *obj.cast::<IterObject>() };
     let [a, b] = &mut it.spare;
-    for p in [&mut it.table, a, b] {
-        let old = std::mem::replace(p, ptr::null_mut());
-        if !old.is_null() {
-            // SAFETY: we owned this reference and have already unlinked it.
-            unsafe { ffi::Py_DECREF(old) };
-        }
-    }
+    clear_refs([&mut it.table, a, b]);
     0
 }
 

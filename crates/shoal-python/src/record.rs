@@ -21,7 +21,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple, PyType};
 use shoal_core::Scalar;
 
-use crate::capi::trampoline;
+use crate::capi::{clear_refs, slot, trampoline};
 use crate::convert::{scalar_to_py, to_scalar};
 use crate::errors::{Result, ShoalError};
 use crate::schema::PySchema;
@@ -77,10 +77,6 @@ fn create_type(py: Python<'_>) -> PyResult<Py<PyType>> {
     // SAFETY: PyType_FromSpec returns a new reference or null with an exception set.
     let ty = unsafe { Bound::from_owned_ptr_or_err(py, ty)? };
     Ok(ty.cast_into::<PyType>()?.unbind())
-}
-
-fn slot(id: c_int, pfunc: *mut c_void) -> ffi::PyType_Slot {
-    ffi::PyType_Slot { slot: id, pfunc }
 }
 
 /// The record struct behind `obj`, which must be an instance of `RecordBase`.
@@ -458,13 +454,7 @@ unsafe extern "C" fn record_traverse(
 unsafe extern "C" fn record_clear(obj: *mut ffi::PyObject) -> c_int {
     // SAFETY: CPython calls tp_clear with a live instance of our type.
     let rec = unsafe { record(obj) };
-    for p in [&mut rec.table, &mut rec.schema] {
-        let old = std::mem::replace(p, ptr::null_mut());
-        if !old.is_null() {
-            // SAFETY: we owned this reference and have already unlinked it.
-            unsafe { ffi::Py_DECREF(old) };
-        }
-    }
+    clear_refs([&mut rec.table, &mut rec.schema]);
     0
 }
 
