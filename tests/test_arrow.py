@@ -67,3 +67,68 @@ def test_stream_array_and_schema_capsules(table):
 def test_empty_table():
     at = pa.table(shoal.Table(Rec))
     assert at.num_rows == 0 and at.num_columns == 5
+
+
+def test_from_arrow_round_trips_tables_batches_and_slices(table):
+    assert shoal.Table.from_arrow(Rec, pa.table(table)) == table
+    assert shoal.Table.from_arrow(Rec, pa.record_batch(table)) == table
+    sliced = shoal.Table.from_arrow(Rec, pa.table(table).slice(7, 11))
+    assert list(sliced) == list(table[7:18])
+    chunked = pa.concat_tables([pa.table(table)] * 3)
+    assert len(shoal.Table.from_arrow(Rec, chunked)) == 300
+
+
+def test_from_arrow_copies_once_and_owns_its_data(table):
+    at = pa.table(table)
+    u = shoal.Table.from_arrow(Rec, at)
+    del at
+    gc.collect()
+    assert u["x"].to_list() == table["x"].to_list()
+
+
+def test_from_arrow_matches_columns_by_name():
+    at = pa.table({"f": [1.5], "ok": [True], "k": [-3], "n": [7], "x": [2.0]}).cast(
+        pa.schema(
+            [
+                ("f", pa.float32()),
+                ("ok", pa.bool_()),
+                ("k", pa.int32()),
+                ("n", pa.uint8()),
+                ("x", pa.float64()),
+            ]
+        )
+    )
+    (row,) = shoal.Table.from_arrow(Rec, at)
+    assert shoal.astuple(row) == (2.0, 7, -3, True, 1.5)
+
+
+@pytest.mark.parametrize(
+    ("data", "error", "message"),
+    [
+        ({"x": [1.0], "n": [1], "k": [1], "ok": [True], "f": [1.0]}, TypeError, "column 'n'"),
+        ({"x": [1.0]}, ValueError, "no column named 'n'"),
+        (
+            {"x": pa.array([None, 1.0]), "n": pa.array([1, 2], pa.uint8())},
+            ValueError,
+            "nulls",
+        ),
+    ],
+)
+def test_from_arrow_rejects_mismatches_naming_the_column(data, error, message):
+    with pytest.raises(error, match=message):
+        shoal.Table.from_arrow(Rec, pa.table(data))
+
+
+def test_from_arrow_rejects_non_arrow_objects():
+    with pytest.raises(TypeError, match="__arrow_c_stream__"):
+        shoal.Table.from_arrow(Rec, [1, 2, 3])
+
+
+def test_polars_and_pandas_convenience(table):
+    pl = pytest.importorskip("polars")
+    df = table.to_polars()
+    assert isinstance(df, pl.DataFrame) and df.shape == (100, 5)
+    assert shoal.Table.from_arrow(Rec, df) == table
+    pd = pytest.importorskip("pandas")
+    pdf = table.to_pandas()
+    assert isinstance(pdf, pd.DataFrame) and list(pdf.columns) == ["x", "n", "k", "ok", "f"]

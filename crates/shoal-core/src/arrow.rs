@@ -276,3 +276,176 @@ mod tests {
         assert!(s.release.is_none() && a.release.is_none());
     }
 }
+
+/// Why Arrow input was refused; nothing is imported in that case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImportError {
+    /// The top level is not a struct (record batch) of columns.
+    NotAStruct { format: String },
+    /// A field of the record has no column of that name.
+    MissingColumn { field: String },
+    /// A column's Arrow type is not the field's storage type.
+    TypeMismatch {
+        field: String,
+        expected: DType,
+        got: String,
+    },
+    /// A column holds nulls, which non-optional fields cannot.
+    Nulls { field: String, count: i64 },
+    /// The arrays do not have the shape their schema promises.
+    Malformed { detail: String },
+}
+
+impl std::fmt::Display for ImportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ImportError::NotAStruct { format } => {
+                write!(f, "expected a struct of columns (a table or record batch), got Arrow format {format:?}")
+            }
+            ImportError::MissingColumn { field } => write!(f, "no column named '{field}'"),
+            ImportError::TypeMismatch {
+                field,
+                expected,
+                got,
+            } => write!(
+                f,
+                "column '{field}' has Arrow type {} but the field is {expected} (Arrow {:?})",
+                describe_format(got),
+                format(*expected)
+            ),
+            ImportError::Nulls { field, count } => write!(
+                f,
+                "column '{field}' has {count} nulls, but the field is not optional"
+            ),
+            ImportError::Malformed { detail } => write!(f, "malformed Arrow data: {detail}"),
+        }
+    }
+}
+
+impl std::error::Error for ImportError {}
+
+/// A readable name for an Arrow format string.
+pub fn describe_format(fmt: &str) -> String {
+    let name = match fmt {
+        "g" => "float64",
+        "f" => "float32",
+        "e" => "float16",
+        "c" => "int8",
+        "s" => "int16",
+        "i" => "int32",
+        "l" => "int64",
+        "C" => "uint8",
+        "S" => "uint16",
+        "I" => "uint32",
+        "L" => "uint64",
+        "b" => "bool",
+        "u" => "utf8",
+        "U" => "large_utf8",
+        "vu" => "utf8_view",
+        "n" => "null",
+        _ => return format!("{fmt:?}"),
+    };
+    format!("{name} ({fmt:?})")
+}
+
+/// Reads a NUL-terminated C string (empty for null).
+///
+/// # Safety
+/// `p` must be null or point to a NUL-terminated string.
+unsafe fn c_str(p: *const c_char) -> String {
+    if p.is_null() {
+        return String::new();
+    }
+    // SAFETY: guaranteed by the caller.
+    unsafe { std::ffi::CStr::from_ptr(p) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Appends the rows of one Arrow struct array to `columns` (one per schema field, matched by
+/// name). Checks everything before copying anything, so on error `columns` is unchanged.
+///
+/// # Safety
+/// `arrow_schema` and `array` must be valid, unreleased C Data Interface structs describing
+/// the same data (as a producer hands them over).
+pub unsafe fn import_struct(
+    schema: &Schema,
+    arrow_schema: &ArrowSchema,
+    array: &ArrowArray,
+    columns: &mut [crate::Column],
+) -> Result<(), ImportError> {
+    // SAFETY: guaranteed by the caller; every pointer read below is checked against the
+    // counts the producer gave, and children/buffers are only read within those counts.
+    unsafe {
+        let top = c_str(arrow_schema.format);
+        if top != "+s" {
+            return Err(ImportError::NotAStruct { format: top });
+        }
+        if array.n_children != arrow_schema.n_children || array.n_children < 0 {
+            return Err(ImportError::Malformed {
+                detail: "the array's and the schema's column counts differ".into(),
+            });
+        }
+        if array.null_count > 0 {
+            return Err(ImportError::Malformed {
+                detail: "null rows at the top level".into(),
+            });
+        }
+        let n = array.n_children as usize;
+        let mut plan = Vec::with_capacity(schema.len());
+        for field in schema.fields() {
+            let found =
+                (0..n).find(|&i| c_str((**arrow_schema.children.add(i)).name) == field.name);
+            let Some(i) = found else {
+                return Err(ImportError::MissingColumn {
+                    field: field.name.clone(),
+                });
+            };
+            let child_schema = &**arrow_schema.children.add(i);
+            let child = &**array.children.add(i);
+            let got = c_str(child_schema.format);
+            if got != format(field.dtype) {
+                return Err(ImportError::TypeMismatch {
+                    field: field.name.clone(),
+                    expected: field.dtype,
+                    got,
+                });
+            }
+            if child.null_count != 0 && !(child.null_count == -1 && (*child.buffers).is_null()) {
+                return Err(ImportError::Nulls {
+                    field: field.name.clone(),
+                    count: child.null_count,
+                });
+            }
+            if child.n_buffers != 2 || child.length < array.length + array.offset {
+                return Err(ImportError::Malformed {
+                    detail: format!("column '{}' has the wrong buffers or length", field.name),
+                });
+            }
+            let data = *child.buffers.add(1);
+            if data.is_null() && array.length > 0 {
+                return Err(ImportError::Malformed {
+                    detail: format!("column '{}' has no data buffer", field.name),
+                });
+            }
+            plan.push((data.cast::<u8>(), (child.offset + array.offset) as usize));
+        }
+        let len = array.length as usize;
+        for ((col, field), (data, offset)) in columns.iter_mut().zip(schema.fields()).zip(plan) {
+            if len == 0 {
+                continue;
+            }
+            if field.dtype == DType::Bool {
+                let bits: Vec<u8> = (offset..offset + len)
+                    .map(|i| (*data.add(i / 8) >> (i % 8)) & 1)
+                    .collect();
+                col.extend_from_bytes(&bits);
+            } else {
+                let size = field.dtype.itemsize();
+                let bytes = std::slice::from_raw_parts(data.add(offset * size), len * size);
+                col.extend_from_bytes(bytes);
+            }
+        }
+        Ok(())
+    }
+}

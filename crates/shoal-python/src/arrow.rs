@@ -7,8 +7,10 @@ use std::sync::Arc;
 
 use pyo3::prelude::*;
 use pyo3::types::PyCapsule;
-use shoal_core::arrow::{export_columns, export_schema, ArrowArray, ArrowSchema};
-use shoal_core::{ColumnSnapshot, Schema};
+use shoal_core::arrow::{
+    export_columns, export_schema, import_struct, ArrowArray, ArrowSchema, ImportError,
+};
+use shoal_core::{Column, ColumnSnapshot, Schema};
 
 /// An exported struct for a capsule: raw pointers inside, owned by the struct's release callback.
 struct Owned<T>(T);
@@ -140,4 +142,139 @@ pub fn stream_capsule<'py>(
         private_data: Box::into_raw(private).cast(),
     };
     capsule(py, stream, c"arrow_array_stream", release_stream)
+}
+
+/// Takes the struct a capsule holds, leaving a released one behind (the producer's capsule
+/// destructor then has nothing to free: ownership moved to us).
+///
+/// # Safety
+/// `capsule` must hold a `T` under `name`, as the Arrow PyCapsule interface specifies, where
+/// `T`'s release callback is its field found through `released`.
+unsafe fn take<T>(capsule: &Bound<'_, PyAny>, name: &CStr, released: T) -> PyResult<T> {
+    let capsule = capsule.cast::<PyCapsule>().map_err(PyErr::from)?;
+    // SAFETY: PyCapsule_GetPointer checks the name and returns null (with an exception) if it
+    // does not match.
+    let ptr = unsafe { pyo3::ffi::PyCapsule_GetPointer(capsule.as_ptr(), name.as_ptr()) };
+    if ptr.is_null() {
+        return Err(PyErr::fetch(capsule.py()));
+    }
+    // SAFETY: the capsule holds a valid `T`; we move it out and leave a released value.
+    Ok(unsafe { std::ptr::replace(ptr.cast::<T>(), released) })
+}
+
+struct Released<T: ReleaseCallback>(T);
+
+trait ReleaseCallback {
+    fn release(&mut self);
+}
+
+impl ReleaseCallback for ArrowSchema {
+    fn release(&mut self) {
+        release_schema(self)
+    }
+}
+
+impl ReleaseCallback for ArrowArray {
+    fn release(&mut self) {
+        release_array(self)
+    }
+}
+
+impl ReleaseCallback for ArrowArrayStream {
+    fn release(&mut self) {
+        release_stream(self)
+    }
+}
+
+impl<T: ReleaseCallback> Drop for Released<T> {
+    /// Structs taken from a producer are released exactly once, whatever happens.
+    fn drop(&mut self) {
+        self.0.release();
+    }
+}
+
+fn import_error(e: ImportError, record: &str) -> PyErr {
+    let message = format!("{record}.from_arrow: {e}; nothing was imported");
+    match e {
+        ImportError::TypeMismatch { .. } | ImportError::NotAStruct { .. } => {
+            pyo3::exceptions::PyTypeError::new_err(message)
+        }
+        _ => pyo3::exceptions::PyValueError::new_err(message),
+    }
+}
+
+/// Columns holding every row of an Arrow object (anything with `__arrow_c_stream__` or
+/// `__arrow_c_array__`), checked against `schema`. One copy; all or nothing.
+pub fn import_columns(
+    obj: &Bound<'_, PyAny>,
+    schema: &Schema,
+    record: &str,
+) -> PyResult<Vec<Column>> {
+    let mut columns: Vec<Column> = schema
+        .fields()
+        .iter()
+        .map(|f| Column::new(f.dtype))
+        .collect();
+    let py = obj.py();
+    if obj.hasattr(pyo3::intern!(py, "__arrow_c_stream__"))? {
+        let capsule = obj.call_method0(pyo3::intern!(py, "__arrow_c_stream__"))?;
+        let empty = ArrowArrayStream {
+            get_schema: None,
+            get_next: None,
+            get_last_error: None,
+            release: None,
+            private_data: std::ptr::null_mut(),
+        };
+        // SAFETY: the capsule is an "arrow_array_stream" capsule per the protocol.
+        let mut stream = Released(unsafe { take(&capsule, c"arrow_array_stream", empty)? });
+        let s = &mut stream.0;
+        let mut arrow_schema = Released(ArrowSchema::empty());
+        // SAFETY: calling the producer's callbacks as the stream interface specifies.
+        unsafe {
+            let get_schema = s
+                .get_schema
+                .ok_or_else(|| malformed("stream without get_schema"))?;
+            if get_schema(s, &mut arrow_schema.0) != 0 {
+                return Err(malformed("the stream's get_schema failed"));
+            }
+            let get_next = s
+                .get_next
+                .ok_or_else(|| malformed("stream without get_next"))?;
+            loop {
+                let mut batch = Released(ArrowArray::empty());
+                if get_next(s, &mut batch.0) != 0 {
+                    return Err(malformed("the stream's get_next failed"));
+                }
+                if batch.0.release.is_none() {
+                    break; // end of stream
+                }
+                import_struct(schema, &arrow_schema.0, &batch.0, &mut columns)
+                    .map_err(|e| import_error(e, record))?;
+            }
+        }
+        return Ok(columns);
+    }
+    if obj.hasattr(pyo3::intern!(py, "__arrow_c_array__"))? {
+        let pair = obj.call_method0(pyo3::intern!(py, "__arrow_c_array__"))?;
+        let (schema_capsule, array_capsule): (Bound<'_, PyAny>, Bound<'_, PyAny>) =
+            pair.extract()?;
+        // SAFETY: the capsules are "arrow_schema" and "arrow_array" capsules per the protocol.
+        let arrow_schema =
+            Released(unsafe { take(&schema_capsule, c"arrow_schema", ArrowSchema::empty())? });
+        // SAFETY: as above.
+        let array = Released(unsafe { take(&array_capsule, c"arrow_array", ArrowArray::empty())? });
+        // SAFETY: a schema and array handed over together by their producer.
+        unsafe { import_struct(schema, &arrow_schema.0, &array.0, &mut columns) }
+            .map_err(|e| import_error(e, record))?;
+        return Ok(columns);
+    }
+    Err(pyo3::exceptions::PyTypeError::new_err(format!(
+        "{record}.from_arrow expects an object with __arrow_c_stream__ or __arrow_c_array__ \
+         (a pyarrow Table or RecordBatch, a polars DataFrame ...), got {}",
+        crate::convert::describe(obj)
+    )))
+}
+
+fn malformed(detail: &str) -> PyErr {
+    pyo3::exceptions::PyValueError::new_err(format!("malformed Arrow stream: {detail}"))
 }

@@ -274,6 +274,41 @@ impl PyTable {
         Ok(Self::with_inner(schema.clone().unbind(), inner))
     }
 
+    /// Builds a table from any Arrow object (`__arrow_c_stream__` or `__arrow_c_array__`: a
+    /// pyarrow Table or RecordBatch, a polars DataFrame ...). Columns are matched by name and
+    /// must have exactly the fields' types; the data is copied once. All or nothing.
+    #[classmethod]
+    fn from_arrow(
+        _cls: &Bound<'_, PyType>,
+        record_type: &Bound<'_, PyType>,
+        obj: &Bound<'_, PyAny>,
+    ) -> PyResult<Self> {
+        let schema = PySchema::of_class(record_type)?;
+        let s = schema.get();
+        let columns = crate::arrow::import_columns(obj, &s.core, &s.record_name)?;
+        let inner = Table::from_columns(s.core.clone(), columns).map_err(|e| {
+            PyErr::from(ShoalError::BadColumn {
+                detail: format!(
+                    "{}.from_arrow: {}",
+                    s.record_name,
+                    s.describe_core_error(&e)
+                ),
+            })
+        })?;
+        Ok(Self::with_inner(schema.clone().unbind(), inner))
+    }
+
+    /// A pandas DataFrame of the table (through pyarrow).
+    fn to_pandas<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        let pa = slf.py().import("pyarrow")?;
+        pa.call_method1("table", (slf,))?.call_method0("to_pandas")
+    }
+
+    /// A polars DataFrame of the table (through the Arrow stream interface).
+    fn to_polars<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        slf.py().import("polars")?.call_method1("DataFrame", (slf,))
+    }
+
     /// Appends one record: `t.append(1.0, 2.0)`, `t.append(x=1.0)` or `t.append(Point(...))`.
     /// (Replaced at import by the same logic as a fast-call method; see `install_fast_append`.)
     #[pyo3(signature = (*args, **kwargs))]
