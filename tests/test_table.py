@@ -345,3 +345,18 @@ def test_table_with_cached_row_is_collected():
     del t
     gc.collect()
     assert live_tables() == before
+
+
+def test_pickle_protocol_5_ships_columns_out_of_band_and_slices_only_their_rows(points):
+    np = pytest.importorskip("numpy")
+    buffers = []
+    data = pickle.dumps(points, protocol=5, buffer_callback=buffers.append)
+    assert [b.raw().nbytes for b in buffers] == [80, 80]  # two float columns, 10 rows
+    assert len(data) < 200  # only the recipe travels in-band
+    assert pickle.loads(data, buffers=buffers) == points
+    column_memory = np.asarray(points["x"]).__array_interface__["data"][0]
+    assert np.asarray(buffers[0].raw()).__array_interface__["data"][0] == column_memory
+    part = []
+    pickle.dumps(points[2:5], protocol=5, buffer_callback=part.append)
+    assert [b.raw().nbytes for b in part] == [24, 24]
+    assert pickle.loads(pickle.dumps(points, protocol=5)) == points  # in-band too

@@ -556,17 +556,34 @@ impl PyTable {
         self.__copy__(py)
     }
 
-    /// Pickles as the record class and one bytes object per column (native byte order).
-    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
-        let mut st = self.write()?;
+    /// Pickles as the record class and one buffer per column (native byte order). With
+    /// protocol 5 the buffers are `PickleBuffer`s over the columns' own memory, so they can
+    /// travel out of band without a copy; before that, bytes.
+    fn __reduce_ex__<'py>(&self, py: Python<'py>, protocol: i32) -> PyResult<Bound<'py, PyTuple>> {
+        let (snapshots, _) = self.snapshots()?;
+        let pickle_buffer = if protocol >= 5 {
+            Some(py.import("pickle")?.getattr("PickleBuffer")?)
+        } else {
+            None
+        };
         let mut buffers = Vec::new();
-        for f in 0..self.schema.get().len() {
-            let snap = st.inner.snapshot(f);
-            buffers.push(PyBytes::new(py, snap.as_bytes()));
+        for (f, snap) in snapshots.into_iter().enumerate() {
+            buffers.push(match &pickle_buffer {
+                Some(pb) => {
+                    let name = self.schema.get().names[f].clone_ref(py);
+                    let column = Bound::new(py, PyColumn::new(name, snap))?;
+                    pb.call1((column,))?
+                }
+                None => PyBytes::new(py, snap.as_bytes()).into_any(),
+            });
         }
         let ctor = py.import("shoal._shoal")?.getattr("_table_from_buffers")?;
         let args = (self.record_type(py), PyList::new(py, buffers)?);
         (ctor, args).into_pyobject(py)
+    }
+
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        self.__reduce_ex__(py, 4)
     }
 
     fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
@@ -714,7 +731,7 @@ fn row_values<'py>(slf: &Bound<'py, PyTable>, i: usize) -> PyResult<Vec<Bound<'p
 #[pyfunction]
 pub fn _table_from_buffers(
     record_type: &Bound<'_, PyType>,
-    buffers: Vec<Vec<u8>>,
+    buffers: Vec<Bound<'_, PyAny>>,
 ) -> PyResult<PyTable> {
     let schema = PySchema::of_class(record_type)?;
     let s = schema.get();
@@ -730,7 +747,17 @@ pub fn _table_from_buffers(
         .into());
     }
     let mut columns = Vec::new();
-    for (f, bytes) in buffers.iter().enumerate() {
+    for (f, obj) in buffers.iter().enumerate() {
+        let buf = pyo3::buffer::PyUntypedBuffer::get(obj)?;
+        if !buf.is_c_contiguous() {
+            return Err(ShoalError::BadColumn {
+                detail: format!("pickled column {f} of {} is not contiguous", s.record_name),
+            }
+            .into());
+        }
+        // SAFETY: a C-contiguous buffer of `len_bytes` bytes, held until `buf` drops.
+        let bytes =
+            unsafe { std::slice::from_raw_parts(buf.buf_ptr() as *const u8, buf.len_bytes()) };
         let mut c = Column::new(s.core.fields()[f].dtype);
         if !c.extend_from_bytes(bytes) {
             return Err(ShoalError::BadColumn {
