@@ -1007,6 +1007,15 @@ fn report_dict<'py>(
     report: &walk::WalkReport,
     include_shared: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
+    // Taken first, before anything below could run Python code: the deferred objects were
+    // reached from live roots while the GIL was held and nothing has run since.
+    let deferred = pyo3::types::PyList::new(
+        py,
+        heap.deferred.iter().map(|&o| {
+            // SAFETY: as said above, `o` is alive; this takes a new reference to it.
+            unsafe { Bound::from_borrowed_ptr(py, o) }
+        }),
+    )?;
     let out = PyDict::new(py);
     out.set_item(
         "total",
@@ -1070,13 +1079,7 @@ fn report_dict<'py>(
         classes.append(row)?;
     }
     out.set_item("classes", classes)?;
-    // SAFETY: the deferred objects were reached from live roots while the GIL was held, and no
-    // Python code has run since, so they are alive.
-    let deferred = heap
-        .deferred
-        .iter()
-        .map(|&o| unsafe { Bound::from_borrowed_ptr(py, o) });
-    out.set_item("deferred", pyo3::types::PyList::new(py, deferred)?)?;
+    out.set_item("deferred", deferred)?;
     Ok(out)
 }
 
