@@ -132,3 +132,10 @@ def test_polars_and_pandas_convenience(table):
     pd = pytest.importorskip("pandas")
     pdf = table.to_pandas()
     assert isinstance(pdf, pd.DataFrame) and list(pdf.columns) == ["x", "n", "k", "ok", "f"]
+
+
+def test_duckdb_queries_a_table_in_place(table):
+    duckdb = pytest.importorskip("duckdb")
+    rows = duckdb.sql("select sum(x), max(n), count(*) from table where ok").fetchall()
+    expected = [r for r in table if r.ok]
+    assert rows == [(sum(r.x for r in expected), max(r.n for r in expected), len(expected))]
