@@ -136,6 +136,7 @@ def test_polars_and_pandas_convenience(table):
 
 def test_duckdb_queries_a_table_in_place(table):
     duckdb = pytest.importorskip("duckdb")
-    rows = duckdb.sql("select sum(x), max(n), count(*) from table where ok").fetchall()
+    # DuckDB finds the Python variable `table` by name (quoted: it is an SQL keyword).
+    rows = duckdb.sql('select sum(x), max(n), count(*) from "table" where ok').fetchall()
     expected = [r for r in table if r.ok]
     assert rows == [(sum(r.x for r in expected), max(r.n for r in expected), len(expected))]
