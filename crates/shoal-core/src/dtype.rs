@@ -1,5 +1,6 @@
-//! Field types, the values Python hands us, and the typed scalars columns store.
+//! Field types, the values Python hands us, and the typed scalars and cells columns store.
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// The storage type of a field.
@@ -16,10 +17,27 @@ pub enum DType {
     U32,
     U64,
     Bool,
+    /// UTF-8 text: offsets and bytes.
+    Str,
+    /// Binary data: offsets and bytes.
+    Bytes,
+    /// Dictionary-encoded text: a code per row (u8, widening to u16 and u32) and a dictionary.
+    Category,
+    /// Microseconds since 1970-01-01T00:00 (UTC for tz-aware fields), as i64.
+    Datetime,
+    /// Days since 1970-01-01, as i32.
+    Date,
+    /// Microseconds, as i64.
+    Timedelta,
 }
 
+/// The range of `datetime.datetime` (years 1 to 9999) in microseconds since the epoch.
+pub const DATETIME_RANGE_US: (i64, i64) = (-62_135_596_800_000_000, 253_402_300_799_999_999);
+/// The range of `datetime.date` in days since the epoch.
+pub const DATE_RANGE_DAYS: (i32, i32) = (-719_162, 2_932_896);
+
 impl DType {
-    pub const ALL: [DType; 11] = [
+    pub const ALL: [DType; 17] = [
         DType::F64,
         DType::F32,
         DType::I8,
@@ -31,6 +49,12 @@ impl DType {
         DType::U32,
         DType::U64,
         DType::Bool,
+        DType::Str,
+        DType::Bytes,
+        DType::Category,
+        DType::Datetime,
+        DType::Date,
+        DType::Timedelta,
     ];
 
     /// The name users write: `float`, `int` and `bool` for the defaults, `shoal.<name>` otherwise.
@@ -47,7 +71,28 @@ impl DType {
             DType::U32 => "u32",
             DType::U64 => "u64",
             DType::Bool => "bool",
+            DType::Str => "str",
+            DType::Bytes => "bytes",
+            DType::Category => "category",
+            DType::Datetime => "datetime",
+            DType::Date => "date",
+            DType::Timedelta => "timedelta",
         }
+    }
+
+    /// The fixed-width type values are stored as: temporal types are integers; the others are
+    /// their own storage (variable-width types have none).
+    pub fn storage(self) -> DType {
+        match self {
+            DType::Datetime | DType::Timedelta => DType::I64,
+            DType::Date => DType::I32,
+            other => other,
+        }
+    }
+
+    /// Whether values are stored one fixed-width element per row.
+    pub fn is_fixed(self) -> bool {
+        !matches!(self, DType::Str | DType::Bytes | DType::Category)
     }
 
     pub fn from_name(name: &str) -> Option<DType> {
@@ -58,18 +103,24 @@ impl DType {
         }
     }
 
+    /// Bytes per row of the fixed-width part: the value, an offset (str, bytes) or the narrowest
+    /// code (category).
     pub fn itemsize(self) -> usize {
-        match self {
+        match self.storage() {
+            DType::Str | DType::Bytes => 4,
+            DType::Category => 1,
             DType::F64 | DType::I64 | DType::U64 => 8,
             DType::F32 | DType::I32 | DType::U32 => 4,
             DType::I16 | DType::U16 => 2,
             DType::I8 | DType::U8 | DType::Bool => 1,
+            _ => unreachable!("storage types are fixed-width"),
         }
     }
 
-    /// The PEP 3118 / `struct` format character (native byte order and size).
-    pub fn format(self) -> &'static str {
-        match self {
+    /// The PEP 3118 / `struct` format character (native byte order and size) of the storage
+    /// type; `None` for variable-width types.
+    pub fn format(self) -> Option<&'static str> {
+        Some(match self.storage() {
             DType::F64 => "d",
             DType::F32 => "f",
             DType::I8 => "b",
@@ -81,7 +132,8 @@ impl DType {
             DType::U32 => "I",
             DType::U64 => "Q",
             DType::Bool => "?",
-        }
+            _ => return None,
+        })
     }
 
     pub fn is_float(self) -> bool {
@@ -90,7 +142,7 @@ impl DType {
 
     /// The inclusive integer range of an integer type.
     pub fn int_range(self) -> Option<(i128, i128)> {
-        Some(match self {
+        Some(match self.storage() {
             DType::I8 => (i8::MIN.into(), i8::MAX.into()),
             DType::I16 => (i16::MIN.into(), i16::MAX.into()),
             DType::I32 => (i32::MIN.into(), i32::MAX.into()),
@@ -107,6 +159,7 @@ impl DType {
     /// (rounded to the nearest float, as `float(i)` does); floats are never accepted by int fields
     /// (not even `3.0`); bools go only into bool fields; integers must fit the type's range and
     /// floats the finite range of `f32`.
+    /// Temporal types take integers in their unit; variable-width types take no `Value`.
     #[inline]
     pub fn coerce(self, value: Value) -> Result<Scalar, Problem> {
         let wrong = || Problem::WrongType {
@@ -114,7 +167,10 @@ impl DType {
             got: value.kind(),
         };
         let out_of_range = || Problem::OutOfRange { dtype: self };
-        match (self, value) {
+        if !self.is_fixed() {
+            return Err(wrong());
+        }
+        match (self.storage(), value) {
             (DType::Bool, Value::Bool(b)) => Ok(Scalar::Bool(b)),
             (DType::Bool, _) | (_, Value::Bool(_)) => Err(wrong()),
             (DType::F64, v) => Ok(Scalar::F64(v.as_f64())),
@@ -147,6 +203,16 @@ impl DType {
                     _ => unreachable!("float and bool handled above"),
                 })
             }
+        }
+    }
+
+    /// The inclusive range of stored values a temporal type accepts (Python's own range for
+    /// datetimes and dates).
+    pub fn temporal_range(self) -> Option<(i64, i64)> {
+        match self {
+            DType::Datetime => Some(DATETIME_RANGE_US),
+            DType::Date => Some((DATE_RANGE_DAYS.0.into(), DATE_RANGE_DAYS.1.into())),
+            _ => None,
         }
     }
 }
@@ -223,6 +289,24 @@ pub enum Scalar {
 }
 
 impl Scalar {
+    /// Zero (false) of a fixed-width storage type: what a null slot holds.
+    pub fn zero(dtype: DType) -> Scalar {
+        match dtype.storage() {
+            DType::F64 => Scalar::F64(0.0),
+            DType::F32 => Scalar::F32(0.0),
+            DType::I8 => Scalar::I8(0),
+            DType::I16 => Scalar::I16(0),
+            DType::I32 => Scalar::I32(0),
+            DType::I64 => Scalar::I64(0),
+            DType::U8 => Scalar::U8(0),
+            DType::U16 => Scalar::U16(0),
+            DType::U32 => Scalar::U32(0),
+            DType::U64 => Scalar::U64(0),
+            DType::Bool => Scalar::Bool(false),
+            other => panic!("{other} has no scalar zero"),
+        }
+    }
+
     pub fn dtype(self) -> DType {
         match self {
             Scalar::F64(_) => DType::F64,
@@ -260,11 +344,60 @@ impl Scalar {
     }
 }
 
+/// One value of a row as columns take and give it: a null, a fixed-width scalar, or the bytes of
+/// a string, a bytes value or a category (borrowed on the way in and out, owned when kept).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cell<'a> {
+    Null,
+    Num(Scalar),
+    Bytes(Cow<'a, [u8]>),
+}
+
+impl Cell<'_> {
+    pub fn into_owned(self) -> Cell<'static> {
+        match self {
+            Cell::Null => Cell::Null,
+            Cell::Num(s) => Cell::Num(s),
+            Cell::Bytes(b) => Cell::Bytes(Cow::Owned(b.into_owned())),
+        }
+    }
+
+    /// A borrowed copy (cheap whatever `self` holds).
+    pub fn reborrow(&self) -> Cell<'_> {
+        match self {
+            Cell::Null => Cell::Null,
+            Cell::Num(s) => Cell::Num(*s),
+            Cell::Bytes(b) => Cell::Bytes(Cow::Borrowed(b)),
+        }
+    }
+
+    pub fn bytes(b: &[u8]) -> Cell<'_> {
+        Cell::Bytes(Cow::Borrowed(b))
+    }
+}
+
+impl From<Scalar> for Cell<'_> {
+    fn from(s: Scalar) -> Self {
+        Cell::Num(s)
+    }
+}
+
 /// Why a value does not fit a field (the caller adds which field, row and value).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Problem {
-    WrongType { expected: DType, got: &'static str },
-    OutOfRange { dtype: DType },
+    WrongType {
+        expected: DType,
+        got: &'static str,
+    },
+    OutOfRange {
+        dtype: DType,
+    },
+    /// `None` for a field that is not optional.
+    NotOptional,
+    /// A value outside a closed category's set.
+    UnknownCategory,
+    /// A column's string data would pass 2 GiB (Arrow's 32-bit offsets).
+    TooMuchData,
 }
 
 #[cfg(test)]

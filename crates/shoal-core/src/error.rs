@@ -13,6 +13,12 @@ pub enum Error {
         value: Value,
         problem: Problem,
     },
+    /// A column refused a value for field `field` (the caller knows the value); nothing changed.
+    Cell {
+        field: usize,
+        row: usize,
+        problem: Problem,
+    },
     /// A row had `got` values for a schema of `expected` fields.
     Arity { expected: usize, got: usize },
     /// Row `index` does not exist in a table of `len` rows.
@@ -52,6 +58,19 @@ impl fmt::Display for Error {
                 f,
                 "field {field}: {value} does not fit in {dtype} (row {row})"
             ),
+            Error::Value {
+                field,
+                row,
+                problem,
+                ..
+            }
+            | Error::Cell {
+                field,
+                row,
+                problem,
+            } => {
+                write!(f, "field {field} refused a value ({problem:?}, row {row})")
+            }
             Error::Arity { expected, got } => {
                 write!(f, "expected {expected} values per row, got {got}")
             }

@@ -5,18 +5,21 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod arrow;
+pub mod bitmap;
 pub mod buffer;
+pub mod category;
 pub mod column;
 pub mod dtype;
 pub mod error;
 pub mod kernels;
 pub mod schema;
+pub mod strings;
 pub mod table;
 pub mod walk;
 
 pub use buffer::{Buffer, Native, Snapshot};
-pub use column::{Column, ColumnSnapshot};
-pub use dtype::{DType, Problem, Scalar, Value};
+pub use column::{Column, ColumnSnapshot, Fixed, FixedSnapshot, SnapshotData};
+pub use dtype::{Cell, DType, Problem, Scalar, Value};
 pub use error::Error;
 pub use schema::{Field, Schema};
 pub use table::Table;

@@ -1,11 +1,37 @@
 //! The ordered, named, typed fields of a record.
 
+use std::sync::Arc;
+
 use crate::dtype::DType;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Field {
     pub name: String,
     pub dtype: DType,
+    /// Whether the field takes nulls (`T | None`).
+    pub nullable: bool,
+    /// The values of a closed category (`Enum`, `Literal`); `None` for an open one.
+    pub categories: Option<Arc<[String]>>,
+    /// The time zone of a tz-aware datetime field (an IANA name or `+HH:MM`), as Arrow names it.
+    pub tz: Option<String>,
+}
+
+impl Field {
+    /// A non-optional field.
+    pub fn new(name: &str, dtype: DType) -> Field {
+        Field {
+            name: name.to_owned(),
+            dtype,
+            nullable: false,
+            categories: None,
+            tz: None,
+        }
+    }
+
+    pub fn optional(mut self) -> Field {
+        self.nullable = true;
+        self
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Default)]

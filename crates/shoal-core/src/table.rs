@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::column::{Column, ColumnSnapshot};
-use crate::dtype::{DType, Scalar, Value};
+use crate::dtype::{Cell, DType, Problem, Value};
 use crate::error::Error;
 use crate::schema::Schema;
 
@@ -19,11 +19,7 @@ pub struct Table {
 
 impl Table {
     pub fn new(schema: Arc<Schema>) -> Table {
-        let columns = schema
-            .fields()
-            .iter()
-            .map(|f| Column::new(f.dtype))
-            .collect();
+        let columns = schema.fields().iter().map(Column::for_field).collect();
         Table {
             schema,
             columns,
@@ -41,28 +37,13 @@ impl Table {
             });
         }
         let len = columns.first().map_or(0, Column::len);
-        for (i, (c, f)) in columns.iter().zip(schema.fields()).enumerate() {
-            if c.dtype() != f.dtype {
-                return Err(Error::ColumnType {
-                    field: i,
-                    expected: f.dtype,
-                    got: c.dtype(),
-                });
-            }
-            if c.len() != len {
-                return Err(Error::ColumnLength {
-                    field: i,
-                    expected: len,
-                    got: c.len(),
-                });
-            }
+        let mut table = Table::new(schema);
+        for (field, c) in columns.iter().enumerate() {
+            table.check_column(field, c, len)?;
         }
-        Ok(Table {
-            schema,
-            columns,
-            len,
-            version: 0,
-        })
+        table.columns = columns;
+        table.len = len;
+        Ok(table)
     }
 
     pub fn schema(&self) -> &Arc<Schema> {
@@ -111,25 +92,6 @@ impl Table {
         }
     }
 
-    fn coerce(&self, field: usize, row: usize, value: Value) -> Result<Scalar, Error> {
-        self.schema.fields()[field]
-            .dtype
-            .coerce(value)
-            .map_err(|problem| Error::Value {
-                field,
-                row,
-                value,
-                problem,
-            })
-    }
-
-    fn coerce_row(&self, row: usize, values: &[Value]) -> Result<Vec<Scalar>, Error> {
-        self.check_arity(values.len())?;
-        (0..values.len())
-            .map(|f| self.coerce(f, row, values[f]))
-            .collect()
-    }
-
     fn check_arity(&self, got: usize) -> Result<(), Error> {
         if got == self.schema.len() {
             Ok(())
@@ -141,117 +103,147 @@ impl Table {
         }
     }
 
-    /// Appends one row. On error nothing is appended.
+    /// Appends one row of plain numbers. On error nothing is appended.
     pub fn push_row(&mut self, values: &[Value]) -> Result<(), Error> {
         self.check_arity(values.len())?;
         let row = self.len;
-        self.push_with(|field, dtype| {
-            dtype.coerce(values[field]).map_err(|problem| Error::Value {
+        self.push_with(
+            |field, dtype| {
+                dtype
+                    .coerce(values[field])
+                    .map(Cell::Num)
+                    .map_err(|problem| Error::Value {
+                        field,
+                        row,
+                        value: values[field],
+                        problem,
+                    })
+            },
+            |field, problem| Error::Cell {
                 field,
                 row,
-                value: values[field],
                 problem,
-            })
-        })
+            },
+        )
     }
 
-    /// Appends a row of already-checked scalars (see [`crate::DType::coerce`]).
-    pub fn push_scalars(&mut self, row: &[Scalar]) -> Result<(), Error> {
-        self.check_scalars(row)?;
-        for (c, &s) in self.columns.iter_mut().zip(row) {
-            c.push(s);
-        }
-        self.len += 1;
-        Ok(())
+    /// Appends a row of cells. On error nothing is appended.
+    pub fn push_cells(&mut self, cells: &[Cell<'_>]) -> Result<(), Error> {
+        self.check_arity(cells.len())?;
+        let row = self.len;
+        self.push_with(
+            |field, _| Ok(cells[field].reborrow()),
+            |field, problem| Error::Cell {
+                field,
+                row,
+                problem,
+            },
+        )
     }
 
-    /// Appends one row whose values come from `value_of(field, dtype)`, which must return scalars
-    /// of `dtype`. If it fails for some field, the fields already pushed are rolled back and its
-    /// error is returned: the table is unchanged.
+    /// Appends one row whose values come from `value_of(field, dtype)`. If it fails for some
+    /// field, or a column refuses a value (`refused(field, problem)` makes that error), the
+    /// fields already pushed are rolled back and the error is returned: the table is unchanged.
     #[inline]
-    pub fn push_with<E>(
+    pub fn push_with<'a, E>(
         &mut self,
-        mut value_of: impl FnMut(usize, DType) -> Result<Scalar, E>,
+        mut value_of: impl FnMut(usize, DType) -> Result<Cell<'a>, E>,
+        mut refused: impl FnMut(usize, Problem) -> E,
     ) -> Result<(), E> {
         for field in 0..self.columns.len() {
-            match value_of(field, self.schema.fields()[field].dtype) {
-                Ok(s) => self.columns[field].push(s),
-                Err(e) => {
-                    for c in &mut self.columns[..field] {
-                        c.truncate(self.len);
-                    }
-                    return Err(e);
+            let outcome = match value_of(field, self.schema.fields()[field].dtype) {
+                Ok(cell) => self.columns[field]
+                    .push(cell)
+                    .map_err(|p| refused(field, p)),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = outcome {
+                for c in &mut self.columns[..field] {
+                    c.truncate(self.len);
                 }
+                return Err(e);
             }
         }
         self.len += 1;
         Ok(())
     }
 
-    /// Inserts a row of already-checked scalars before `row` (at most `len`).
-    pub fn insert_scalars(&mut self, row: usize, values: &[Scalar]) -> Result<(), Error> {
-        self.check_scalars(values)?;
+    /// Inserts a row of cells before `row` (at most `len`). On error nothing changes.
+    pub fn insert_cells(&mut self, row: usize, cells: &[Cell<'_>]) -> Result<(), Error> {
+        self.check_arity(cells.len())?;
         if row > self.len {
             return Err(Error::RowOutOfRange {
                 index: row,
                 len: self.len,
             });
         }
-        for (c, &s) in self.columns.iter_mut().zip(values) {
-            c.insert(row, s);
+        for (field, cell) in cells.iter().enumerate() {
+            if let Err(problem) = self.columns[field].insert(row, cell.reborrow()) {
+                for c in &mut self.columns[..field] {
+                    c.remove(row);
+                }
+                return Err(Error::Cell {
+                    field,
+                    row,
+                    problem,
+                });
+            }
         }
         self.len += 1;
         self.version += 1;
         Ok(())
     }
 
-    fn check_scalars(&self, row: &[Scalar]) -> Result<(), Error> {
-        self.check_arity(row.len())?;
-        for (field, (s, f)) in row.iter().zip(self.schema.fields()).enumerate() {
-            if s.dtype() != f.dtype {
-                return Err(Error::ColumnType {
-                    field,
-                    expected: f.dtype,
-                    got: s.dtype(),
-                });
-            }
-        }
-        Ok(())
+    /// Overwrites one cell. On error nothing changes.
+    pub fn set_cell(&mut self, row: usize, field: usize, cell: Cell<'_>) -> Result<(), Error> {
+        self.check_row(row)?;
+        self.columns[field]
+            .set(row, cell)
+            .map_err(|problem| Error::Cell {
+                field,
+                row,
+                problem,
+            })
     }
 
-    /// Overwrites one cell with an already-checked scalar.
-    pub fn set_scalar(&mut self, row: usize, field: usize, s: Scalar) -> Result<(), Error> {
+    /// Overwrites one cell with a plain number.
+    pub fn set(&mut self, row: usize, field: usize, value: Value) -> Result<(), Error> {
         self.check_row(row)?;
-        let expected = self.schema.fields()[field].dtype;
-        if s.dtype() != expected {
-            return Err(Error::ColumnType {
+        let s = self.schema.fields()[field]
+            .dtype
+            .coerce(value)
+            .map_err(|problem| Error::Value {
                 field,
-                expected,
-                got: s.dtype(),
-            });
-        }
-        self.columns[field].set(row, s);
-        Ok(())
+                row,
+                value,
+                problem,
+            })?;
+        self.set_cell(row, field, Cell::Num(s))
     }
 
     /// Replaces a whole column with one of the same type and length.
     pub fn replace_column(&mut self, field: usize, column: Column) -> Result<(), Error> {
-        let expected = self.schema.fields()[field].dtype;
-        if column.dtype() != expected {
+        self.check_column(field, &column, self.len)?;
+        self.columns[field] = column;
+        Ok(())
+    }
+
+    fn check_column(&self, field: usize, column: &Column, len: usize) -> Result<(), Error> {
+        let f = &self.schema.fields()[field];
+        if column.dtype() != f.dtype || (column.null_count() > 0 && !f.nullable) {
             return Err(Error::ColumnType {
                 field,
-                expected,
+                expected: f.dtype,
                 got: column.dtype(),
             });
         }
-        if column.len() != self.len {
+        if column.len() != len {
             return Err(Error::ColumnLength {
                 field,
-                expected: self.len,
+                expected: len,
                 got: column.len(),
             });
         }
-        self.columns[field] = column;
         Ok(())
     }
 
@@ -276,60 +268,45 @@ impl Table {
         }
     }
 
-    pub fn get(&self, row: usize, field: usize) -> Result<Scalar, Error> {
+    pub fn get(&self, row: usize, field: usize) -> Result<Cell<'_>, Error> {
         self.check_row(row)?;
         Ok(self.columns[field].get(row).expect("row checked"))
     }
 
-    pub fn row(&self, row: usize) -> Result<Vec<Scalar>, Error> {
+    /// The values of a row, owned.
+    pub fn row(&self, row: usize) -> Result<Vec<Cell<'static>>, Error> {
         self.check_row(row)?;
         Ok(self
             .columns
             .iter()
-            .map(|c| c.get(row).expect("row checked"))
+            .map(|c| c.get(row).expect("row checked").into_owned())
             .collect())
     }
 
-    pub fn set(&mut self, row: usize, field: usize, value: Value) -> Result<(), Error> {
-        self.check_row(row)?;
-        let s = self.coerce(field, row, value)?;
-        self.columns[field].set(row, s);
-        Ok(())
-    }
-
-    /// Replaces a whole column's values (same length); on error nothing changes.
-    pub fn set_column(&mut self, field: usize, values: &[Value]) -> Result<(), Error> {
-        if values.len() != self.len {
-            return Err(Error::ColumnLength {
-                field,
-                expected: self.len,
-                got: values.len(),
-            });
-        }
-        let scalars = values
+    pub fn insert(&mut self, row: usize, values: &[Value]) -> Result<(), Error> {
+        self.check_arity(values.len())?;
+        let row = row.min(self.len);
+        let cells = values
             .iter()
             .enumerate()
-            .map(|(row, &v)| self.coerce(field, row, v))
+            .map(|(field, &value)| {
+                self.schema.fields()[field]
+                    .dtype
+                    .coerce(value)
+                    .map(Cell::Num)
+                    .map_err(|problem| Error::Value {
+                        field,
+                        row,
+                        value,
+                        problem,
+                    })
+            })
             .collect::<Result<Vec<_>, _>>()?;
-        for (row, s) in scalars.into_iter().enumerate() {
-            self.columns[field].set(row, s);
-        }
-        Ok(())
-    }
-
-    pub fn insert(&mut self, row: usize, values: &[Value]) -> Result<(), Error> {
-        let row = row.min(self.len);
-        let scalars = self.coerce_row(row, values)?;
-        for (c, s) in self.columns.iter_mut().zip(scalars) {
-            c.insert(row, s);
-        }
-        self.len += 1;
-        self.version += 1;
-        Ok(())
+        self.insert_cells(row, &cells)
     }
 
     /// Removes a row and returns its values.
-    pub fn remove(&mut self, row: usize) -> Result<Vec<Scalar>, Error> {
+    pub fn remove(&mut self, row: usize) -> Result<Vec<Cell<'static>>, Error> {
         let values = self.row(row)?;
         for c in &mut self.columns {
             c.remove(row);
@@ -345,6 +322,20 @@ impl Table {
         }
         self.len = 0;
         self.version += 1;
+    }
+
+    /// Reclaims the space of overwritten strings; returns the bytes reclaimed.
+    pub fn compact(&mut self) -> usize {
+        let before = self.nbytes();
+        for c in &mut self.columns {
+            c.compact();
+        }
+        before.saturating_sub(self.nbytes())
+    }
+
+    /// Bytes of overwritten strings not yet reclaimed.
+    pub fn dead_bytes(&self) -> usize {
+        self.columns.iter().map(Column::dead_bytes).sum()
     }
 
     /// A new table holding copies of rows `start, start + step, ...` (`count` of them).

@@ -2,7 +2,7 @@
 //! taken along the way that must never change.
 
 use proptest::prelude::*;
-use shoal_core::{Buffer, DType, Error, Field, Scalar, Schema, Table, Value};
+use shoal_core::{Buffer, Cell, DType, Error, Field, Scalar, Schema, Table, Value};
 use std::sync::Arc;
 
 #[derive(Clone, Debug)]
@@ -69,16 +69,20 @@ proptest! {
         rows in prop::collection::vec((any::<i64>(), -1000i64..1000, any::<bool>()), 0..60)
     ) {
         let schema = Schema::new(vec![
-            Field { name: "x".into(), dtype: DType::F64 },
-            Field { name: "n".into(), dtype: DType::U8 },
-            Field { name: "b".into(), dtype: DType::Bool },
+            Field::new("x", DType::F64),
+            Field::new("n", DType::U8),
+            Field::new("b", DType::Bool),
         ]).unwrap();
         let mut table = Table::new(Arc::new(schema));
-        let mut model: Vec<Vec<Scalar>> = Vec::new();
+        let mut model: Vec<Vec<Cell<'static>>> = Vec::new();
         for (x, n, b) in rows {
             let values = [Value::Int(x), Value::Int(n), Value::Bool(b)];
             match table.push_row(&values) {
-                Ok(()) => model.push(vec![Scalar::F64(x as f64), Scalar::U8(n as u8), Scalar::Bool(b)]),
+                Ok(()) => model.push(vec![
+                    Cell::Num(Scalar::F64(x as f64)),
+                    Cell::Num(Scalar::U8(n as u8)),
+                    Cell::Num(Scalar::Bool(b)),
+                ]),
                 Err(Error::Value { field, row, .. }) => {
                     prop_assert_eq!(field, 1);
                     prop_assert_eq!(row, model.len());
@@ -99,11 +103,7 @@ proptest! {
 
 #[test]
 fn structural_changes_bump_the_version_and_appends_do_not() {
-    let schema = Schema::new(vec![Field {
-        name: "x".into(),
-        dtype: DType::I64,
-    }])
-    .unwrap();
+    let schema = Schema::new(vec![Field::new("x", DType::I64)]).unwrap();
     let mut t = Table::new(Arc::new(schema));
     for i in 0..5 {
         t.push_row(&[Value::Int(i)]).unwrap();
@@ -115,4 +115,146 @@ fn structural_changes_bump_the_version_and_appends_do_not() {
     t.clear();
     assert_eq!(t.version(), 3);
     assert_eq!(t.get(0, 0), Err(Error::RowOutOfRange { index: 0, len: 0 }));
+}
+
+fn mixed_schema() -> Arc<Schema> {
+    Arc::new(
+        Schema::new(vec![
+            Field::new("name", DType::Str),
+            Field::new("n", DType::I64).optional(),
+            Field::new("tag", DType::Category),
+            Field::new("blob", DType::Bytes).optional(),
+        ])
+        .unwrap(),
+    )
+}
+
+fn text() -> impl Strategy<Value = String> {
+    prop_oneof![Just(String::new()), "[a-c]{0,3}", "\\PC{0,30}"]
+}
+
+fn mixed_row() -> impl Strategy<Value = Vec<Cell<'static>>> {
+    (
+        text(),
+        prop::option::of(any::<i64>()),
+        "[a-e]",
+        prop::option::of(prop::collection::vec(any::<u8>(), 0..50)),
+    )
+        .prop_map(|(name, n, tag, blob)| {
+            vec![
+                Cell::Bytes(name.into_bytes().into()),
+                n.map_or(Cell::Null, |n| Cell::Num(Scalar::I64(n))),
+                Cell::Bytes(tag.into_bytes().into()),
+                blob.map_or(Cell::Null, |b| Cell::Bytes(b.into())),
+            ]
+        })
+}
+
+#[derive(Clone, Debug)]
+enum RowOp {
+    Push(Vec<Cell<'static>>),
+    Set(usize, usize, Vec<Cell<'static>>),
+    Insert(usize, Vec<Cell<'static>>),
+    Remove(usize),
+    Rollback(usize),
+    Snapshot,
+    Compact,
+}
+
+fn row_op() -> impl Strategy<Value = RowOp> {
+    prop_oneof![
+        4 => mixed_row().prop_map(RowOp::Push),
+        4 => (any::<usize>(), 0usize..4, mixed_row()).prop_map(|(i, f, r)| RowOp::Set(i, f, r)),
+        1 => (any::<usize>(), mixed_row()).prop_map(|(i, r)| RowOp::Insert(i, r)),
+        1 => any::<usize>().prop_map(RowOp::Remove),
+        1 => any::<usize>().prop_map(RowOp::Rollback),
+        1 => Just(RowOp::Snapshot),
+        1 => Just(RowOp::Compact),
+    ]
+}
+
+proptest! {
+    /// Strings, optional values, categories and bytes behave like a list of rows, and column
+    /// snapshots keep what they saw.
+    #[test]
+    fn mixed_table_matches_a_list_of_rows(ops in prop::collection::vec(row_op(), 0..80)) {
+        let mut table = Table::new(mixed_schema());
+        let mut model: Vec<Vec<Cell<'static>>> = Vec::new();
+        let mut snaps = Vec::new();
+        for op in ops {
+            match op {
+                RowOp::Push(r) => { table.push_cells(&r).unwrap(); model.push(r); }
+                RowOp::Set(i, f, r) if !model.is_empty() => {
+                    let i = i % model.len();
+                    // Field 0 is not optional: a null there must be refused, changing nothing.
+                    table.set_cell(i, f, r[f].clone()).unwrap();
+                    model[i][f] = r[f].clone();
+                    prop_assert!(table.set_cell(i, 0, Cell::Null).is_err());
+                }
+                RowOp::Insert(i, r) => {
+                    let i = i % (model.len() + 1);
+                    table.insert_cells(i, &r).unwrap();
+                    model.insert(i, r);
+                }
+                RowOp::Remove(i) if !model.is_empty() => {
+                    let i = i % model.len();
+                    prop_assert_eq!(table.remove(i).unwrap(), model.remove(i));
+                }
+                RowOp::Rollback(n) => {
+                    let n = n % (model.len() + 1);
+                    table.rollback_to(n);
+                    model.truncate(n);
+                }
+                RowOp::Snapshot => {
+                    let cols: Vec<_> = (0..4).map(|f| table.snapshot(f)).collect();
+                    snaps.push((cols, model.clone()));
+                }
+                RowOp::Compact => { table.compact(); prop_assert_eq!(table.dead_bytes(), 0); }
+                _ => {}
+            }
+            prop_assert_eq!(table.len(), model.len());
+            for (i, row) in model.iter().enumerate() {
+                prop_assert_eq!(&table.row(i).unwrap(), row);
+            }
+            for (cols, rows) in &snaps {
+                for (i, row) in rows.iter().enumerate() {
+                    for f in 0..4 {
+                        prop_assert_eq!(&cols[f].get(i).unwrap(), &row[f]);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn refused_cells_leave_the_table_unchanged() {
+    let schema = Arc::new(
+        Schema::new(vec![
+            Field::new("name", DType::Str),
+            Field {
+                categories: Some(vec!["red".to_owned(), "green".to_owned()].into()),
+                ..Field::new("color", DType::Category)
+            },
+        ])
+        .unwrap(),
+    );
+    let mut t = Table::new(schema);
+    t.push_cells(&[Cell::bytes(b"a"), Cell::bytes(b"red")])
+        .unwrap();
+    let err = t
+        .push_cells(&[Cell::bytes(b"b"), Cell::bytes(b"blue")])
+        .unwrap_err();
+    assert_eq!(
+        err,
+        Error::Cell {
+            field: 1,
+            row: 1,
+            problem: shoal_core::Problem::UnknownCategory
+        }
+    );
+    assert!(t.push_cells(&[Cell::Null, Cell::bytes(b"red")]).is_err());
+    assert_eq!(t.len(), 1);
+    assert_eq!(t.column(0).len(), 1);
+    assert_eq!(t.row(0).unwrap()[0], Cell::bytes(b"a"));
 }

@@ -1,0 +1,173 @@
+//! A validity bitmap in Arrow's layout: bit `i % 8` of byte `i / 8` is 1 when row `i` holds a
+//! value and 0 when it is null. Kept in a copy-on-write [`Buffer`] so Arrow can borrow it.
+
+use crate::buffer::{Buffer, Snapshot};
+
+#[derive(Clone, Debug, Default)]
+pub struct Bitmap {
+    bytes: Buffer<u8>,
+    len: usize,
+}
+
+impl Bitmap {
+    /// `len` set bits.
+    pub fn all_set(len: usize) -> Bitmap {
+        let mut b = Bitmap::default();
+        b.bytes.reserve(len.div_ceil(8));
+        for _ in 0..len / 8 {
+            b.bytes.push(0xff);
+        }
+        b.len = len / 8 * 8;
+        for _ in b.len..len {
+            b.push(true);
+        }
+        b
+    }
+
+    /// `len` bits read from Arrow-layout `bits` starting at bit `offset`.
+    pub fn from_bits(bits: &[u8], offset: usize, len: usize) -> Bitmap {
+        let mut b = Bitmap::default();
+        b.bytes.reserve(len.div_ceil(8));
+        for i in offset..offset + len {
+            b.push(bits[i / 8] >> (i % 8) & 1 == 1);
+        }
+        b
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn nbytes(&self) -> usize {
+        self.bytes.nbytes()
+    }
+
+    #[inline]
+    pub fn get(&self, i: usize) -> bool {
+        debug_assert!(i < self.len);
+        self.bytes.as_slice()[i / 8] >> (i % 8) & 1 == 1
+    }
+
+    pub fn push(&mut self, bit: bool) {
+        if self.len % 8 == 0 {
+            self.bytes.push(u8::from(bit));
+        } else {
+            self.write(self.len, bit);
+        }
+        self.len += 1;
+    }
+
+    pub fn set(&mut self, i: usize, bit: bool) {
+        assert!(i < self.len, "bit {i} of {}", self.len);
+        self.write(i, bit);
+    }
+
+    fn write(&mut self, i: usize, bit: bool) {
+        let byte = self.bytes.as_slice()[i / 8];
+        let mask = 1u8 << (i % 8);
+        let new = if bit { byte | mask } else { byte & !mask };
+        if new != byte {
+            self.bytes.set(i / 8, new);
+        }
+    }
+
+    /// Inserts a bit before `i` (O(n), like inserting into any column).
+    pub fn insert(&mut self, i: usize, bit: bool) {
+        let bits = (0..i)
+            .map(|k| self.get(k))
+            .chain([bit])
+            .chain((i..self.len).map(|k| self.get(k)));
+        *self = Bitmap::collect(bits);
+    }
+
+    pub fn remove(&mut self, i: usize) {
+        *self = Bitmap::collect((0..self.len).filter(|&k| k != i).map(|k| self.get(k)));
+    }
+
+    fn collect(bits: impl Iterator<Item = bool>) -> Bitmap {
+        let mut out = Bitmap::default();
+        for b in bits {
+            out.push(b);
+        }
+        out
+    }
+
+    /// Shortens to `len` bits, clearing the bits past the end of the last byte.
+    pub fn truncate(&mut self, len: usize) {
+        if len >= self.len {
+            return;
+        }
+        self.bytes.truncate(len.div_ceil(8));
+        if len % 8 != 0 {
+            let last = self.bytes.as_slice()[len / 8] & ((1u8 << (len % 8)) - 1);
+            self.bytes.set(len / 8, last);
+        }
+        self.len = len;
+    }
+
+    pub fn count_unset(&self) -> usize {
+        let full = self.len / 8;
+        let bytes = self.bytes.as_slice();
+        let mut set: usize = bytes[..full].iter().map(|b| b.count_ones() as usize).sum();
+        for i in full * 8..self.len {
+            set += usize::from(self.get(i));
+        }
+        self.len - set
+    }
+
+    pub fn snapshot(&mut self) -> Snapshot<u8> {
+        self.bytes.snapshot()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn behaves_like_a_vec_of_bools(
+            start in proptest::collection::vec(any::<bool>(), 0..40),
+            ops in proptest::collection::vec((0u8..4, any::<usize>(), any::<bool>()), 0..40),
+        ) {
+            let mut model = start.clone();
+            let mut bits = Bitmap::default();
+            for &b in &start {
+                bits.push(b);
+            }
+            for (op, at, bit) in ops {
+                match op {
+                    0 => { model.push(bit); bits.push(bit); }
+                    1 if !model.is_empty() => { let i = at % model.len(); model[i] = bit; bits.set(i, bit); }
+                    2 => { let i = at % (model.len() + 1); model.insert(i, bit); bits.insert(i, bit); }
+                    3 if !model.is_empty() => {
+                        if bit { let i = at % model.len(); model.remove(i); bits.remove(i); }
+                        else { let n = at % model.len(); model.truncate(n); bits.truncate(n); }
+                    }
+                    _ => {}
+                }
+                prop_assert_eq!(bits.len(), model.len());
+                let got: Vec<bool> = (0..bits.len()).map(|i| bits.get(i)).collect();
+                prop_assert_eq!(&got, &model);
+                prop_assert_eq!(bits.count_unset(), model.iter().filter(|b| !**b).count());
+            }
+        }
+    }
+
+    #[test]
+    fn all_set_and_from_bits() {
+        let b = Bitmap::all_set(13);
+        assert_eq!(b.count_unset(), 0);
+        assert_eq!(b.len(), 13);
+        let c = Bitmap::from_bits(&[0b1010_0000, 0b0000_0001], 5, 4);
+        assert_eq!(
+            (0..4).map(|i| c.get(i)).collect::<Vec<_>>(),
+            [true, false, true, true]
+        );
+    }
+}

@@ -1,0 +1,228 @@
+//! Dictionary-encoded text: each row holds a code into a dictionary of distinct values. Codes
+//! start as `u8` and widen to `u16` and `u32` as the dictionary grows past 256 and 65,536
+//! values. A closed category (an `Enum` or `Literal` field) has a fixed dictionary and refuses
+//! other values.
+
+use std::collections::HashMap;
+
+use crate::buffer::Snapshot;
+use crate::column::{Fixed, FixedSnapshot};
+use crate::dtype::{DType, Problem, Scalar};
+use crate::strings::Strings;
+
+#[derive(Clone, Debug)]
+pub struct Categories {
+    codes: Fixed,
+    values: Strings,
+    lookup: HashMap<Box<[u8]>, u32>,
+    closed: bool,
+}
+
+fn code_type(values: usize) -> DType {
+    if values <= 1 << 8 {
+        DType::U8
+    } else if values <= 1 << 16 {
+        DType::U16
+    } else {
+        DType::U32
+    }
+}
+
+impl Categories {
+    /// An open category (any value), or a closed one if `closed` lists its values.
+    pub fn new(closed: Option<&[String]>) -> Categories {
+        let mut c = Categories {
+            codes: Fixed::new(DType::U8),
+            values: Strings::new(),
+            lookup: HashMap::new(),
+            closed: false,
+        };
+        if let Some(values) = closed {
+            for v in values {
+                c.code_of(v.as_bytes()).expect("a few names fit");
+            }
+            c.codes = Fixed::new(code_type(values.len()));
+            c.closed = true;
+        }
+        c
+    }
+
+    pub fn len(&self) -> usize {
+        self.codes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// The distinct values, in code order.
+    pub fn dictionary(&self) -> impl Iterator<Item = &[u8]> {
+        (0..self.values.len()).map(|i| self.values.get(i).expect("code in range"))
+    }
+
+    pub fn dictionary_len(&self) -> usize {
+        self.values.len()
+    }
+
+    pub fn nbytes(&self) -> usize {
+        let entry = std::mem::size_of::<(Box<[u8]>, u32)>() + 8;
+        let keys: usize = self.lookup.keys().map(|k| k.len()).sum();
+        self.codes.nbytes() + self.values.nbytes() + self.lookup.capacity() * entry + keys
+    }
+
+    pub fn reserve(&mut self, additional: usize) {
+        self.codes.reserve(additional);
+    }
+
+    pub fn allocation_id(&self) -> usize {
+        self.codes.allocation_id()
+    }
+
+    pub fn code_type(&self) -> DType {
+        self.codes.dtype()
+    }
+
+    /// The code of row `i`.
+    #[inline]
+    pub fn code(&self, i: usize) -> Option<u32> {
+        self.codes.get(i).map(|s| match s {
+            Scalar::U8(c) => c.into(),
+            Scalar::U16(c) => c.into(),
+            Scalar::U32(c) => c,
+            _ => unreachable!("codes are unsigned"),
+        })
+    }
+
+    #[inline]
+    pub fn get(&self, i: usize) -> Option<&[u8]> {
+        self.code(i)
+            .map(|c| self.values.get(c as usize).expect("code in range"))
+    }
+
+    /// The value of code `code`.
+    pub fn value(&self, code: u32) -> Option<&[u8]> {
+        self.values.get(code as usize)
+    }
+
+    /// The code for `value`, adding it to an open dictionary (and widening the codes) if new.
+    pub fn code_of(&mut self, value: &[u8]) -> Result<u32, Problem> {
+        if let Some(&c) = self.lookup.get(value) {
+            return Ok(c);
+        }
+        if self.closed {
+            return Err(Problem::UnknownCategory);
+        }
+        let code = u32::try_from(self.values.len()).map_err(|_| Problem::TooMuchData)?;
+        self.values.push(value)?;
+        self.lookup.insert(value.into(), code);
+        let wanted = code_type(self.values.len());
+        if wanted.itemsize() > self.codes.dtype().itemsize() {
+            let n = self.codes.len();
+            let widened = (0..n).map(|i| self.code(i).expect("row in range"));
+            let mut codes = Fixed::new(wanted);
+            codes.reserve(n);
+            for c in widened {
+                codes.push(code_scalar(wanted, c));
+            }
+            self.codes = codes;
+        }
+        Ok(code)
+    }
+
+    pub fn push_code(&mut self, code: u32) {
+        self.codes.push(code_scalar(self.codes.dtype(), code));
+    }
+
+    pub fn push(&mut self, value: &[u8]) -> Result<(), Problem> {
+        let code = self.code_of(value)?;
+        self.push_code(code);
+        Ok(())
+    }
+
+    pub fn set(&mut self, i: usize, value: &[u8]) -> Result<(), Problem> {
+        let code = self.code_of(value)?;
+        self.codes.set(i, code_scalar(self.codes.dtype(), code));
+        Ok(())
+    }
+
+    pub fn insert(&mut self, i: usize, value: &[u8]) -> Result<(), Problem> {
+        let code = self.code_of(value)?;
+        self.codes.insert(i, code_scalar(self.codes.dtype(), code));
+        Ok(())
+    }
+
+    pub fn insert_code(&mut self, i: usize, code: u32) {
+        self.codes.insert(i, code_scalar(self.codes.dtype(), code));
+    }
+
+    pub fn remove(&mut self, i: usize) {
+        self.codes.remove(i);
+    }
+
+    pub fn truncate(&mut self, len: usize) {
+        self.codes.truncate(len);
+    }
+
+    /// Removes every row; the dictionary stays (codes already handed out keep their meaning).
+    pub fn clear(&mut self) {
+        self.codes.clear();
+    }
+
+    /// Same dictionary, copies of the given rows' codes.
+    pub fn take(&self, rows: impl ExactSizeIterator<Item = usize>) -> Categories {
+        Categories {
+            codes: self.codes.take(rows),
+            values: self.values.clone(),
+            lookup: self.lookup.clone(),
+            closed: self.closed,
+        }
+    }
+
+    /// Views of the codes and of the dictionary's offsets and data.
+    pub fn snapshot(&mut self) -> (FixedSnapshot, Snapshot<i32>, Snapshot<u8>) {
+        let (offsets, data) = self.values.snapshot();
+        (self.codes.snapshot(), offsets, data)
+    }
+}
+
+fn code_scalar(dtype: DType, code: u32) -> Scalar {
+    // `code_of` widens the codes before handing out a code that needs it.
+    match dtype {
+        DType::U8 => Scalar::U8(code as u8),
+        DType::U16 => Scalar::U16(code as u16),
+        _ => Scalar::U32(code),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_widen_as_the_dictionary_grows() {
+        let mut c = Categories::new(None);
+        for i in 0..70_000u32 {
+            c.push(i.to_string().as_bytes()).unwrap();
+            c.push(b"0").unwrap();
+        }
+        assert_eq!(c.codes.dtype(), DType::U32);
+        assert_eq!(c.get(0), Some(&b"0"[..]));
+        assert_eq!(c.get(2 * 300), Some(&b"300"[..]));
+        assert_eq!(c.get(2 * 69_999), Some(&b"69999"[..]));
+        assert_eq!(c.dictionary_len(), 70_000);
+    }
+
+    #[test]
+    fn closed_categories_refuse_other_values() {
+        let names = ["red".to_owned(), "green".to_owned()];
+        let mut c = Categories::new(Some(&names));
+        c.push(b"green").unwrap();
+        assert_eq!(c.push(b"blue"), Err(Problem::UnknownCategory));
+        assert_eq!(c.len(), 1);
+        assert_eq!(c.code(0), Some(1));
+    }
+}

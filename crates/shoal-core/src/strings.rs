@@ -1,0 +1,333 @@
+//! Variable-width values (UTF-8 text or bytes) in Arrow's layout: `offsets[i]..offsets[i + 1]`
+//! is row `i`'s slice of one `data` buffer. 4 bytes of offset per row plus the bytes themselves.
+//!
+//! Appends are amortised O(1). A write of the same length, or to the last row, happens in place.
+//! Any other write cannot move the rows after it without an O(n) copy, so the new value goes to a
+//! side region (`patches`: row → slice) and the old bytes become dead. Reads check the side region
+//! only when it exists. Dead bytes are reclaimed by [`Strings::compact`], which runs by itself once
+//! they pass half the live data (and 64 KiB), and before any export, so exported buffers are
+//! always plain Arrow arrays.
+
+use std::collections::HashMap;
+
+use crate::buffer::{Buffer, Snapshot};
+use crate::dtype::Problem;
+
+/// Arrow's `utf8`/`binary` arrays have signed 32-bit offsets.
+const MAX_DATA: usize = i32::MAX as usize;
+/// Dead bytes below this are never worth a compaction.
+const MIN_DEAD_TO_COMPACT: usize = 64 * 1024;
+
+#[derive(Clone, Debug)]
+pub struct Strings {
+    offsets: Buffer<i32>,
+    data: Buffer<u8>,
+    patches: Option<Box<Patches>>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Patches {
+    /// Row → (start, length) in `data`.
+    rows: HashMap<usize, (usize, usize)>,
+    data: Vec<u8>,
+    /// Bytes no row reads any more, in either region.
+    dead: usize,
+}
+
+impl Default for Strings {
+    fn default() -> Self {
+        Strings::new()
+    }
+}
+
+impl Strings {
+    pub fn new() -> Strings {
+        let mut offsets = Buffer::new();
+        offsets.push(0);
+        Strings {
+            offsets,
+            data: Buffer::new(),
+            patches: None,
+        }
+    }
+
+    /// Builds from values, or `None` if they pass the 2 GiB limit.
+    pub fn collect<'a>(values: impl Iterator<Item = &'a [u8]>) -> Option<Strings> {
+        let mut s = Strings::new();
+        for v in values {
+            s.push(v).ok()?;
+        }
+        Some(s)
+    }
+
+    pub fn len(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn nbytes(&self) -> usize {
+        let patches = self.patches.as_ref().map_or(0, |p| {
+            p.data.capacity() + p.rows.capacity() * std::mem::size_of::<(usize, (usize, usize))>()
+        });
+        self.offsets.nbytes() + self.data.nbytes() + patches
+    }
+
+    /// Bytes written and no longer read (reclaimed by [`Strings::compact`]).
+    pub fn dead_bytes(&self) -> usize {
+        self.patches.as_ref().map_or(0, |p| p.dead)
+    }
+
+    pub fn reserve(&mut self, rows: usize, bytes: usize) {
+        self.offsets.reserve(rows);
+        self.data.reserve(bytes);
+    }
+
+    pub fn allocation_id(&self) -> usize {
+        self.data.allocation_id()
+    }
+
+    #[inline]
+    fn span(&self, i: usize) -> (usize, usize) {
+        let o = self.offsets.as_slice();
+        (o[i] as usize, o[i + 1] as usize)
+    }
+
+    #[inline]
+    pub fn get(&self, i: usize) -> Option<&[u8]> {
+        if i >= self.len() {
+            return None;
+        }
+        if let Some(p) = &self.patches {
+            if let Some(&(start, len)) = p.rows.get(&i) {
+                return Some(&p.data[start..start + len]);
+            }
+        }
+        let (a, b) = self.span(i);
+        Some(&self.data.as_slice()[a..b])
+    }
+
+    pub fn push(&mut self, value: &[u8]) -> Result<(), Problem> {
+        let end = self.data.len() + value.len();
+        if end > MAX_DATA {
+            return Err(Problem::TooMuchData);
+        }
+        self.data.extend_from_slice(value);
+        self.offsets.push(end as i32);
+        Ok(())
+    }
+
+    /// Overwrites row `i` (which must exist).
+    pub fn set(&mut self, i: usize, value: &[u8]) -> Result<(), Problem> {
+        let patched = self.patches.as_ref().and_then(|p| p.rows.get(&i).copied());
+        let (a, b) = self.span(i);
+        if patched.is_none() && b - a == value.len() {
+            self.data.as_mut_slice()[a..b].copy_from_slice(value);
+            return Ok(());
+        }
+        if patched.is_none() && i + 1 == self.len() {
+            if a + value.len() > MAX_DATA {
+                return Err(Problem::TooMuchData);
+            }
+            self.data.truncate(a);
+            self.data.extend_from_slice(value);
+            self.offsets.set(i + 1, (a + value.len()) as i32);
+            return Ok(());
+        }
+        let old = patched.map_or(b - a, |(_, len)| len);
+        let p = self.patches.get_or_insert_with(Box::default);
+        if p.data.len() + value.len() > MAX_DATA {
+            return Err(Problem::TooMuchData);
+        }
+        p.rows.insert(i, (p.data.len(), value.len()));
+        p.data.extend_from_slice(value);
+        p.dead += old;
+        let live = (self.data.len() + p.data.len()).saturating_sub(p.dead);
+        if p.dead > MIN_DEAD_TO_COMPACT && p.dead > live / 2 {
+            self.compact();
+        }
+        Ok(())
+    }
+
+    /// Rewrites the values into one contiguous region, dropping dead bytes. Returns whether
+    /// there was anything to reclaim.
+    pub fn compact(&mut self) -> bool {
+        if self.patches.is_none() {
+            return false;
+        }
+        *self = self
+            .rebuilt(0..self.len())
+            .expect("compaction never grows the data");
+        true
+    }
+
+    fn rebuilt(&self, rows: impl Iterator<Item = usize>) -> Option<Strings> {
+        Strings::collect(rows.map(|i| self.get(i).expect("row in range")))
+    }
+
+    /// A new column holding copies of the given rows, in order (each must be in range).
+    pub fn take(&self, rows: impl Iterator<Item = usize>) -> Option<Strings> {
+        self.rebuilt(rows)
+    }
+
+    /// Inserts before row `i` (O(n)).
+    pub fn insert(&mut self, i: usize, value: &[u8]) -> Result<(), Problem> {
+        let n = self.len();
+        let mut out = Strings::new();
+        for k in 0..n {
+            if k == i {
+                out.push(value)?;
+            }
+            out.push(self.get(k).expect("row in range"))?;
+        }
+        if i >= n {
+            out.push(value)?;
+        }
+        *self = out;
+        Ok(())
+    }
+
+    pub fn remove(&mut self, i: usize) {
+        let n = self.len();
+        *self = self
+            .rebuilt((0..n).filter(|&k| k != i))
+            .expect("removal never grows the data");
+    }
+
+    pub fn truncate(&mut self, len: usize) {
+        if len >= self.len() {
+            return;
+        }
+        if let Some(p) = &mut self.patches {
+            p.rows.retain(|&row, _| row < len);
+            if p.rows.is_empty() {
+                self.patches = None;
+            }
+        }
+        let end = self.offsets.as_slice()[len] as usize;
+        self.offsets.truncate(len + 1);
+        self.data.truncate(end);
+    }
+
+    pub fn clear(&mut self) {
+        *self = Strings::new();
+    }
+
+    /// Immutable views of the offsets (`len + 1` of them) and the data, compacting first.
+    pub fn snapshot(&mut self) -> (Snapshot<i32>, Snapshot<u8>) {
+        self.compact();
+        (self.offsets.snapshot(), self.data.snapshot())
+    }
+
+    /// Appends rows given as Arrow offsets and data: `offsets` has one more entry than rows,
+    /// and must be non-decreasing and within `data`. Returns `false` (appending nothing) if not.
+    pub fn extend_from_arrow(&mut self, offsets: &[i32], data: &[u8]) -> bool {
+        let valid = offsets.first().is_some_and(|&o| o >= 0)
+            && offsets.windows(2).all(|w| w[0] <= w[1])
+            && offsets.last().is_some_and(|&o| o as usize <= data.len());
+        if !valid {
+            return false;
+        }
+        let (first, last) = (offsets[0] as usize, *offsets.last().unwrap() as usize);
+        if self.data.len() + (last - first) > MAX_DATA {
+            return false;
+        }
+        let base = self.data.len() as i64 - first as i64;
+        self.data.extend_from_slice(&data[first..last]);
+        self.offsets.reserve(offsets.len() - 1);
+        for &o in &offsets[1..] {
+            self.offsets.push((o as i64 + base) as i32);
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn value() -> impl Strategy<Value = Vec<u8>> {
+        proptest::collection::vec(any::<u8>(), 0..20)
+    }
+
+    proptest! {
+        #[test]
+        fn behaves_like_a_vec_of_byte_strings(
+            start in proptest::collection::vec(value(), 0..20),
+            ops in proptest::collection::vec((0u8..6, any::<usize>(), value()), 0..60),
+        ) {
+            let mut model: Vec<Vec<u8>> = start.clone();
+            let mut s = Strings::collect(start.iter().map(Vec::as_slice)).unwrap();
+            let mut snap = s.snapshot();
+            let mut snap_model = model.clone();
+            for (op, at, v) in ops {
+                match op {
+                    0 => { model.push(v.clone()); s.push(&v).unwrap(); }
+                    1 | 2 if !model.is_empty() => {
+                        let i = at % model.len(); model[i] = v.clone(); s.set(i, &v).unwrap();
+                    }
+                    3 => { let i = at % (model.len() + 1); model.insert(i, v.clone()); s.insert(i, &v).unwrap(); }
+                    4 if !model.is_empty() => {
+                        if at % 2 == 0 { let i = at % model.len(); model.remove(i); s.remove(i); }
+                        else { let n = at % model.len(); model.truncate(n); s.truncate(n); }
+                    }
+                    5 => { snap = s.snapshot(); snap_model = model.clone(); }
+                    _ => {}
+                }
+                prop_assert_eq!(s.len(), model.len());
+                for (i, m) in model.iter().enumerate() {
+                    prop_assert_eq!(s.get(i).unwrap(), m.as_slice());
+                }
+                // A snapshot reads what the column held when it was taken, whatever came after.
+                let (offs, data) = &snap;
+                for (i, m) in snap_model.iter().enumerate() {
+                    let (a, b) = (offs.as_slice()[i] as usize, offs.as_slice()[i + 1] as usize);
+                    prop_assert_eq!(&data.as_slice()[a..b], m.as_slice());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn overwrites_are_reclaimed_past_the_threshold() {
+        let mut s = Strings::new();
+        for _ in 0..10_000 {
+            s.push(b"0123456789ab").unwrap();
+        }
+        let before = s.nbytes();
+        for round in 0..20 {
+            for i in 0..10_000 {
+                let v = if round % 2 == 0 {
+                    &b"a much longer value"[..]
+                } else {
+                    b"short"
+                };
+                s.set(i, v).unwrap();
+            }
+        }
+        assert!(
+            s.dead_bytes() <= 64 * 1024 + 10_000 * 19,
+            "dead {}",
+            s.dead_bytes()
+        );
+        assert!(s.nbytes() < 8 * before, "{} vs {before}", s.nbytes());
+        assert!(s.compact() || s.dead_bytes() == 0);
+        assert_eq!(s.dead_bytes(), 0);
+        assert_eq!(s.get(9_999), Some(&b"short"[..]));
+    }
+
+    #[test]
+    fn rejects_invalid_arrow_offsets() {
+        let mut s = Strings::new();
+        assert!(!s.extend_from_arrow(&[0, 5, 3], b"hello"));
+        assert!(!s.extend_from_arrow(&[0, 9], b"hello"));
+        assert!(!s.extend_from_arrow(&[-1, 2], b"hello"));
+        assert!(s.is_empty());
+        assert!(s.extend_from_arrow(&[1, 3, 5], b"hello"));
+        assert_eq!(s.get(0), Some(&b"el"[..]));
+        assert_eq!(s.get(1), Some(&b"lo"[..]));
+    }
+}
