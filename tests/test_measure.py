@@ -159,7 +159,8 @@ def test_shoal_columns_share_buffers_with_their_table():
     assert alone.categories["buffers"] == t.nbytes
     col = t["x"]
     both = shoal.sizeof([t, col]).total
-    assert both < alone.total + 200  # the snapshot shares the table's buffer
+    # The list and the Column object (~250 B) are added; the snapshot shares the table's buffer.
+    assert both < alone.total + 300
 
 
 def test_deep_chain_and_cycles_do_not_recurse():

@@ -9,12 +9,17 @@ table's columns.
 from __future__ import annotations
 
 import dataclasses
+import datetime
+import enum
+import types
 import typing
-from typing import Annotated, Any, ClassVar
+import zoneinfo
+from typing import Annotated, Any, ClassVar, Literal, Union
 
 from shoal import _shoal
 
 __all__ = [
+    "Category",
     "Record",
     "asdict",
     "astuple",
@@ -28,6 +33,7 @@ __all__ = [
     "u16",
     "u32",
     "u64",
+    "tz",
 ]
 
 
@@ -52,22 +58,105 @@ u8 = Annotated[int, _Storage("u8")]
 u16 = Annotated[int, _Storage("u16")]
 u32 = Annotated[int, _Storage("u32")]
 u64 = Annotated[int, _Storage("u64")]
+#: A dictionary-encoded string: each row stores a small code, each distinct value is kept once.
+Category = Annotated[str, _Storage("category")]
 
-_PLAIN = {float: "float", int: "int", bool: "bool"}
-_SUPPORTED = "float, int, bool, shoal.f32, shoal.i8 ... shoal.i64, shoal.u8 ... shoal.u64"
+
+class _Tz:
+    """Marks a datetime annotation with its column's time zone (see ``shoal.tz``)."""
+
+    __slots__ = ("name", "tzinfo")
+
+    def __init__(self, zone: str | datetime.tzinfo) -> None:
+        self.tzinfo = zoneinfo.ZoneInfo(zone) if isinstance(zone, str) else zone
+        self.name = _tz_name(self.tzinfo)
+
+    def __repr__(self) -> str:
+        return f"shoal.tz({self.name!r})"
 
 
-def _storage_name(owner: str, name: str, hint: Any) -> str:
+def _tz_name(tz: datetime.tzinfo) -> str:
+    """The zone's name as Arrow spells it: an IANA key, ``UTC`` or ``+HH:MM``."""
+    if isinstance(tz, zoneinfo.ZoneInfo):
+        return tz.key
+    if tz is datetime.timezone.utc:
+        return "UTC"
+    if isinstance(tz, datetime.timezone):
+        offset = tz.utcoffset(None)
+        minutes = int(offset.total_seconds()) // 60
+        sign = "-" if minutes < 0 else "+"
+        return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+    raise TypeError(
+        f"shoal.tz takes an IANA zone name, a zoneinfo.ZoneInfo or a datetime.timezone, got {tz!r}"
+    )
+
+
+def tz(zone: str | datetime.tzinfo) -> Any:
+    """A tz-aware datetime field type: ``created: shoal.tz("Europe/Paris")``.
+
+    Values are stored as UTC microseconds and read back in this zone; any aware datetime is
+    accepted (converted), a naive one is refused.
+    """
+    return Annotated[datetime.datetime, _Tz(zone)]
+
+
+_PLAIN = {
+    float: "float",
+    int: "int",
+    bool: "bool",
+    str: "str",
+    bytes: "bytes",
+    datetime.datetime: "datetime",
+    datetime.date: "date",
+    datetime.timedelta: "timedelta",
+}
+_SUPPORTED = (
+    "float, int, bool, str, bytes, datetime, date, timedelta, shoal.Category, an Enum, "
+    "a Literal of strings, shoal.f32, shoal.i8 ... shoal.i64, shoal.u8 ... shoal.u64, "
+    "shoal.tz(...), and any of these | None"
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class _FieldSpec:
+    storage: str
+    optional: bool = False
+    choices: tuple[str, ...] | None = None
+    enum_type: type[enum.Enum] | None = None
+    tz: _Tz | None = None
+
+
+def _optional_inner(hint: Any) -> Any | None:
+    """``T`` for ``T | None`` / ``Optional[T]``, else None."""
+    if typing.get_origin(hint) in (Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(args) == 1 and len(typing.get_args(hint)) == 2:
+            return args[0]
+    return None
+
+
+def _field_spec(owner: str, name: str, hint: Any) -> _FieldSpec:
+    inner = _optional_inner(hint)
+    if inner is not None:
+        return dataclasses.replace(_field_spec(owner, name, inner), optional=True)
     if typing.get_origin(hint) is Annotated:
         for meta in hint.__metadata__:
             if isinstance(meta, _Storage):
-                return meta.name
+                return _FieldSpec(meta.name)
+            if isinstance(meta, _Tz):
+                return _FieldSpec("datetime", tz=meta)
         hint = typing.get_args(hint)[0]
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        names = tuple(m.name for m in hint)
+        return _FieldSpec("category", choices=names, enum_type=hint)
+    if typing.get_origin(hint) is Literal:
+        values = typing.get_args(hint)
+        if all(type(v) is str for v in values):
+            return _FieldSpec("category", choices=tuple(dict.fromkeys(values)))
     if hint in _PLAIN:
-        return _PLAIN[hint]
+        return _FieldSpec(_PLAIN[hint])
     raise TypeError(
-        f"field '{name}' of {owner}: shoal cannot store {hint!r} yet; "
-        f"supported types are {_SUPPORTED}"
+        f"field '{name}' of {owner}: shoal cannot store {hint!r}; supported types are {_SUPPORTED}"
     )
 
 
@@ -112,7 +201,7 @@ def _install_schema(cls: type, frozen: bool) -> None:
     for fname, hint in hints.items():
         if fname.startswith("__") or _is_classvar(hint):
             continue
-        storage = _storage_name(cls.__name__, fname, hint)
+        spec = _field_spec(cls.__name__, fname, hint)
         default = getattr(cls, fname, dataclasses.MISSING)
         if isinstance(default, _shoal.Field):
             default = default.default  # inherited field
@@ -123,7 +212,20 @@ def _install_schema(cls: type, frozen: bool) -> None:
             )
         if default is not dataclasses.MISSING:
             seen_default = fname
-        specs.append((fname, storage, default))
+        tzinfo = spec.tz.tzinfo if spec.tz else None
+        tz_name = spec.tz.name if spec.tz else None
+        specs.append(
+            (
+                fname,
+                spec.storage,
+                default,
+                spec.optional,
+                spec.choices,
+                spec.enum_type,
+                tzinfo,
+                tz_name,
+            )
+        )
     schema = _shoal.Schema(cls, specs, frozen)
     for field in schema.fields:
         setattr(cls, field.name, field)
@@ -141,8 +243,7 @@ class Record(_shoal.RecordBase, metaclass=RecordMeta):
     """Base class of shoal records: ``class Point(shoal.Record): x: float; y: float = 0.0``.
 
     Records behave like dataclasses (``__init__`` from the fields, ``repr``, ``==``; ``hash``
-    when declared ``frozen=True``) but have no ``__dict__`` and store fixed-width values in
-    Rust. ``shoal.Table(Point)`` stores many of them as columns.
+    when declared ``frozen=True``) but have no ``__dict__`` and keep their values in Rust. ``shoal.Table(Point)`` stores many of them as columns.
     """
 
     __slots__ = ()

@@ -15,6 +15,7 @@ pub mod kernels;
 pub mod schema;
 pub mod strings;
 pub mod table;
+pub mod temporal;
 pub mod walk;
 
 pub use buffer::{Buffer, Native, Snapshot};

@@ -221,6 +221,12 @@ impl Strings {
         (self.offsets.snapshot(), self.data.snapshot())
     }
 
+    /// A column from Arrow offsets and data (checked as [`Strings::extend_from_arrow`] does).
+    pub fn collect_arrow(offsets: &[i32], data: &[u8]) -> Option<Strings> {
+        let mut s = Strings::new();
+        s.extend_from_arrow(offsets, data).then_some(s)
+    }
+
     /// Appends rows given as Arrow offsets and data: `offsets` has one more entry than rows,
     /// and must be non-decreasing and within `data`. Returns `false` (appending nothing) if not.
     pub fn extend_from_arrow(&mut self, offsets: &[i32], data: &[u8]) -> bool {

@@ -10,7 +10,7 @@ use pyo3::types::PyCapsule;
 use shoal_core::arrow::{
     export_columns, export_schema, import_struct, ArrowArray, ArrowSchema, ImportError,
 };
-use shoal_core::{Column, ColumnSnapshot, Schema};
+use shoal_core::{Column, ColumnSnapshot, DType, Schema};
 
 /// An exported struct for a capsule: raw pointers inside, owned by the struct's release callback.
 struct Owned<T>(T);
@@ -32,7 +32,13 @@ struct ArrowArrayStream {
 /// A stream of one batch: the table's columns at the moment of export.
 struct StreamPrivate {
     schema: Arc<Schema>,
+    codes: Vec<Option<DType>>,
     batch: Option<(Vec<ColumnSnapshot>, usize)>,
+}
+
+/// The code type of each category column (the Arrow schema's dictionary index types).
+pub fn code_types(columns: &[ColumnSnapshot]) -> Vec<Option<DType>> {
+    columns.iter().map(ColumnSnapshot::code_type).collect()
 }
 
 unsafe extern "C" fn stream_get_schema(
@@ -42,7 +48,7 @@ unsafe extern "C" fn stream_get_schema(
     // SAFETY: the consumer passes the stream we made and an ArrowSchema to fill.
     unsafe {
         let private = &*(*stream).private_data.cast::<StreamPrivate>();
-        export_schema(&private.schema, &mut *out);
+        export_schema(&private.schema, &private.codes, &mut *out);
     }
     0
 }
@@ -108,9 +114,13 @@ fn release_stream(s: &mut ArrowArrayStream) {
     }
 }
 
-pub fn schema_capsule<'py>(py: Python<'py>, schema: &Schema) -> PyResult<Bound<'py, PyCapsule>> {
+pub fn schema_capsule<'py>(
+    py: Python<'py>,
+    schema: &Schema,
+    codes: &[Option<DType>],
+) -> PyResult<Bound<'py, PyCapsule>> {
     let mut s = ArrowSchema::empty();
-    export_schema(schema, &mut s);
+    export_schema(schema, codes, &mut s);
     capsule(py, s, c"arrow_schema", release_schema)
 }
 
@@ -132,6 +142,7 @@ pub fn stream_capsule<'py>(
 ) -> PyResult<Bound<'py, PyCapsule>> {
     let private = Box::new(StreamPrivate {
         schema,
+        codes: code_types(&columns),
         batch: Some((columns, len)),
     });
     let stream = ArrowArrayStream {
@@ -210,11 +221,7 @@ pub fn import_columns(
     schema: &Schema,
     record: &str,
 ) -> PyResult<Vec<Column>> {
-    let mut columns: Vec<Column> = schema
-        .fields()
-        .iter()
-        .map(|f| Column::new(f.dtype))
-        .collect();
+    let mut columns: Vec<Column> = schema.fields().iter().map(Column::for_field).collect();
     let py = obj.py();
     if obj.hasattr(pyo3::intern!(py, "__arrow_c_stream__"))? {
         let capsule = obj.call_method0(pyo3::intern!(py, "__arrow_c_stream__"))?;

@@ -8,32 +8,42 @@
 use std::ffi::{c_int, c_void};
 
 use pyo3::buffer::{ElementType, PyUntypedBuffer};
-use pyo3::exceptions::{PyBufferError, PyIndexError};
+use pyo3::exceptions::{PyBufferError, PyIndexError, PyTypeError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PySlice, PyString};
 use shoal_core::{Column, ColumnSnapshot, DType};
 
-use crate::convert::{scalar_to_py, to_scalar};
+use crate::convert::{cell_to_py, refused, to_cell};
 use crate::errors::{Result, ShoalError};
-use crate::schema::PySchema;
+use crate::schema::{FieldSpec, PySchema};
 
 #[pyclass(frozen, module = "shoal", name = "Column")]
 pub struct PyColumn {
     name: Py<PyString>,
     snap: ColumnSnapshot,
+    /// The record's schema and this field's index in it (for converting values).
+    schema: Py<PySchema>,
+    field: usize,
     /// Shape and strides handed out in buffer views; they live as long as the view's owner.
     shape: [ffi::Py_ssize_t; 1],
     strides: [ffi::Py_ssize_t; 1],
 }
 
 impl PyColumn {
-    pub fn new(name: Py<PyString>, snap: ColumnSnapshot) -> PyColumn {
+    pub fn new(
+        py: Python<'_>,
+        schema: &Py<PySchema>,
+        field: usize,
+        snap: ColumnSnapshot,
+    ) -> PyColumn {
         let shape = [snap.len() as ffi::Py_ssize_t];
         let strides = [snap.dtype().itemsize() as ffi::Py_ssize_t];
         PyColumn {
-            name,
+            name: schema.get().names[field].clone_ref(py),
             snap,
+            schema: schema.clone_ref(py),
+            field,
             shape,
             strides,
         }
@@ -43,10 +53,37 @@ impl PyColumn {
         &self.snap
     }
 
-    fn values<'py>(&self, py: Python<'py>, limit: usize) -> Vec<Bound<'py, PyAny>> {
+    fn spec(&self) -> &FieldSpec {
+        &self.schema.get().specs[self.field]
+    }
+
+    fn value<'py>(&self, py: Python<'py>, i: usize) -> PyResult<Bound<'py, PyAny>> {
+        cell_to_py(py, self.snap.get(i).expect("in range"), self.spec())
+    }
+
+    fn values<'py>(&self, py: Python<'py>, limit: usize) -> PyResult<Vec<Bound<'py, PyAny>>> {
         (0..self.snap.len().min(limit))
-            .map(|i| scalar_to_py(py, self.snap.get(i).expect("in range")))
+            .map(|i| self.value(py, i))
             .collect()
+    }
+
+    /// The fixed-width data, or why a buffer cannot be exported.
+    fn exportable(&self) -> std::result::Result<&shoal_core::FixedSnapshot, String> {
+        let Some(f) = self.snap.fixed() else {
+            return Err(format!(
+                "a {} column has no fixed-width buffer; use to_list(), to_numpy() (an object \
+                 array) or Arrow (pyarrow.table(t))",
+                self.snap.dtype()
+            ));
+        };
+        match self.snap.null_count() {
+            0 => Ok(f),
+            n => Err(format!(
+                "column {} has {n} nulls, which a plain buffer cannot show; use to_numpy() \
+                 (NaN for floats) or Arrow (pyarrow.table(t))",
+                self.name
+            )),
+        }
     }
 }
 
@@ -57,16 +94,25 @@ impl PyColumn {
         self.name.clone_ref(py)
     }
 
-    /// The storage type's name (`float`, `int`, `bool`, `f32`, `u8`, ...).
+    /// The field's type (as `Field.type` names it).
     #[getter]
-    fn r#type(&self) -> &'static str {
-        self.snap.dtype().name()
+    fn r#type(&self) -> String {
+        self.spec()
+            .describe(&self.schema.get().core.fields()[self.field])
     }
 
-    /// Bytes of data in this snapshot.
+    /// Bytes of data in this snapshot (every buffer: values, offsets, text, dictionary,
+    /// validity).
     #[getter]
     fn nbytes(&self) -> usize {
-        self.snap.as_bytes().len()
+        let parts: usize = self.snap.parts().iter().map(|p| p.len()).sum();
+        parts + self.snap.validity().map_or(0, <[u8]>::len)
+    }
+
+    /// The number of nulls.
+    #[getter]
+    fn null_count(&self) -> usize {
+        self.snap.null_count()
     }
 
     fn __len__(&self) -> usize {
@@ -80,17 +126,16 @@ impl PyColumn {
     ) -> PyResult<Bound<'py, PyAny>> {
         if let Ok(slice) = key.cast::<PySlice>() {
             let ind = slice.indices(self.snap.len() as isize)?;
-            let items = (0..ind.slicelength).map(|k| {
-                let i = (ind.start + k as isize * ind.step) as usize;
-                scalar_to_py(py, self.snap.get(i).expect("in range"))
-            });
+            let items = (0..ind.slicelength)
+                .map(|k| self.value(py, (ind.start + k as isize * ind.step) as usize))
+                .collect::<PyResult<Vec<_>>>()?;
             return Ok(PyList::new(py, items)?.into_any());
         }
         let index: isize = key.extract()?;
         let len = self.snap.len() as isize;
         let i = if index < 0 { index + len } else { index };
-        match (i >= 0).then(|| self.snap.get(i as usize)).flatten() {
-            Some(s) => Ok(scalar_to_py(py, s)),
+        match (i >= 0 && i < len).then(|| self.value(py, i as usize)) {
+            Some(v) => v,
             None => Err(PyIndexError::new_err(format!(
                 "column index {index} out of range for {len} values"
             ))),
@@ -102,28 +147,71 @@ impl PyColumn {
     }
 
     fn to_list<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        PyList::new(py, self.values(py, usize::MAX))
+        PyList::new(py, self.values(py, usize::MAX)?)
     }
 
-    /// A read-only NumPy array over this snapshot's memory (no copy).
+    /// A NumPy array: for fixed-width columns without nulls a read-only view of this snapshot's
+    /// memory (no copy; datetimes as `datetime64[us]`, timedeltas as `timedelta64[us]`); float
+    /// columns with nulls as a copy with NaN for them; other columns as an object array.
     fn to_numpy<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        let np = slf.py().import("numpy")?;
-        np.call_method1("asarray", (slf,))
+        let py = slf.py();
+        let np = py.import("numpy")?;
+        let this = slf.get();
+        let dtype = this.snap.dtype();
+        if this.exportable().is_ok() {
+            let raw = np.call_method1("asarray", (slf,))?;
+            return match dtype {
+                DType::Datetime => raw.call_method1("view", ("datetime64[us]",)),
+                DType::Timedelta => raw.call_method1("view", ("timedelta64[us]",)),
+                DType::Date => raw.call_method1("astype", ("datetime64[D]",)),
+                _ => Ok(raw),
+            };
+        }
+        let values = this.to_list(py)?;
+        if dtype.is_float() {
+            let kwargs = pyo3::types::PyDict::new(py);
+            kwargs.set_item("dtype", "float64")?;
+            let nan = f64::NAN.into_pyobject(py)?;
+            let filled: Vec<Bound<'_, PyAny>> = values
+                .iter()
+                .map(|v| {
+                    if v.is_none() {
+                        nan.clone().into_any()
+                    } else {
+                        v
+                    }
+                })
+                .collect();
+            return np.getattr("array")?.call((filled,), Some(&kwargs));
+        }
+        let kwargs = pyo3::types::PyDict::new(py);
+        kwargs.set_item("dtype", "object")?;
+        np.getattr("array")?.call((values,), Some(&kwargs))
     }
 
-    /// The sum: a float for float columns (pairwise, like NumPy), an exact int otherwise.
+    /// The sum of a numeric column, nulls skipped: a float for float columns (pairwise, like
+    /// NumPy), an exact int otherwise.
     fn sum<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        if let Some(x) = self.snap.sum_f64() {
+        let dtype = self.snap.dtype();
+        let fixed = self.snap.fixed().filter(|_| dtype.storage() == dtype);
+        let Some(f) = fixed else {
+            return Err(PyTypeError::new_err(format!(
+                "sum() needs a numeric column; {} is {dtype}",
+                self.name
+            )));
+        };
+        // Null slots hold zero, so they add nothing.
+        if let Some(x) = f.sum_f64() {
             return Ok(x.into_pyobject(py)?.into_any());
         }
-        let total = self.snap.sum_int().expect("integer or bool column");
+        let total = f.sum_int().expect("integer or bool column");
         Ok(total.into_pyobject(py)?.into_any())
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         let n = self.snap.len();
         let shown: Vec<String> = self
-            .values(py, 8)
+            .values(py, 8)?
             .iter()
             .map(|v| v.repr().map(|r| r.to_string()))
             .collect::<PyResult<_>>()?;
@@ -131,7 +219,7 @@ impl PyColumn {
         Ok(format!(
             "Column({}, {}, {} values: [{}{}])",
             self.name.bind(py).repr()?,
-            self.snap.dtype(),
+            self.r#type(),
             n,
             shown.join(", "),
             more
@@ -151,12 +239,13 @@ impl PyColumn {
             ));
         }
         let this = slf.get();
+        let data = this.exportable().map_err(PyBufferError::new_err)?;
         // SAFETY: `view` is valid per the caller. Every pointer stored in it points into `this`
         // (shape, strides), into the snapshot's allocation, or at a static string; the view
         // holds a strong reference to `slf` in `obj`, which keeps all of them alive.
         unsafe {
-            (*view).buf = this.snap.as_ptr() as *mut c_void;
-            (*view).len = this.snap.as_bytes().len() as ffi::Py_ssize_t;
+            (*view).buf = data.as_ptr() as *mut c_void;
+            (*view).len = data.as_bytes().len() as ffi::Py_ssize_t;
             (*view).readonly = 1;
             (*view).itemsize = this.snap.dtype().itemsize() as ffi::Py_ssize_t;
             (*view).format = if flags & ffi::PyBUF_FORMAT == ffi::PyBUF_FORMAT {
@@ -190,7 +279,7 @@ impl PyColumn {
 }
 
 fn format_cstr(dtype: DType) -> &'static std::ffi::CStr {
-    match dtype {
+    match dtype.storage() {
         DType::F64 => c"d",
         DType::F32 => c"f",
         DType::I8 => c"b",
@@ -202,6 +291,7 @@ fn format_cstr(dtype: DType) -> &'static std::ffi::CStr {
         DType::U32 => c"I",
         DType::U64 => c"Q",
         DType::Bool => c"?",
+        _ => c"B",
     }
 }
 
@@ -227,15 +317,18 @@ fn buffer_matches(element: ElementType, format: &std::ffi::CStr, dtype: DType) -
     !foreign_order && element == expected
 }
 
-/// A column for field `field` from `obj`: one copy of a matching 1-D contiguous buffer, or
-/// each element checked like a single value otherwise.
+/// A column for field `field` from `obj`: one copy of a matching 1-D contiguous buffer (plain
+/// numeric fields), or each element checked like a single value otherwise.
 pub fn column_from_object(
     schema: &PySchema,
     field: usize,
     obj: &Bound<'_, PyAny>,
 ) -> Result<Column> {
-    let dtype = schema.core.fields()[field].dtype;
-    if !obj.is_instance_of::<PyString>() {
+    let core_field = &schema.core.fields()[field];
+    let dtype = core_field.dtype;
+    let mut c = Column::for_field(core_field);
+    let plain_numeric = dtype.is_fixed() && dtype.storage() == dtype;
+    if plain_numeric && !obj.is_instance_of::<PyString>() {
         if let Ok(buf) = PyUntypedBuffer::get(obj) {
             let element = ElementType::from_format(buf.format());
             if buf.dimensions() <= 1
@@ -247,28 +340,34 @@ pub fn column_from_object(
                 let bytes = unsafe {
                     std::slice::from_raw_parts(buf.buf_ptr() as *const u8, buf.len_bytes())
                 };
-                let mut c = Column::new(dtype);
                 if c.extend_from_bytes(bytes) {
                     return Ok(c);
                 }
                 return Err(ShoalError::BadColumn {
                     detail: format!(
                         "column for field '{}' of {}: a bool buffer holds bytes other than 0 and 1",
-                        schema.core.fields()[field].name,
-                        schema.record_name
+                        core_field.name, schema.record_name
                     ),
                 });
             }
         }
     }
-    let mut c = Column::new(dtype);
     if let Ok(n) = obj.len() {
         c.reserve(n);
     }
+    let spec = &schema.specs[field];
     for (row, item) in obj.try_iter()?.enumerate() {
-        c.push(to_scalar(&item?, dtype, || {
-            schema.target(field, Some(row))
-        })?);
+        let item = item?;
+        let at = || schema.target(field, Some(row));
+        let cell = to_cell(item.as_borrowed(), spec, at)?;
+        c.push(cell).map_err(|p| {
+            refused(
+                p,
+                spec,
+                schema.target(field, Some(row)),
+                crate::convert::describe(&item),
+            )
+        })?;
     }
     Ok(c)
 }

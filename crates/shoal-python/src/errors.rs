@@ -45,6 +45,38 @@ pub enum ShoalError {
         dtype: DType,
         value: String,
     },
+    /// The value is not of the type (described in words) the field takes.
+    Expected {
+        at: Target,
+        expected: String,
+        value: String,
+    },
+    /// `None` for a field that is not optional.
+    NotOptional {
+        at: Target,
+        declared: String,
+    },
+    /// A str that cannot be encoded as UTF-8 (it holds a lone surrogate).
+    NotUtf8 {
+        at: Target,
+        value: String,
+    },
+    /// A value outside a closed category.
+    UnknownCategory {
+        at: Target,
+        value: String,
+        choices: String,
+    },
+    /// A naive datetime for a tz-aware field, or the reverse.
+    TimeZone {
+        at: Target,
+        value: String,
+        detail: String,
+    },
+    /// A column's text would pass Arrow's 2 GiB limit for one array.
+    TooMuchData {
+        at: Target,
+    },
     /// A row with the wrong number of values, or missing/unknown/duplicated field names.
     BadRow {
         record: String,
@@ -115,6 +147,50 @@ impl From<ShoalError> for PyErr {
                 value,
                 row_note(at.row)
             )),
+            ShoalError::Expected {
+                at,
+                expected,
+                value,
+            } => PyTypeError::new_err(format!(
+                "field '{}' of {} expects {expected}, got {value}{}",
+                at.field,
+                at.record,
+                row_note(at.row)
+            )),
+            ShoalError::NotOptional { at, declared } => PyTypeError::new_err(format!(
+                "field '{}' of {} is not optional, got None{}; declare it `{}: {declared} | None` \
+                 to allow it",
+                at.field,
+                at.record,
+                row_note(at.row),
+                at.field
+            )),
+            ShoalError::NotUtf8 { at, value } => PyValueError::new_err(format!(
+                "field '{}' of {}: {value} cannot be stored as UTF-8 (it holds a lone \
+                 surrogate){}",
+                at.field,
+                at.record,
+                row_note(at.row)
+            )),
+            ShoalError::UnknownCategory { at, value, choices } => PyValueError::new_err(format!(
+                "field '{}' of {}: {value} is not one of {choices}{}",
+                at.field,
+                at.record,
+                row_note(at.row)
+            )),
+            ShoalError::TimeZone { at, value, detail } => PyTypeError::new_err(format!(
+                "field '{}' of {}: {value}: {detail}{}",
+                at.field,
+                at.record,
+                row_note(at.row)
+            )),
+            ShoalError::TooMuchData { at } => PyOverflowError::new_err(format!(
+                "field '{}' of {}: the column would hold more than 2 GiB of data, the most one \
+                 Arrow array can address{}",
+                at.field,
+                at.record,
+                row_note(at.row)
+            )),
             ShoalError::BadRow { record, detail } => {
                 PyTypeError::new_err(format!("{record}: {detail}"))
             }
@@ -145,11 +221,21 @@ fn accepted(dtype: DType) -> String {
         DType::F64 => "float (int is accepted)".to_owned(),
         DType::F32 => "f32 (float; int is accepted)".to_owned(),
         DType::Bool => "bool".to_owned(),
+        DType::Str | DType::Category => "str".to_owned(),
+        DType::Bytes => "bytes (or bytearray)".to_owned(),
+        DType::Datetime => "datetime.datetime".to_owned(),
+        DType::Date => {
+            "datetime.date (a datetime is not accepted: it would lose its time)".to_owned()
+        }
+        DType::Timedelta => "datetime.timedelta".to_owned(),
         int => format!("{} (an int; float is not accepted)", int.name()),
     }
 }
 
 fn range_text(dtype: DType) -> String {
+    if dtype == DType::Timedelta {
+        return "timedelta (microseconds in a signed 64-bit integer: about ±292,000 years)".into();
+    }
     match dtype.int_range() {
         Some((lo, hi)) => format!("{} ({lo}..={hi})", dtype.name()),
         None => format!("{} (finite values up to {:e})", dtype.name(), f32::MAX),

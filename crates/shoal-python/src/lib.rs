@@ -13,6 +13,7 @@ mod convert;
 mod errors;
 mod iter;
 mod measure;
+mod rawbuffer;
 mod record;
 mod schema;
 mod table;
@@ -28,6 +29,7 @@ fn _shoal(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<table::PyTable>()?;
     table::install_fast_append(py)?;
     m.add_class::<column::PyColumn>()?;
+    m.add_class::<rawbuffer::PyRawBuffer>()?;
     m.add("StaleRowError", py.get_type::<errors::StaleRowError>())?;
     m.add(
         "FrozenInstanceError",

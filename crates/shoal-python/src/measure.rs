@@ -411,8 +411,11 @@ impl<'py> CPython<'py> {
                     node.pieces.push((Category::ObjectHeaders, own));
                     let c = pyo3::Borrowed::from_ptr(self.py, o).cast_unchecked::<PyColumn>();
                     let snap = c.get().snapshot();
-                    node.shared_buffers
-                        .push((snap.allocation_id(), snap.allocation_bytes() as u64));
+                    node.shared_buffers.extend(
+                        snap.allocations()
+                            .into_iter()
+                            .map(|(id, bytes)| (id, bytes as u64)),
+                    );
                 }
                 Kind::Numpy => {
                     let fields = numpy_fields(o);

@@ -19,10 +19,10 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple, PyType};
-use shoal_core::Scalar;
+use shoal_core::Cell;
 
 use crate::capi::{clear_refs, slot, trampoline};
-use crate::convert::{scalar_to_py, to_scalar};
+use crate::convert::{cell_to_py, refused, to_cell};
 use crate::errors::{Result, ShoalError};
 use crate::schema::PySchema;
 use crate::table::PyTable;
@@ -36,8 +36,8 @@ struct RecordObject {
     schema: *mut ffi::PyObject,
     row: usize,
     version: u64,
-    /// A leaked `Box<[Scalar]>` of `nvalues` scalars for a standalone record; null for a row.
-    values: *mut Scalar,
+    /// A leaked `Box<[Cell]>` of `nvalues` owned cells for a standalone record; null for a row.
+    values: *mut Cell<'static>,
     nvalues: usize,
 }
 
@@ -202,7 +202,7 @@ pub fn is_record(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
 pub fn record_values(
     obj: &Bound<'_, PyAny>,
     current: Option<(*mut ffi::PyObject, &shoal_core::Table)>,
-) -> Result<Option<(Py<PySchema>, Vec<Scalar>)>> {
+) -> Result<Option<(Py<PySchema>, Vec<Cell<'static>>)>> {
     let py = obj.py();
     if !is_record(obj)? {
         return Ok(None);
@@ -230,16 +230,16 @@ fn row_values(
     table: &shoal_core::Table,
     rec: &RecordObject,
     schema: &PySchema,
-) -> Result<Vec<Scalar>> {
+) -> Result<Vec<Cell<'static>>> {
     check_version(table, rec, schema)?;
     table.row(rec.row).map_err(|_| stale(rec, schema))
 }
 
-fn values_slice(rec: &RecordObject) -> &[Scalar] {
+fn values_slice(rec: &RecordObject) -> &[Cell<'static>] {
     if rec.values.is_null() {
         return &[];
     }
-    // SAFETY: `values` is a leaked Box<[Scalar]> of `nvalues` elements owned by `rec`.
+    // SAFETY: `values` is a leaked Box<[Cell]> of `nvalues` elements owned by `rec`.
     unsafe { std::slice::from_raw_parts(rec.values, rec.nvalues) }
 }
 
@@ -271,7 +271,8 @@ pub unsafe fn get_field<'py>(obj: &Bound<'py, PyAny>, index: usize) -> Result<Bo
 
 fn read_field<'py>(py: Python<'py>, rec: &RecordObject, index: usize) -> Result<Bound<'py, PyAny>> {
     let schema = schema_of(py, rec).ok_or_else(uninitialised)?;
-    let ptr = read_field_raw(py, rec, index).map_err(|f| read_error(rec, schema.get(), f))?;
+    let ptr = read_field_raw(py, rec, schema.get(), index)
+        .map_err(|f| read_error(py, rec, schema.get(), f))?;
     // SAFETY: `read_field_raw` returns a new reference.
     Ok(unsafe { Bound::from_owned_ptr(py, ptr) })
 }
@@ -282,14 +283,33 @@ enum ReadFail {
     Stale,
     Busy,
     Uninitialised,
+    /// Converting the value raised (a Python exception is set).
+    Raised,
 }
 
 #[cold]
-fn read_error(rec: &RecordObject, schema: &PySchema, fail: ReadFail) -> ShoalError {
+fn read_error(py: Python<'_>, rec: &RecordObject, schema: &PySchema, fail: ReadFail) -> ShoalError {
     match fail {
         ReadFail::Stale => stale(rec, schema),
         ReadFail::Busy => ShoalError::Python(crate::table::busy()),
         ReadFail::Uninitialised => uninitialised(),
+        ReadFail::Raised => ShoalError::Python(PyErr::fetch(py)),
+    }
+}
+
+/// A new reference for a cell, or `Raised` with the Python exception set.
+#[inline(always)]
+fn cell_ptr(
+    py: Python<'_>,
+    cell: Cell<'_>,
+    spec: &crate::schema::FieldSpec,
+) -> std::result::Result<*mut ffi::PyObject, ReadFail> {
+    match cell_to_py(py, cell, spec) {
+        Ok(v) => Ok(v.into_ptr()),
+        Err(e) => {
+            e.restore(py);
+            Err(ReadFail::Raised)
+        }
     }
 }
 
@@ -298,29 +318,29 @@ fn read_error(rec: &RecordObject, schema: &PySchema, fail: ReadFail) -> ShoalErr
 fn read_field_raw(
     py: Python<'_>,
     rec: &RecordObject,
+    schema: &PySchema,
     index: usize,
 ) -> std::result::Result<*mut ffi::PyObject, ReadFail> {
+    let spec = &schema.specs[index];
     if rec.table.is_null() {
-        let s = values_slice(rec)
+        let cell = values_slice(rec)
             .get(index)
             .ok_or(ReadFail::Uninitialised)?;
-        return Ok(scalar_to_py(py, *s).into_ptr());
+        return cell_ptr(py, cell.reborrow(), spec);
     }
     // SAFETY: `table` is an owned reference to a `Table`, alive as long as `rec`.
     let t = unsafe { pyo3::Borrowed::from_ptr(py, rec.table).cast_unchecked::<PyTable>() };
-    let value = t
-        .get()
+    t.get()
         .peek(|st| {
             if st.inner.version() != rec.version {
-                return None;
+                return Err(ReadFail::Stale);
             }
-            st.inner.column(index).get(rec.row)
+            match st.inner.column(index).get(rec.row) {
+                Some(cell) => cell_ptr(py, cell, spec),
+                None => Err(ReadFail::Stale),
+            }
         })
-        .ok_or(ReadFail::Busy)?;
-    match value {
-        Some(s) => Ok(scalar_to_py(py, s).into_ptr()),
-        None => Err(ReadFail::Stale),
-    }
+        .ok_or(ReadFail::Busy)?
 }
 
 /// Writes field `index` of the record `obj` (through to the table for a row).
@@ -344,13 +364,14 @@ pub unsafe fn set_field(
         });
     }
     let row = (!rec.table.is_null()).then_some(rec.row);
-    let scalar = to_scalar(value, s.core.fields()[index].dtype, || s.target(index, row))?;
+    let spec = &s.specs[index];
+    let cell = to_cell(value.as_borrowed(), spec, || s.target(index, row))?;
     if rec.table.is_null() {
         if index >= rec.nvalues {
             return Err(uninitialised());
         }
         // SAFETY: `index < nvalues`, and `values` is owned by `rec`.
-        unsafe { *rec.values.add(index) = scalar };
+        unsafe { *rec.values.add(index) = cell.into_owned() };
         return Ok(());
     }
     // SAFETY: `table` is an owned reference to a `Table`.
@@ -358,8 +379,16 @@ pub unsafe fn set_field(
     let mut st = t.get().write()?;
     check_version(&st.inner, rec, s)?;
     st.inner
-        .set_scalar(rec.row, index, scalar)
-        .map_err(|_| stale(rec, s))
+        .set_cell(rec.row, index, cell)
+        .map_err(|e| match e {
+            shoal_core::Error::Cell { problem, .. } => refused(
+                problem,
+                spec,
+                s.target(index, row),
+                crate::convert::describe(value),
+            ),
+            _ => stale(rec, s),
+        })
 }
 
 fn uninitialised() -> ShoalError {
@@ -385,8 +414,8 @@ unsafe extern "C" fn record_getattro(
             let schema =
                 unsafe { pyo3::Borrowed::from_ptr(py, rec.schema).cast_unchecked::<PySchema>() };
             if let Some(i) = fast_field_index(schema.get(), name) {
-                return read_field_raw(py, rec, i)
-                    .map_err(|f| read_error(rec, schema.get(), f).into());
+                return read_field_raw(py, rec, schema.get(), i)
+                    .map_err(|f| read_error(py, rec, schema.get(), f).into());
             }
         }
         // SAFETY: plain delegation to the generic lookup with the same valid arguments.
@@ -482,7 +511,7 @@ unsafe extern "C" fn record_dealloc(obj: *mut ffi::PyObject) {
 /// A new standalone record of the schema's class holding `values` (already checked).
 pub fn new_standalone<'py>(
     schema: &Bound<'py, PySchema>,
-    values: Vec<Scalar>,
+    values: Vec<Cell<'static>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let (obj, rec) = alloc_record(schema)?;
     let values = Box::into_raw(values.into_boxed_slice());

@@ -1,6 +1,7 @@
 //! `Schema` (a record class's fields, built by `shoal.Record`'s metaclass) and `Field`, the
 //! descriptor that stands for each field on the class.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -8,18 +9,76 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyString, PyTuple, PyType};
 use pyo3::PyVisit;
-use shoal_core::{DType, Field, Scalar, Schema};
+use shoal_core::{Cell, DType, Field, Schema};
 
-use crate::convert::{describe, scalar_to_py, to_scalar};
+use crate::convert::{cell_to_py, describe, to_cell};
 use crate::errors::{Result, ShoalError, Target};
 use crate::record;
+
+/// How a field's values convert between Python and its column.
+pub struct FieldSpec {
+    pub dtype: DType,
+    pub nullable: bool,
+    /// The values of a closed category (`Enum` member names or `Literal` strings).
+    pub choices: Option<Arc<[String]>>,
+    /// For an `Enum` field: the class, and its members by name.
+    pub enum_type: Option<Py<PyType>>,
+    pub members: HashMap<Box<[u8]>, Py<PyAny>>,
+    /// For a tz-aware datetime field: the zone values are read back in.
+    pub tz: Option<Py<PyAny>>,
+}
+
+impl FieldSpec {
+    /// The type as users declared it, for messages: `str | None`, `datetime in UTC`.
+    pub fn describe(&self, core: &Field) -> String {
+        let mut name = match (&self.enum_type, &self.choices) {
+            (Some(e), _) => Python::attach(|py| {
+                e.bind(py)
+                    .name()
+                    .map_or_else(|_| "Enum".into(), |n| n.to_string())
+            }),
+            (None, Some(c)) => format!("Literal[{}]", quoted(c)),
+            (None, None) => self.dtype.name().to_owned(),
+        };
+        if let Some(tz) = &core.tz {
+            name = format!("datetime in {tz}");
+        }
+        if self.nullable {
+            name += " | None";
+        }
+        name
+    }
+}
+
+/// `'a', 'b'`: values for a message (the first 10).
+pub fn quoted(values: &[String]) -> String {
+    let mut shown: Vec<String> = values.iter().take(10).map(|v| format!("{v:?}")).collect();
+    if values.len() > 10 {
+        shown.push("...".into());
+    }
+    shown.join(", ")
+}
+
+/// One field as `shoal._record` describes it: name, storage type, default, optional, closed
+/// values, Enum class, tzinfo, Arrow zone name.
+type FieldTuple<'py> = (
+    Bound<'py, PyString>,
+    String,
+    Bound<'py, PyAny>,
+    bool,
+    Option<Vec<String>>,
+    Option<Bound<'py, PyType>>,
+    Option<Bound<'py, PyAny>>,
+    Option<String>,
+);
 
 #[pyclass(frozen, module = "shoal", name = "Schema")]
 pub struct PySchema {
     pub core: Arc<Schema>,
     /// Interned field names, compared by pointer on the attribute fast path.
     pub names: Vec<Py<PyString>>,
-    pub defaults: Vec<Option<Scalar>>,
+    pub specs: Vec<FieldSpec>,
+    pub defaults: Vec<Option<Cell<'static>>>,
     pub record_name: String,
     pub frozen: bool,
     pub record_type: Py<PyType>,
@@ -28,11 +87,11 @@ pub struct PySchema {
 
 #[pymethods]
 impl PySchema {
-    /// `fields` is a list of `(name, type name, default or dataclasses.MISSING)`.
+    /// `fields` is a list of tuples as `shoal._record` builds them (see `FieldTuple`).
     #[new]
     fn new(
         record_type: &Bound<'_, PyType>,
-        fields: Vec<(Bound<'_, PyString>, String, Bound<'_, PyAny>)>,
+        fields: Vec<FieldTuple<'_>>,
         frozen: bool,
     ) -> PyResult<Self> {
         let py = record_type.py();
@@ -57,14 +116,39 @@ impl PySchema {
         let missing = missing(py)?;
         let mut core_fields = Vec::new();
         let mut names = Vec::new();
+        let mut specs = Vec::new();
         let mut defaults = Vec::new();
-        for (name, type_name, default) in &fields {
+        for (name, type_name, default, nullable, choices, enum_type, tzinfo, tz_name) in &fields {
             let name_str = name.to_str()?.to_owned();
             let dtype = DType::from_name(type_name).ok_or_else(|| {
                 PyValueError::new_err(format!(
                     "field '{name_str}' of {record_name}: unknown storage type {type_name:?}"
                 ))
             })?;
+            let choices: Option<Arc<[String]>> = choices.clone().map(Into::into);
+            let mut members = HashMap::new();
+            if let Some(e) = enum_type {
+                for member in e.try_iter()? {
+                    let member = member?;
+                    let key: String = member.getattr("name")?.extract()?;
+                    members.insert(key.into_bytes().into_boxed_slice(), member.unbind());
+                }
+            }
+            let core = Field {
+                name: name_str.clone(),
+                dtype,
+                nullable: *nullable,
+                categories: choices.clone(),
+                tz: tz_name.clone(),
+            };
+            let spec = FieldSpec {
+                dtype,
+                nullable: *nullable,
+                choices,
+                enum_type: enum_type.clone().map(Bound::unbind),
+                members,
+                tz: tzinfo.clone().map(Bound::unbind),
+            };
             let default = if default.is(missing) {
                 None
             } else {
@@ -73,35 +157,47 @@ impl PySchema {
                     field: format!("{name_str}' (default"),
                     row: None,
                 };
-                Some(to_scalar(default, dtype, at)?)
+                let cell = to_cell(default.as_borrowed(), &spec, at)?.into_owned();
+                // A closed category checks its default here, not at the first append.
+                if let (Cell::Bytes(b), Some(c)) = (&cell, &spec.choices) {
+                    if !c.iter().any(|v| v.as_bytes() == b.as_ref()) {
+                        return Err(PyValueError::new_err(format!(
+                            "field '{name_str}' of {record_name}: default {} is not one of {}",
+                            describe(default),
+                            quoted(c)
+                        )));
+                    }
+                }
+                Some(cell)
             };
             names.push(PyString::intern(py, &name_str).unbind());
             defaults.push(default);
-            core_fields.push(Field {
-                name: name_str,
-                dtype,
-            });
+            core_fields.push(core);
+            specs.push(spec);
         }
         let core = Schema::new(core_fields)
             .ok_or_else(|| PyValueError::new_err(format!("{record_name}: duplicate field name")))?;
-        let descriptors = (0..names.len())
-            .map(|i| {
-                let default = defaults[i].map(|s| scalar_to_py(py, s).unbind());
-                Py::new(
-                    py,
-                    PyField {
-                        name: names[i].clone_ref(py),
-                        index: i,
-                        dtype: core.fields()[i].dtype,
-                        default,
-                        owner: record_name.clone(),
-                    },
-                )
-            })
-            .collect::<PyResult<_>>()?;
+        let mut descriptors = Vec::with_capacity(names.len());
+        for (i, name) in names.iter().enumerate() {
+            let default = match &defaults[i] {
+                Some(d) => Some(cell_to_py(py, d.reborrow(), &specs[i])?.unbind()),
+                None => None,
+            };
+            descriptors.push(Py::new(
+                py,
+                PyField {
+                    name: name.clone_ref(py),
+                    index: i,
+                    type_name: specs[i].describe(&core.fields()[i]),
+                    default,
+                    owner: record_name.clone(),
+                },
+            )?);
+        }
         Ok(PySchema {
             core: Arc::new(core),
             names,
+            specs,
             defaults,
             record_name,
             frozen,
@@ -131,6 +227,17 @@ impl PySchema {
         visit.call(&self.record_type)?;
         for d in &self.descriptors {
             visit.call(d)?;
+        }
+        for spec in &self.specs {
+            if let Some(e) = &spec.enum_type {
+                visit.call(e)?;
+            }
+            if let Some(tz) = &spec.tz {
+                visit.call(tz)?;
+            }
+            for m in spec.members.values() {
+                visit.call(m)?;
+            }
         }
         Ok(())
     }
@@ -192,7 +299,7 @@ impl PySchema {
         args: &Bound<'_, PyTuple>,
         kwargs: Option<&Bound<'_, PyDict>>,
         row: Option<usize>,
-        out: &mut Vec<Scalar>,
+        out: &mut Vec<Cell<'static>>,
     ) -> Result<()> {
         let n = self.len();
         let nargs = args.len();
@@ -219,9 +326,9 @@ impl PySchema {
                     used_kwargs += 1;
                     v
                 }
-                (false, None) => match self.defaults[i] {
+                (false, None) => match &self.defaults[i] {
                     Some(s) => {
-                        out.push(s);
+                        out.push(s.clone());
                         continue;
                     }
                     None => {
@@ -229,9 +336,8 @@ impl PySchema {
                     }
                 },
             };
-            out.push(to_scalar(&obj, self.core.fields()[i].dtype, || {
-                self.target(i, row)
-            })?);
+            let cell = to_cell(obj.as_borrowed(), &self.specs[i], || self.target(i, row))?;
+            out.push(cell.into_owned());
         }
         if let Some(k) = kwargs {
             if used_kwargs != k.len() {
@@ -263,7 +369,7 @@ impl PySchema {
         item: &Bound<'_, PyAny>,
         row: usize,
         current: Option<(*mut pyo3::ffi::PyObject, &shoal_core::Table)>,
-        out: &mut Vec<Scalar>,
+        out: &mut Vec<Cell<'static>>,
     ) -> Result<()> {
         let py = item.py();
         if let Ok(t) = item.cast::<PyTuple>() {
@@ -291,7 +397,7 @@ impl PySchema {
         &self,
         item: &Bound<'_, PyAny>,
         current: Option<(*mut pyo3::ffi::PyObject, &shoal_core::Table)>,
-    ) -> Result<Option<Vec<Scalar>>> {
+    ) -> Result<Option<Vec<Cell<'static>>>> {
         match record::record_values(item, current)? {
             Some((schema, values))
                 if schema.get().core == self.core || *schema.get().core == *self.core =>
@@ -320,17 +426,19 @@ pub struct PyField {
     name: Py<PyString>,
     #[pyo3(get)]
     index: usize,
-    dtype: DType,
+    type_name: String,
     default: Option<Py<PyAny>>,
     owner: String,
 }
 
 #[pymethods]
 impl PyField {
-    /// The storage type's name: `float`, `int`, `bool`, `f32`, `i8` ... `u64`.
+    /// The type's name: `float`, `int`, `bool`, `f32`, `i8` ... `u64`, `str`, `bytes`,
+    /// `category`, an Enum's or Literal's name, `datetime`, `datetime in UTC`, `date`,
+    /// `timedelta`; with ` | None` for optional fields.
     #[getter]
-    fn r#type(&self) -> &'static str {
-        self.dtype.name()
+    fn r#type(&self) -> &str {
+        &self.type_name
     }
 
     /// The default value, or `dataclasses.MISSING`.
@@ -391,12 +499,32 @@ impl PyField {
         };
         format!(
             "<shoal.Field {}.{}: {}{}>",
-            self.owner, self.name, self.dtype, default
+            self.owner, self.name, self.type_name, default
         )
     }
 }
 
 impl PySchema {
+    /// The error for a core refusal of already-converted values (whose Python objects are
+    /// gone), or for a structural error.
+    pub fn refusal(&self, e: shoal_core::Error) -> ShoalError {
+        match e {
+            shoal_core::Error::Cell {
+                field,
+                row,
+                problem,
+            } => crate::convert::refused(
+                problem,
+                &self.specs[field],
+                self.target(field, Some(row)),
+                "the value".into(),
+            ),
+            other => ShoalError::BadColumn {
+                detail: format!("{}: {}", self.record_name, self.describe_core_error(&other)),
+            },
+        }
+    }
+
     /// A core error about whole columns, with field names instead of indices.
     pub fn describe_core_error(&self, e: &shoal_core::Error) -> String {
         let name = |f: &usize| self.core.fields()[*f].name.clone();

@@ -14,11 +14,12 @@ use pyo3::types::{
     PyBytes, PyCapsule, PyDict, PyFloat, PyInt, PyList, PySlice, PyString, PyTuple, PyType,
 };
 use pyo3::PyVisit;
-use shoal_core::{Column, Scalar, Table};
+use shoal_core::{Cell, Column, Table};
 
 use crate::column::{column_from_object, PyColumn};
-use crate::convert::to_scalar;
+use crate::convert::{cell_to_py, refused, to_cell};
 use crate::errors::{Result, ShoalError};
+use crate::rawbuffer::PyRawBuffer;
 use crate::record;
 use crate::schema::PySchema;
 
@@ -36,8 +37,8 @@ unsafe impl Sync for PyTable {}
 
 pub struct TableState {
     pub inner: Table,
-    /// Reused row buffer for appends, so a row costs no allocation.
-    scratch: Vec<Scalar>,
+    /// Reused row buffer for appends.
+    scratch: Vec<Cell<'static>>,
     /// The last row handle `t[i]` returned; reused when nothing else holds it.
     cached_row: Option<Py<PyAny>>,
 }
@@ -144,8 +145,8 @@ impl PyTable {
             &mut st.scratch,
         )?;
         st.inner
-            .push_scalars(&st.scratch)
-            .expect("scalars were checked against this schema");
+            .push_cells(&st.scratch)
+            .map_err(|e| schema.refusal(e))?;
         Ok(())
     }
 
@@ -185,7 +186,7 @@ fn bind_call(
     kwargs: Option<&Bound<'_, PyDict>>,
     row: usize,
     current: Option<(*mut ffi::PyObject, &Table)>,
-    out: &mut Vec<Scalar>,
+    out: &mut Vec<Cell<'static>>,
 ) -> Result<()> {
     if args.len() == 1 && kwargs.is_none_or(|k| k.is_empty()) && maybe_record(args) {
         if let Some(values) = schema.record_item(&args.get_item(0)?, current)? {
@@ -247,9 +248,13 @@ impl PyTable {
         let len = built.iter().flatten().map(Column::len).next().unwrap_or(0);
         let mut filled = Vec::new();
         for (i, c) in built.into_iter().enumerate() {
-            filled.push(match (c, s.defaults[i]) {
+            filled.push(match (c, &s.defaults[i]) {
                 (Some(c), _) => c,
-                (None, Some(d)) => Column::filled(d, len),
+                (None, Some(d)) => Column::for_field(&s.core.fields()[i])
+                    .filled_like(d.reborrow(), len)
+                    .map_err(|p| {
+                        refused(p, &s.specs[i], s.target(i, None), "the default".into())
+                    })?,
                 (None, None) => {
                     return Err(ShoalError::BadColumn {
                         detail: format!(
@@ -340,8 +345,8 @@ impl PyTable {
                 let current = Some((slf.as_ptr(), &st.inner));
                 schema.bind_item(&item, start + k, current, &mut st.scratch)?;
                 st.inner
-                    .push_scalars(&st.scratch)
-                    .expect("scalars were checked against this schema");
+                    .push_cells(&st.scratch)
+                    .map_err(|e| schema.refusal(e))?;
             }
             Ok(())
         })();
@@ -371,7 +376,9 @@ impl PyTable {
         let mut values = Vec::new();
         let current = Some((slf.as_ptr(), &st.inner));
         bind_call(this.schema.get(), args, kwargs, i, current, &mut values)?;
-        st.inner.insert_scalars(i, &values).expect("checked");
+        st.inner
+            .insert_cells(i, &values)
+            .map_err(|e| this.schema.get().refusal(e))?;
         Ok(())
     }
 
@@ -390,8 +397,7 @@ impl PyTable {
         if let Ok(name) = key.cast::<PyString>() {
             let field = this.field_index(name)?;
             let snap = this.write()?.inner.snapshot(field);
-            let name = this.schema.get().names[field].clone_ref(py);
-            return Ok(Bound::new(py, PyColumn::new(name, snap))?.into_any());
+            return Ok(Bound::new(py, PyColumn::new(py, &this.schema, field, snap))?.into_any());
         }
         if let Ok(slice) = key.cast::<PySlice>() {
             return Ok(Bound::new(py, Self::slice(slf, slice)?)?.into_any());
@@ -437,8 +443,17 @@ impl PyTable {
         let row = st.row_index(key.extract()?)?;
         let mut values = Vec::new();
         schema.bind_item(value, row, Some((slf.as_ptr(), &st.inner)), &mut values)?;
-        for (field, s) in values.into_iter().enumerate() {
-            st.inner.set_scalar(row, field, s).expect("checked");
+        // All or nothing: a refused value restores the fields already written.
+        let old = st.inner.row(row).expect("in range");
+        for (field, cell) in values.into_iter().enumerate() {
+            if let Err(e) = st.inner.set_cell(row, field, cell) {
+                for (f, prev) in old.into_iter().enumerate().take(field) {
+                    st.inner
+                        .set_cell(row, f, prev)
+                        .expect("restoring a value it held");
+                }
+                return Err(schema.refusal(e).into());
+            }
         }
         Ok(())
     }
@@ -556,29 +571,40 @@ impl PyTable {
         self.__copy__(py)
     }
 
-    /// Pickles as the record class and one buffer per column (native byte order). With
-    /// protocol 5 the buffers are `PickleBuffer`s over the columns' own memory, so they can
-    /// travel out of band without a copy; before that, bytes.
+    /// Pickles as the record class and, per column, its buffers (see
+    /// `ColumnSnapshot::parts`), its validity bits or None, and its length. With protocol 5 the
+    /// buffers are `PickleBuffer`s over the columns' own memory, so they can travel out of band
+    /// without a copy; before that, bytes.
     fn __reduce_ex__<'py>(&self, py: Python<'py>, protocol: i32) -> PyResult<Bound<'py, PyTuple>> {
-        let (snapshots, _) = self.snapshots()?;
+        let (snapshots, len) = self.snapshots()?;
         let pickle_buffer = if protocol >= 5 {
             Some(py.import("pickle")?.getattr("PickleBuffer")?)
         } else {
             None
         };
-        let mut buffers = Vec::new();
-        for (f, snap) in snapshots.into_iter().enumerate() {
-            buffers.push(match &pickle_buffer {
-                Some(pb) => {
-                    let name = self.schema.get().names[f].clone_ref(py);
-                    let column = Bound::new(py, PyColumn::new(name, snap))?;
-                    pb.call1((column,))?
+        let buffer =
+            |snap: &shoal_core::ColumnSnapshot, part: usize| -> PyResult<Bound<'py, PyAny>> {
+                match &pickle_buffer {
+                    Some(pb) => pb.call1((Bound::new(py, PyRawBuffer::new(snap.clone(), part))?,)),
+                    None if part == usize::MAX => {
+                        Ok(PyBytes::new(py, snap.validity().unwrap_or(&[])).into_any())
+                    }
+                    None => Ok(PyBytes::new(py, snap.parts()[part]).into_any()),
                 }
-                None => PyBytes::new(py, snap.as_bytes()).into_any(),
-            });
+            };
+        let mut columns = Vec::new();
+        for snap in &snapshots {
+            let parts = (0..snap.parts().len())
+                .map(|p| buffer(snap, p))
+                .collect::<PyResult<Vec<_>>>()?;
+            let validity = match snap.validity() {
+                Some(_) => buffer(snap, usize::MAX)?,
+                None => py.None().into_bound(py),
+            };
+            columns.push((PyList::new(py, parts)?, validity, len).into_pyobject(py)?);
         }
         let ctor = py.import("shoal._shoal")?.getattr("_table_from_buffers")?;
-        let args = (self.record_type(py), PyList::new(py, buffers)?);
+        let args = (self.record_type(py), PyList::new(py, columns)?);
         (ctor, args).into_pyobject(py)
     }
 
@@ -634,7 +660,14 @@ impl PyTable {
 
     /// Arrow PyCapsule interface: the table's schema (a struct of its fields).
     fn __arrow_c_schema__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyCapsule>> {
-        crate::arrow::schema_capsule(py, &self.schema.get().core)
+        let codes: Vec<_> = self
+            .read()?
+            .inner
+            .columns()
+            .iter()
+            .map(Column::code_type)
+            .collect();
+        crate::arrow::schema_capsule(py, &self.schema.get().core, &codes)
     }
 
     /// Arrow PyCapsule interface: the table as one struct array; numeric columns are shared,
@@ -648,7 +681,11 @@ impl PyTable {
         let _ = requested_schema;
         let (columns, len) = self.snapshots()?;
         Ok((
-            crate::arrow::schema_capsule(py, &self.schema.get().core)?,
+            crate::arrow::schema_capsule(
+                py,
+                &self.schema.get().core,
+                &crate::arrow::code_types(&columns),
+            )?,
             crate::arrow::array_capsule(py, columns, len)?,
         ))
     }
@@ -717,69 +754,72 @@ fn maybe_record_value(arg: &Bound<'_, PyAny>) -> bool {
 /// The values of row `i` as Python objects.
 fn row_values<'py>(slf: &Bound<'py, PyTable>, i: usize) -> PyResult<Vec<Bound<'py, PyAny>>> {
     let py = slf.py();
-    let st = slf.get().read()?;
-    Ok(st
-        .inner
+    let this = slf.get();
+    let specs = &this.schema.get().specs;
+    let st = this.read()?;
+    st.inner
         .row(i)
         .expect("in range")
         .into_iter()
-        .map(|s| crate::convert::scalar_to_py(py, s))
-        .collect())
+        .zip(specs)
+        .map(|(cell, spec)| cell_to_py(py, cell, spec))
+        .collect()
 }
 
-/// Rebuilds a pickled table.
+/// The bytes of a buffer object (held by `buf` while they are used).
+fn contiguous_bytes(buf: &pyo3::buffer::PyUntypedBuffer) -> Option<&[u8]> {
+    // SAFETY: a C-contiguous buffer of `len_bytes` bytes stays valid while `buf` holds it.
+    buf.is_c_contiguous()
+        .then(|| unsafe { std::slice::from_raw_parts(buf.buf_ptr() as *const u8, buf.len_bytes()) })
+}
+
+/// One pickled column: its buffers, its validity bits (or None) and its length.
+type PickledColumn<'py> = (Vec<Bound<'py, PyAny>>, Bound<'py, PyAny>, usize);
+
+/// Rebuilds a pickled table, checking every buffer (pickles can come from anywhere).
 #[pyfunction]
 pub fn _table_from_buffers(
     record_type: &Bound<'_, PyType>,
-    buffers: Vec<Bound<'_, PyAny>>,
+    columns: Vec<PickledColumn<'_>>,
 ) -> PyResult<PyTable> {
     let schema = PySchema::of_class(record_type)?;
     let s = schema.get();
-    if buffers.len() != s.len() {
-        return Err(ShoalError::BadColumn {
-            detail: format!(
-                "pickled {} table has {} columns, expected {}",
-                s.record_name,
-                buffers.len(),
-                s.len()
-            ),
+    let corrupt = |detail: String| -> PyErr {
+        ShoalError::BadColumn {
+            detail: format!("pickled {} table: {detail}", s.record_name),
         }
-        .into());
+        .into()
+    };
+    if columns.len() != s.len() {
+        return Err(corrupt(format!(
+            "{} columns, expected {}",
+            columns.len(),
+            s.len()
+        )));
     }
-    let mut columns = Vec::new();
-    for (f, obj) in buffers.iter().enumerate() {
-        let buf = pyo3::buffer::PyUntypedBuffer::get(obj)?;
-        if !buf.is_c_contiguous() {
-            return Err(ShoalError::BadColumn {
-                detail: format!("pickled column {f} of {} is not contiguous", s.record_name),
-            }
-            .into());
-        }
-        // SAFETY: a C-contiguous buffer of `len_bytes` bytes, held until `buf` drops.
-        let bytes =
-            unsafe { std::slice::from_raw_parts(buf.buf_ptr() as *const u8, buf.len_bytes()) };
-        let mut c = Column::new(s.core.fields()[f].dtype);
-        if !c.extend_from_bytes(bytes) {
-            return Err(ShoalError::BadColumn {
-                detail: format!(
-                    "pickled column '{}' of {} is corrupt",
-                    s.core.fields()[f].name,
-                    s.record_name
-                ),
-            }
-            .into());
-        }
-        columns.push(c);
+    let mut built = Vec::new();
+    for (field, (parts, validity, len)) in s.core.fields().iter().zip(&columns) {
+        let held = parts
+            .iter()
+            .map(pyo3::buffer::PyUntypedBuffer::get)
+            .collect::<PyResult<Vec<_>>>()?;
+        let bytes: Option<Vec<&[u8]>> = held.iter().map(contiguous_bytes).collect();
+        let validity_buf = if validity.is_none() {
+            None
+        } else {
+            Some(pyo3::buffer::PyUntypedBuffer::get(validity)?)
+        };
+        let bits = match &validity_buf {
+            Some(b) => Some(contiguous_bytes(b).ok_or_else(|| corrupt("validity".into()))?),
+            None => None,
+        };
+        let column = bytes
+            .and_then(|b| Column::from_parts(field, &b, bits, *len))
+            .ok_or_else(|| corrupt(format!("column '{}' is corrupt", field.name)))?;
+        built.push(column);
     }
-    let inner = Table::from_columns(s.core.clone(), columns).map_err(|e| {
-        PyErr::from(ShoalError::BadColumn {
-            detail: format!(
-                "pickled {} table: {}",
-                s.record_name,
-                s.describe_core_error(&e)
-            ),
-        })
-    })?;
+    let inner = Table::from_columns(s.core.clone(), built)
+        .map_err(|e| corrupt(s.describe_core_error(&e)))?;
     Ok(PyTable::with_inner(schema.clone().unbind(), inner))
 }
 
@@ -847,11 +887,24 @@ fn push_positional(py: Python<'_>, this: &PyTable, argv: &[*mut ffi::PyObject]) 
     let schema = this.schema.get();
     let mut st = this.write()?;
     let row = st.inner.len();
-    st.inner.push_with(|f, dtype| {
-        // SAFETY: `f < argv.len()` (one value per field), and the reference is live for the call.
-        let obj = unsafe { Bound::from_borrowed_ptr(py, argv[f]) };
-        to_scalar(&obj, dtype, || schema.target(f, Some(row)))
-    })?;
+    st.inner.push_with(
+        |f, _| {
+            // SAFETY: `f < argv.len()` (one value per field); the reference is live for the
+            // whole call, which is as long as any text borrowed from it is used.
+            let obj = unsafe { pyo3::Borrowed::from_ptr(py, argv[f]) };
+            to_cell(obj, &schema.specs[f], || schema.target(f, Some(row)))
+        },
+        |f, problem| {
+            // SAFETY: as above.
+            let obj = unsafe { Bound::from_borrowed_ptr(py, argv[f]) };
+            refused(
+                problem,
+                &schema.specs[f],
+                schema.target(f, Some(row)),
+                crate::convert::describe(&obj),
+            )
+        },
+    )?;
     Ok(())
 }
 

@@ -1,0 +1,94 @@
+//! `RawBuffer`: one buffer of a column snapshot (values, offsets, text, codes) as a read-only
+//! byte buffer, so pickling with protocol 5 can hand it out of band without copying.
+
+use std::ffi::{c_int, c_void};
+
+use pyo3::exceptions::PyBufferError;
+use pyo3::ffi;
+use pyo3::prelude::*;
+use shoal_core::ColumnSnapshot;
+
+#[pyclass(frozen, module = "shoal._shoal", name = "RawBuffer")]
+pub struct PyRawBuffer {
+    snap: ColumnSnapshot,
+    /// Which of `snap.parts()` this is (`usize::MAX`: the validity bits).
+    part: usize,
+    shape: [ffi::Py_ssize_t; 1],
+    strides: [ffi::Py_ssize_t; 1],
+}
+
+impl PyRawBuffer {
+    pub fn new(snap: ColumnSnapshot, part: usize) -> PyRawBuffer {
+        let mut b = PyRawBuffer {
+            snap,
+            part,
+            shape: [0],
+            strides: [1],
+        };
+        b.shape[0] = b.bytes().len() as ffi::Py_ssize_t;
+        b
+    }
+
+    fn bytes(&self) -> &[u8] {
+        if self.part == usize::MAX {
+            return self.snap.validity().unwrap_or(&[]);
+        }
+        self.snap.parts()[self.part]
+    }
+}
+
+#[pymethods]
+impl PyRawBuffer {
+    fn __len__(&self) -> usize {
+        self.bytes().len()
+    }
+
+    /// # Safety
+    /// `view` must be a valid `Py_buffer` to fill, as CPython passes it.
+    unsafe fn __getbuffer__(
+        slf: Bound<'_, Self>,
+        view: *mut ffi::Py_buffer,
+        flags: c_int,
+    ) -> PyResult<()> {
+        if flags & ffi::PyBUF_WRITABLE == ffi::PyBUF_WRITABLE {
+            return Err(PyBufferError::new_err("a RawBuffer is read-only"));
+        }
+        let this = slf.get();
+        let bytes = this.bytes();
+        // SAFETY: `view` is valid per the caller. The data pointer points into the snapshot's
+        // allocation and the shape into `this`; the view's strong reference to `slf` (in
+        // `obj`) keeps both alive.
+        unsafe {
+            (*view).buf = bytes.as_ptr() as *mut c_void;
+            (*view).len = bytes.len() as ffi::Py_ssize_t;
+            (*view).readonly = 1;
+            (*view).itemsize = 1;
+            (*view).format = if flags & ffi::PyBUF_FORMAT == ffi::PyBUF_FORMAT {
+                c"B".as_ptr() as *mut _
+            } else {
+                std::ptr::null_mut()
+            };
+            (*view).ndim = 1;
+            (*view).shape = if flags & ffi::PyBUF_ND == ffi::PyBUF_ND {
+                this.shape.as_ptr() as *mut _
+            } else {
+                std::ptr::null_mut()
+            };
+            (*view).strides = if flags & ffi::PyBUF_STRIDES == ffi::PyBUF_STRIDES {
+                this.strides.as_ptr() as *mut _
+            } else {
+                std::ptr::null_mut()
+            };
+            (*view).suboffsets = std::ptr::null_mut();
+            (*view).internal = std::ptr::null_mut();
+            (*view).obj = slf.into_any().into_ptr();
+        }
+        Ok(())
+    }
+
+    /// # Safety
+    /// Called by CPython with a view this object filled.
+    unsafe fn __releasebuffer__(&self, _view: *mut ffi::Py_buffer) {
+        // Nothing to free: every pointer in the view is owned by `self` or static.
+    }
+}
