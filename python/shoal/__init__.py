@@ -13,6 +13,7 @@ Point(x=1.0, y=2.0)
 from shoal._census import Advice, CensusReport, census
 from shoal._measure import SizeReport, register_sizer, sizeof
 from shoal._record import (
+    Category,
     Record,
     asdict,
     astuple,
@@ -26,11 +27,13 @@ from shoal._record import (
     u16,
     u32,
     u64,
+    tz,
 )
 from shoal._shoal import Column, Field, FrozenInstanceError, StaleRowError, Table
 
 __all__ = [
     "Advice",
+    "Category",
     "CensusReport",
     "Column",
     "Field",
@@ -54,5 +57,6 @@ __all__ = [
     "u16",
     "u32",
     "u64",
+    "tz",
 ]
 __version__ = "0.1.0"

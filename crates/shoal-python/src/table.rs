@@ -303,10 +303,11 @@ impl PyTable {
         Ok(Self::with_inner(schema.clone().unbind(), inner))
     }
 
-    /// A pandas DataFrame of the table (through pyarrow).
+    /// A pandas DataFrame of the table (through pyarrow; optional ints and bools become
+    /// pandas' nullable dtypes rather than floats, so no value is rounded).
     fn to_pandas<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        let pa = slf.py().import("pyarrow")?;
-        pa.call_method1("table", (slf,))?.call_method0("to_pandas")
+        let interop = slf.py().import("shoal._interop")?;
+        interop.call_method1("to_pandas", (slf,))
     }
 
     /// A polars DataFrame of the table (through the Arrow stream interface).
