@@ -1,5 +1,6 @@
 """Type stubs for shoal: records are dataclass-like; a Table[R] holds many R."""
 
+import datetime as _dt
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ClassVar, Generic, SupportsIndex, TypeAlias, TypeVar, overload
 
@@ -17,6 +18,11 @@ u8: TypeAlias = int
 u16: TypeAlias = int
 u32: TypeAlias = int
 u64: TypeAlias = int
+# A dictionary-encoded str.
+Category: TypeAlias = str
+
+def tz(zone: str | _dt.tzinfo) -> Any:
+    """A tz-aware datetime field type: ``created: shoal.tz("UTC")``."""
 
 class StaleRowError(ReferenceError):
     """A row handle was used after a structural change to its table."""
@@ -60,6 +66,8 @@ class Column:
     def type(self) -> str: ...
     @property
     def nbytes(self) -> int: ...
+    @property
+    def null_count(self) -> int: ...
     def __len__(self) -> int: ...
     @overload
     def __getitem__(self, index: SupportsIndex) -> Any: ...
@@ -102,6 +110,7 @@ class Table(Generic[R]):
     @overload
     def __setitem__(self, index: str, value: Iterable[Any]) -> None: ...
     def __delitem__(self, index: SupportsIndex | slice) -> None: ...
+    def compact(self) -> int: ...
     @property
     def nbytes(self) -> int: ...
     @property

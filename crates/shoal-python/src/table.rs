@@ -536,6 +536,12 @@ impl PyTable {
         crate::iter::new_iter(slf)
     }
 
+    /// Reclaims the space that overwritten strings left behind (shoal also does this by itself
+    /// once it passes half of a column's live text); returns the bytes freed.
+    fn compact(&self) -> PyResult<usize> {
+        Ok(self.write()?.inner.compact())
+    }
+
     /// Bytes allocated by the column buffers (capacity included).
     #[getter]
     fn nbytes(&self) -> PyResult<usize> {

@@ -1,0 +1,272 @@
+"""Every field type: str, bytes, T | None, categories (open, Enum, Literal), datetimes (naive and
+tz-aware), dates and timedeltas, checked against plain Python values; bad input; compaction."""
+
+import datetime as dt
+import enum
+import pickle
+import zoneinfo
+from typing import Literal, Optional
+
+import pytest
+import shoal
+
+UTC = dt.timezone.utc
+PARIS = zoneinfo.ZoneInfo("Europe/Paris")
+
+
+class Color(enum.Enum):
+    RED = 1
+    GREEN = "g"
+
+
+class Rec(shoal.Record):
+    name: str
+    score: float | None
+    tag: shoal.Category
+    color: Color
+    size: Literal["S", "M", "L"]
+    blob: bytes | None
+    when: dt.datetime
+    at: shoal.tz("Europe/Paris")  # type: ignore[valid-type]
+    day: dt.date
+    took: dt.timedelta
+    n: Optional[int] = None
+
+
+def rec_values(i: int) -> tuple:
+    return (
+        f"näme {i} 🐟" * (i % 3),
+        None if i % 4 == 2 else i * 1.5,
+        "abc"[i % 3],
+        Color.RED if i % 2 else Color.GREEN,
+        "SML"[i % 3],
+        None if i % 5 == 3 else bytes(range(i % 7)),
+        dt.datetime(2020, 1, 1, 12) + dt.timedelta(seconds=i, microseconds=i),
+        dt.datetime(2024, 3, 31, tzinfo=UTC) + dt.timedelta(hours=i),
+        dt.date(1969, 12, 31) + dt.timedelta(days=i * 40),
+        dt.timedelta(days=-i, microseconds=7),
+        i if i % 2 else None,
+    )
+
+
+@pytest.fixture
+def table():
+    t = shoal.Table(Rec)
+    for i in range(50):
+        t.append(*rec_values(i))
+    return t
+
+
+def as_python(values: tuple) -> tuple:
+    """What reading the values back must give (aware datetimes in the column's zone)."""
+    out = list(values)
+    out[7] = out[7].astimezone(PARIS)
+    return tuple(out)
+
+
+def test_every_type_reads_back_what_was_written(table):
+    for i, row in enumerate(table):
+        assert shoal.astuple(row) == as_python(rec_values(i))
+    assert table[7].at.tzinfo is PARIS
+    assert table[1].color is Color.RED
+    standalone = Rec(*rec_values(3))
+    assert shoal.astuple(standalone) == as_python(rec_values(3))
+    assert table[3] == standalone
+
+
+def test_field_types_are_described():
+    kinds = {f.name: f.type for f in shoal.fields(Rec)}
+    assert kinds["name"] == "str"
+    assert kinds["score"] == "float | None"
+    assert kinds["color"] == "Color"
+    assert kinds["size"] == "Literal['S', 'M', 'L']".replace("'", '"')
+    assert kinds["at"] == "datetime in Europe/Paris"
+    assert kinds["n"] == "int | None"
+
+
+def test_writes_go_through_and_longer_strings_fit(table):
+    row = table[10]
+    row.name = "a much longer name than the one before, with ünïcode ✓"
+    row.score = None
+    row.blob = b"\x00" * 100
+    row.n = None
+    row.tag = "brand new tag"
+    assert table[10].name.startswith("a much longer")
+    assert table[10].score is None and table[10].n is None
+    assert table[10].blob == b"\x00" * 100
+    assert table[10].tag == "brand new tag"
+    assert table[11].name == rec_values(11)[0]  # neighbours untouched
+    assert table[9].name == rec_values(9)[0]
+
+
+def test_overwritten_strings_are_reclaimed():
+    class S(shoal.Record):
+        s: str
+
+    t = shoal.Table(S)
+    for i in range(20_000):
+        t.append(f"{i:012d}")
+    base = t.nbytes
+    for rnd in range(30):
+        text = "x" * (5 + rnd % 2 * 20)
+        for row in t:
+            row.s = text
+    # Without reclamation 30 rounds would leave ~30 x 20k x 15 B = 9 MB behind.
+    assert t.nbytes < 4 * base + 2_000_000
+    t.compact()
+    assert t.compact() == 0  # nothing left to reclaim
+    assert all(r.s == "x" * 5 for r in t[:100]) or all(r.s == "x" * 25 for r in t[:100])
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "error", "message"),
+    [
+        ("name", None, TypeError, "field 'name' of Rec is not optional, got None"),
+        ("name", 5, TypeError, "field 'name' of Rec expects str, got int 5"),
+        ("name", "\ud800", ValueError, "cannot be stored as UTF-8"),
+        ("tag", b"x", TypeError, "expects str"),
+        ("color", "RED", TypeError, "a member of Color"),
+        ("size", "XL", ValueError, "'XL' is not one of \"S\", \"M\", \"L\""),
+        ("blob", "text", TypeError, "expects bytes"),
+        ("when", dt.datetime(2020, 1, 1, tzinfo=UTC), TypeError, "aware datetime for a naive"),
+        ("at", dt.datetime(2020, 1, 1), TypeError, "naive datetime for a tz-aware field"),
+        ("day", dt.datetime(2020, 1, 1), TypeError, "datetime is not accepted"),
+        ("took", dt.timedelta(days=999_999_999), OverflowError, "out of range"),
+        ("took", 5, TypeError, "expects datetime.timedelta"),
+    ],
+)
+def test_bad_values_are_refused_and_change_nothing(table, field, value, error, message):
+    before = shoal.Table.from_arrow(Rec, table) if False else table[:]
+    good = list(rec_values(1))
+    index = [f.name for f in shoal.fields(Rec)].index(field)
+    good[index] = value
+    with pytest.raises(error, match=message) as info:
+        table.append(*good)
+    assert "(row 50); the table is unchanged" in str(info.value)
+    with pytest.raises(error, match=message):
+        table.extend([rec_values(2), tuple(good)])
+    with pytest.raises(error, match=message):
+        setattr(table[4], field, value)
+    with pytest.raises(error, match=message):
+        table[4] = tuple(good)
+    assert table == before
+
+
+def test_unknown_value_of_a_closed_category_is_a_value_error():
+    class Sized(shoal.Record):
+        size: Literal["S", "M"] = "S"
+
+    with pytest.raises(ValueError, match="is not one of"):
+        Sized("XL")
+    with pytest.raises(ValueError, match="default"):
+
+        class Bad(shoal.Record):
+            size: Literal["S", "M"] = "L"  # type: ignore[assignment]
+
+
+def test_categories_store_each_value_once():
+    class C(shoal.Record):
+        tag: shoal.Category
+
+    t = shoal.Table(C)
+    for i in range(100_000):
+        t.append(f"tag{i % 8}")
+    assert t.nbytes < 150_000  # one byte per row plus the dictionary
+    assert [r.tag for r in t[:9]] == [f"tag{i % 8}" for i in range(9)]
+    for i in range(300):  # widening past 256 values keeps every code
+        t.append(f"new{i}")
+    assert t[0].tag == "tag0" and t[-1].tag == "new299"
+
+
+def test_temporal_extremes_round_trip():
+    class T(shoal.Record):
+        when: dt.datetime
+        day: dt.date
+        took: dt.timedelta
+
+    t = shoal.Table(T)
+    t.append(dt.datetime.min, dt.date.min, dt.timedelta(days=-106_000_000))
+    t.append(dt.datetime.max, dt.date.max, dt.timedelta(days=106_000_000, microseconds=5))
+    assert shoal.astuple(t[0]) == (dt.datetime.min, dt.date.min, dt.timedelta(days=-106_000_000))
+    assert t[1].when == dt.datetime.max and t[1].day == dt.date.max
+
+
+def test_aware_datetimes_in_other_zones_are_converted():
+    class E(shoal.Record):
+        at: shoal.tz(UTC)  # type: ignore[valid-type]
+
+    t = shoal.Table(E)
+    # 02:30 happens twice in Paris that night; `fold` picks which, and both are kept apart.
+    first = dt.datetime(2024, 10, 27, 2, 30, tzinfo=PARIS)
+    second = first.replace(fold=1)
+    t.extend([(first,), (second,)])
+    assert t[0].at == dt.datetime(2024, 10, 27, 0, 30, tzinfo=UTC) and t[0].at.tzinfo is UTC
+    assert t[1].at == dt.datetime(2024, 10, 27, 1, 30, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_pickle_round_trips_tables_and_slices(table, protocol):
+    assert pickle.loads(pickle.dumps(table, protocol=protocol)) == table
+    part = table[10:20]
+    assert pickle.loads(pickle.dumps(part, protocol=protocol)) == part
+
+
+def test_pickle_5_ships_every_buffer_out_of_band(table):
+    buffers = []
+    data = pickle.dumps(table, protocol=5, buffer_callback=buffers.append)
+    assert len(data) < 2000
+    assert pickle.loads(data, buffers=buffers) == table
+    half = []
+    pickle.dumps(table[:25], protocol=5, buffer_callback=half.append)
+    total = sum(b.raw().nbytes for b in buffers)
+    assert sum(b.raw().nbytes for b in half) < total * 0.7
+
+
+def test_corrupt_pickles_are_refused(table):
+    from shoal._shoal import _table_from_buffers
+
+    with pytest.raises(ValueError, match="corrupt"):
+        _table_from_buffers(Rec, [([b"\x00\x00\x00\x00\xff\x00\x00\x00", b"abc"], None, 1)] * 11)
+
+
+def test_columns_of_every_type(table):
+    np = pytest.importorskip("numpy")
+    assert table["name"].to_list() == [rec_values(i)[0] for i in range(50)]
+    assert table["score"].null_count == sum(1 for i in range(50) if i % 4 == 2)
+    scores = table["score"].to_numpy()
+    assert np.isnan(scores[2]) and scores[3] == 4.5
+    assert table["score"].sum() == sum(v for i in range(50) if (v := rec_values(i)[1]) is not None)
+    when = table["when"].to_numpy()
+    assert when.dtype == np.dtype("datetime64[us]")
+    assert when[3] == np.datetime64(rec_values(3)[6])
+    assert table["name"].to_numpy().dtype == object
+    with pytest.raises(BufferError, match="no fixed-width buffer"):
+        memoryview(table["name"])
+    with pytest.raises(BufferError, match="nulls"):
+        memoryview(table["score"])
+    with pytest.raises(TypeError, match="numeric"):
+        table["name"].sum()
+
+
+def test_from_columns_checks_every_type():
+    t = shoal.Table.from_columns(
+        Rec,
+        name=["a", "b"],
+        score=[None, 1.0],
+        tag=["x", "y"],
+        color=[Color.RED, Color.GREEN],
+        size=["S", "L"],
+        blob=[b"", None],
+        when=[dt.datetime(2020, 1, 1)] * 2,
+        at=[dt.datetime(2020, 1, 1, tzinfo=UTC)] * 2,
+        day=[dt.date(2020, 1, 1)] * 2,
+        took=[dt.timedelta(0)] * 2,
+    )
+    assert t[1].score == 1.0 and t[0].n is None
+    with pytest.raises(ValueError, match="row 1"):
+        shoal.Table.from_columns(Rec, size=["S", "XL"])
+
+
+def test_sizeof_counts_string_buffers(table):
+    rep = shoal.sizeof(table)
+    assert rep.categories["buffers"] == table.nbytes
