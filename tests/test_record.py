@@ -115,7 +115,7 @@ def test_f32_rounds_and_rejects_out_of_range():
     [("a", TypeError), (None, TypeError), (True, TypeError), ([1.0], TypeError)],
 )
 def test_float_field_rejects(value, error):
-    with pytest.raises(error, match="field 'x' of Point (expects float|is not optional)"):
+    with pytest.raises(error, match=r"field 'x' of Point (expects float|is not optional)"):
         Point(value)
 
 

@@ -5,7 +5,7 @@ import datetime as dt
 import enum
 import pickle
 import zoneinfo
-from typing import Literal, Optional
+from typing import Literal
 
 import pytest
 import shoal
@@ -30,7 +30,7 @@ class Rec(shoal.Record):
     at: shoal.tz("Europe/Paris")  # type: ignore[valid-type]
     day: dt.date
     took: dt.timedelta
-    n: Optional[int] = None
+    n: int | None = None
 
 
 def rec_values(i: int) -> tuple:
@@ -126,7 +126,7 @@ def test_overwritten_strings_are_reclaimed():
         ("name", "\ud800", ValueError, "cannot be stored as UTF-8"),
         ("tag", b"x", TypeError, "expects str"),
         ("color", "RED", TypeError, "a member of Color"),
-        ("size", "XL", ValueError, "'XL' is not one of \"S\", \"M\", \"L\""),
+        ("size", "XL", ValueError, '\'XL\' is not one of "S", "M", "L"'),
         ("blob", "text", TypeError, "expects bytes"),
         ("when", dt.datetime(2020, 1, 1, tzinfo=UTC), TypeError, "aware datetime for a naive"),
         ("at", dt.datetime(2020, 1, 1), TypeError, "naive datetime for a tz-aware field"),
@@ -136,7 +136,7 @@ def test_overwritten_strings_are_reclaimed():
     ],
 )
 def test_bad_values_are_refused_and_change_nothing(table, field, value, error, message):
-    before = shoal.Table.from_arrow(Rec, table) if False else table[:]
+    before = table[:]
     good = list(rec_values(1))
     index = [f.name for f in shoal.fields(Rec)].index(field)
     good[index] = value

@@ -23,11 +23,11 @@ from shoal._record import (
     i16,
     i32,
     i64,
+    tz,
     u8,
     u16,
     u32,
     u64,
-    tz,
 )
 from shoal._shoal import Column, Field, FrozenInstanceError, StaleRowError, Table
 
@@ -53,10 +53,10 @@ __all__ = [
     "i64",
     "register_sizer",
     "sizeof",
+    "tz",
     "u8",
     "u16",
     "u32",
     "u64",
-    "tz",
 ]
 __version__ = "0.1.0"

@@ -29,11 +29,11 @@ __all__ = [
     "i16",
     "i32",
     "i64",
+    "tz",
     "u8",
     "u16",
     "u32",
     "u64",
-    "tz",
 ]
 
 
@@ -243,7 +243,8 @@ class Record(_shoal.RecordBase, metaclass=RecordMeta):
     """Base class of shoal records: ``class Point(shoal.Record): x: float; y: float = 0.0``.
 
     Records behave like dataclasses (``__init__`` from the fields, ``repr``, ``==``; ``hash``
-    when declared ``frozen=True``) but have no ``__dict__`` and keep their values in Rust. ``shoal.Table(Point)`` stores many of them as columns.
+    when declared ``frozen=True``) but have no ``__dict__`` and keep their values in Rust.
+    ``shoal.Table(Point)`` stores many of them as columns.
     """
 
     __slots__ = ()

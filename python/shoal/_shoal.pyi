@@ -1,5 +1,6 @@
 """Stubs for the Rust extension module (private; use the names re-exported by shoal)."""
 
+import datetime as _dt
 from typing import Any
 
 from shoal import Column as Column
@@ -13,7 +14,21 @@ class RecordBase:
 
 class Schema:
     def __init__(
-        self, record_type: type, fields: list[tuple[str, str, Any]], frozen: bool
+        self,
+        record_type: type,
+        fields: list[
+            tuple[
+                str,
+                str,
+                Any,
+                bool,
+                tuple[str, ...] | None,
+                type | None,
+                _dt.tzinfo | None,
+                str | None,
+            ]
+        ],
+        frozen: bool,
     ) -> None: ...
     @property
     def fields(self) -> list[Field]: ...
