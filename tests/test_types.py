@@ -270,3 +270,19 @@ def test_from_columns_checks_every_type():
 def test_sizeof_counts_string_buffers(table):
     rep = shoal.sizeof(table)
     assert rep.categories["buffers"] == table.nbytes
+
+
+def test_string_annotations_resolve_names_local_to_the_defining_function():
+    namespace: dict = {}
+    exec(
+        "from __future__ import annotations\n"
+        "def make():\n"
+        "    import shoal as local_shoal\n"
+        "    class R(local_shoal.Record):\n"
+        "        kind: local_shoal.Category\n"
+        "        n: local_shoal.u8 | None\n"
+        "    return R\n",
+        namespace,
+    )
+    record = namespace["make"]()
+    assert [f.type for f in shoal.fields(record)] == ["category", "u8 | None"]

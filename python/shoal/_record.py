@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import enum
+import sys
 import types
 import typing
 import zoneinfo
@@ -190,12 +191,15 @@ class RecordMeta(type):
         if frozen is False and inherited:
             raise TypeError(f"{name}: cannot make a mutable subclass of a frozen record")
         is_frozen = bool(frozen) or inherited
-        _install_schema(cls, is_frozen)
+        # String annotations (PEP 563) may name things local to the function defining the
+        # class, as dataclasses users expect to work; resolve them in that frame too.
+        caller = sys._getframe(1).f_locals
+        _install_schema(cls, is_frozen, dict(caller))
         return cls
 
 
-def _install_schema(cls: type, frozen: bool) -> None:
-    hints = typing.get_type_hints(cls, include_extras=True)
+def _install_schema(cls: type, frozen: bool, localns: dict[str, Any]) -> None:
+    hints = typing.get_type_hints(cls, localns=localns, include_extras=True)
     specs = []
     seen_default = None
     for fname, hint in hints.items():

@@ -207,8 +207,11 @@ impl<T: Native> Buffer<T> {
         self.len += 1;
     }
 
+    #[inline]
     pub fn extend_from_slice(&mut self, values: &[T]) {
-        self.reserve(values.len());
+        if self.cap - self.len < values.len() {
+            self.reserve(values.len());
+        }
         // SAFETY: capacity reserved above; the destination lies past every snapshot's end.
         unsafe {
             std::ptr::copy_nonoverlapping(values.as_ptr(), self.ptr().add(self.len), values.len())

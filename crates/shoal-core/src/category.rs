@@ -4,6 +4,7 @@
 //! other values.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::buffer::Snapshot;
 use crate::column::{Fixed, FixedSnapshot};
@@ -14,8 +15,41 @@ use crate::strings::Strings;
 pub struct Categories {
     codes: Fixed,
     values: Strings,
-    lookup: HashMap<Box<[u8]>, u32>,
+    lookup: HashMap<Box<[u8]>, u32, BuildHasherDefault<TextHasher>>,
     closed: bool,
+}
+
+/// A fast hash for short text keys (a multiply-rotate over 8-byte words, as rustc's FxHash,
+/// with a final mix).
+/// Not resistant to chosen collisions; a dictionary only ever holds a column's distinct values.
+#[derive(Default)]
+pub struct TextHasher(u64);
+
+impl Hasher for TextHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let word = u64::from_le_bytes(c.try_into().expect("8 bytes"));
+            self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(K);
+        }
+        let mut tail = [0u8; 8];
+        tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+        self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(tail)).wrapping_mul(K);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (self.0.rotate_left(5) ^ n as u64).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+
+    fn finish(&self) -> u64 {
+        // The multiply leaves the low bits (which pick the bucket) depending only on the low
+        // input bits; fold the high bits down (MurmurHash3's finaliser).
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^ (h >> 33)
+    }
 }
 
 fn code_type(values: usize) -> DType {
@@ -34,7 +68,7 @@ impl Categories {
         let mut c = Categories {
             codes: Fixed::new(DType::U8),
             values: Strings::new(),
-            lookup: HashMap::new(),
+            lookup: HashMap::default(),
             closed: false,
         };
         if let Some(values) = closed {
@@ -109,10 +143,16 @@ impl Categories {
     }
 
     /// The code for `value`, adding it to an open dictionary (and widening the codes) if new.
+    #[inline]
     pub fn code_of(&mut self, value: &[u8]) -> Result<u32, Problem> {
         if let Some(&c) = self.lookup.get(value) {
             return Ok(c);
         }
+        self.add_value(value)
+    }
+
+    #[cold]
+    fn add_value(&mut self, value: &[u8]) -> Result<u32, Problem> {
         if self.closed {
             return Err(Problem::UnknownCategory);
         }
@@ -133,10 +173,12 @@ impl Categories {
         Ok(code)
     }
 
+    #[inline]
     pub fn push_code(&mut self, code: u32) {
         self.codes.push(code_scalar(self.codes.dtype(), code));
     }
 
+    #[inline]
     pub fn push(&mut self, value: &[u8]) -> Result<(), Problem> {
         let code = self.code_of(value)?;
         self.push_code(code);

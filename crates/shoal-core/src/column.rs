@@ -549,29 +549,27 @@ impl Column {
     /// Appends a value; on error nothing is appended.
     #[inline]
     pub fn push(&mut self, cell: Cell<'_>) -> Result<(), Problem> {
-        self.check(&cell)?;
-        let len = self.len();
-        match cell {
-            Cell::Null => {
-                self.push_placeholder();
-                self.validity
-                    .get_or_insert_with(|| Bitmap::all_set(len))
-                    .push(false);
-                return Ok(());
-            }
-            Cell::Num(s) => match &mut self.values {
-                Values::Fixed(f) => f.push(s),
-                _ => unreachable!("checked"),
-            },
-            Cell::Bytes(b) => match &mut self.values {
-                Values::Var(s) => s.push(&b)?,
-                Values::Cat(c) => c.push(&b)?,
-                Values::Fixed(_) => unreachable!("checked"),
-            },
+        match (cell, &mut self.values) {
+            (Cell::Num(s), Values::Fixed(f)) if s.dtype() == f.dtype() => f.push(s),
+            (Cell::Bytes(b), Values::Var(s)) => s.push(&b)?,
+            (Cell::Bytes(b), Values::Cat(c)) => c.push(&b)?,
+            (Cell::Null, _) => return self.push_null(),
+            (cell, _) => return self.check(&cell),
         }
         if let Some(v) = &mut self.validity {
             v.push(true);
         }
+        Ok(())
+    }
+
+    #[cold]
+    fn push_null(&mut self) -> Result<(), Problem> {
+        self.check(&Cell::Null)?;
+        let len = self.len();
+        self.push_placeholder();
+        self.validity
+            .get_or_insert_with(|| Bitmap::all_set(len))
+            .push(false);
         Ok(())
     }
 

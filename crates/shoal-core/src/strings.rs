@@ -109,6 +109,7 @@ impl Strings {
         Some(&self.data.as_slice()[a..b])
     }
 
+    #[inline]
     pub fn push(&mut self, value: &[u8]) -> Result<(), Problem> {
         let end = self.data.len() + value.len();
         if end > MAX_DATA {

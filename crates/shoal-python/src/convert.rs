@@ -349,6 +349,54 @@ pub fn to_scalar(obj: &Bound<'_, PyAny>, dtype: DType, at: impl Fn() -> Target) 
     }
 }
 
+/// The hot path of appends: exact `float`, `int`, `str`, `bytes` and `None` values that need no
+/// conversion and fit. `None` means "take the slow path" (which converts or explains).
+#[inline(always)]
+pub fn fast_cell<'a>(obj: pyo3::Borrowed<'a, '_, PyAny>, spec: &FieldSpec) -> Option<Cell<'a>> {
+    let p = obj.as_ptr();
+    if obj.is_none() {
+        return spec.nullable.then_some(Cell::Null);
+    }
+    match spec.dtype {
+        DType::Str | DType::Category if spec.enum_type.is_none() => {
+            // SAFETY: a type check on a live object; for an exact str the UTF-8 form CPython
+            // returns is cached in the object and lives as long as it does (`'a`).
+            let bytes = unsafe {
+                if ffi::PyUnicode_CheckExact(p) == 0 {
+                    return None;
+                }
+                let mut size: ffi::Py_ssize_t = 0;
+                let data = ffi::PyUnicode_AsUTF8AndSize(p, &mut size);
+                if data.is_null() {
+                    ffi::PyErr_Clear();
+                    return None;
+                }
+                std::slice::from_raw_parts(data.cast::<u8>(), size as usize)
+            };
+            let allowed = spec
+                .choices
+                .as_ref()
+                .is_none_or(|c| c.iter().any(|v| v.as_bytes() == bytes));
+            allowed.then_some(Cell::Bytes(Cow::Borrowed(bytes)))
+        }
+        DType::Bytes => {
+            // SAFETY: an exact bytes object's buffer is immutable and lives as long as it does.
+            unsafe {
+                if ffi::PyBytes_CheckExact(p) == 0 {
+                    return None;
+                }
+                let data = ffi::PyBytes_AsString(p).cast::<u8>();
+                let len = ffi::PyBytes_Size(p) as usize;
+                Some(Cell::Bytes(Cow::Borrowed(std::slice::from_raw_parts(
+                    data, len,
+                ))))
+            }
+        }
+        d if d.is_fixed() && d.storage() == d => fast_scalar(&obj, d).map(Cell::Num),
+        _ => None,
+    }
+}
+
 /// Exact `float` and `int` values that fit: the hot path of appends and writes, kept free of
 /// error values (which are large and would be copied around even when unused).
 #[inline(always)]
@@ -370,6 +418,10 @@ fn fast_scalar(obj: &Bound<'_, PyAny>, dtype: DType) -> Option<Scalar> {
             if overflow != 0 || (v == -1 && !ffi::PyErr_Occurred().is_null()) {
                 ffi::PyErr_Clear();
                 return None;
+            }
+            // The default int type needs no range check.
+            if dtype == DType::I64 {
+                return Some(Scalar::I64(v));
             }
             return dtype.coerce(Value::Int(v)).ok();
         }

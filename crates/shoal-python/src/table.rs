@@ -17,7 +17,7 @@ use pyo3::PyVisit;
 use shoal_core::{Cell, Column, Table};
 
 use crate::column::{column_from_object, PyColumn};
-use crate::convert::{cell_to_py, refused, to_cell};
+use crate::convert::{cell_to_py, fast_cell, refused, to_cell};
 use crate::errors::{Result, ShoalError};
 use crate::rawbuffer::PyRawBuffer;
 use crate::record;
@@ -893,8 +893,33 @@ unsafe extern "C" fn append_fast(
 fn push_positional(py: Python<'_>, this: &PyTable, argv: &[*mut ffi::PyObject]) -> PyResult<()> {
     let schema = this.schema.get();
     let mut st = this.write()?;
-    let row = st.inner.len();
-    st.inner.push_with(
+    // First with values that need no conversion, keeping (large) error values off the hot
+    // path; any miss or refusal undoes the row and takes the general path below.
+    let fast = st.inner.push_with(
+        |f, _| {
+            // SAFETY: `f < argv.len()` (one value per field); the reference is live for the
+            // whole call, which is as long as any text borrowed from it is used.
+            let obj = unsafe { pyo3::Borrowed::from_ptr(py, argv[f]) };
+            fast_cell(obj, &schema.specs[f]).ok_or(())
+        },
+        |_, _| (),
+    );
+    if fast.is_ok() {
+        return Ok(());
+    }
+    push_converted(py, schema, &mut st.inner, argv)
+}
+
+#[cold]
+#[inline(never)]
+fn push_converted(
+    py: Python<'_>,
+    schema: &PySchema,
+    table: &mut Table,
+    argv: &[*mut ffi::PyObject],
+) -> PyResult<()> {
+    let row = table.len();
+    table.push_with(
         |f, _| {
             // SAFETY: `f < argv.len()` (one value per field); the reference is live for the
             // whole call, which is as long as any text borrowed from it is used.

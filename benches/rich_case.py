@@ -1,0 +1,136 @@
+"""One rich-record memory measurement in a fresh process (issue #3's record).
+
+The record: three floats, an int id, a unique 12-character name and a category of 8 values.
+Rows are produced one at a time by a Python loop; each approach stores them its own way
+(peers that take columns are built from Python lists, as users do). Memory is RSS from
+/proc/self/status (kept: VmRSS added; peak: VmHWM while building). Prints one JSON line.
+
+Usage: python benches/rich_case.py APPROACH N
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from shoal._demo_case import status
+
+CATEGORIES = [f"category-{k}" for k in range(8)]
+
+
+def rows(n: int) -> Iterator[tuple[float, float, float, int, str, str]]:
+    rnd = random.Random(1).random
+    for i in range(n):
+        yield rnd(), rnd(), rnd(), i, f"user{i:08d}", CATEGORIES[i % 8]
+
+
+def columns(n: int) -> dict[str, list[Any]]:
+    cols: dict[str, list[Any]] = {k: [] for k in ("x", "y", "z", "id", "name", "kind")}
+    appends = [cols[k].append for k in cols]
+    for row in rows(n):
+        for append, value in zip(appends, row, strict=True):
+            append(value)
+    return cols
+
+
+def build_plain(n: int) -> Any:
+    class Rec:
+        def __init__(self, x, y, z, id, name, kind):
+            self.x, self.y, self.z, self.id, self.name, self.kind = x, y, z, id, name, kind
+
+    return [Rec(*r) for r in rows(n)]
+
+
+def build_slots(n: int) -> Any:
+    class Rec:
+        __slots__ = ("id", "kind", "name", "x", "y", "z")
+
+        def __init__(self, x, y, z, id, name, kind):
+            self.x, self.y, self.z, self.id, self.name, self.kind = x, y, z, id, name, kind
+
+    return [Rec(*r) for r in rows(n)]
+
+
+def build_msgspec(n: int) -> Any:
+    import msgspec
+
+    fields = [("x", float), ("y", float), ("z", float), ("id", int), ("name", str), ("kind", str)]
+    rec = msgspec.defstruct("Rec", fields, gc=False)
+    return [rec(*r) for r in rows(n)]
+
+
+def build_pandas(n: int) -> Any:
+    import pandas as pd
+
+    df = pd.DataFrame(columns(n))
+    df["kind"] = df["kind"].astype("category")
+    return df
+
+
+def build_polars(n: int) -> Any:
+    import polars as pl
+
+    return pl.DataFrame(columns(n)).with_columns(pl.col("kind").cast(pl.Categorical))
+
+
+def build_pyarrow(n: int) -> Any:
+    import pyarrow as pa
+
+    t = pa.table(columns(n))
+    return t.set_column(5, "kind", t.column("kind").dictionary_encode())
+
+
+def build_shoal(n: int) -> Any:
+    import shoal
+
+    class Rec(shoal.Record):
+        x: float
+        y: float
+        z: float
+        id: int
+        name: str
+        kind: shoal.Category
+
+    t = shoal.Table(Rec)
+    append = t.append
+    for r in rows(n):
+        append(*r)
+    return t
+
+
+#: name -> (builder, module it needs or None)
+APPROACHES: dict[str, tuple[Callable[[int], Any], str | None]] = {
+    "plain class": (build_plain, None),
+    "__slots__": (build_slots, None),
+    "msgspec Struct(gc=False)": (build_msgspec, "msgspec"),
+    "pandas (from lists)": (build_pandas, "pandas"),
+    "polars (from lists)": (build_polars, "polars"),
+    "pyarrow (from lists)": (build_pyarrow, "pyarrow"),
+    "shoal.Table": (build_shoal, "shoal"),
+}
+
+
+def measure(name: str, n: int) -> dict[str, Any]:
+    build, module = APPROACHES[name]
+    if module:
+        try:
+            __import__(module)  # import cost is not part of the data
+        except ImportError:
+            return {"approach": name, "skipped": f"{module} is not installed"}
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # reset VmHWM to the current RSS
+    before = status("VmRSS")
+    start = time.perf_counter()
+    built = build(n)
+    seconds = time.perf_counter() - start
+    kept, peak = status("VmRSS") - before, status("VmHWM") - before
+    assert built is not None
+    return {"approach": name, "kept": kept, "peak": peak, "seconds": seconds}
+
+
+if __name__ == "__main__":
+    print(json.dumps(measure(sys.argv[1], int(sys.argv[2]))))
