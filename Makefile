@@ -53,6 +53,7 @@ test-versions:  ## Build and run pytest on the other CPython versions that are i
 bench: $(VPY)  ## Run the benchmarks against peers (installs the peers)
 	$(VPY) -m pip install $(PIP_FLAGS) ".[bench]"
 	$(VPY) benches/run.py
+	$(VPY) benches/rich.py
 
 develop: $(VPY)  ## Fast rebuild into .venv for development (maturin develop --release)
 	$(VPY) -m pip install $(PIP_FLAGS) maturin
