@@ -153,6 +153,26 @@ impl Fixed {
         }
     }
 
+    /// Appends a scalar of this column's type; `false` (appending nothing) if it is of another.
+    #[inline]
+    pub fn try_push(&mut self, s: Scalar) -> bool {
+        match (self, s) {
+            (Fixed::F64(b), Scalar::F64(v)) => b.push(v),
+            (Fixed::I64(b), Scalar::I64(v)) => b.push(v),
+            (Fixed::F32(b), Scalar::F32(v)) => b.push(v),
+            (Fixed::I8(b), Scalar::I8(v)) => b.push(v),
+            (Fixed::I16(b), Scalar::I16(v)) => b.push(v),
+            (Fixed::I32(b), Scalar::I32(v)) => b.push(v),
+            (Fixed::U8(b), Scalar::U8(v)) => b.push(v),
+            (Fixed::U16(b), Scalar::U16(v)) => b.push(v),
+            (Fixed::U32(b), Scalar::U32(v)) => b.push(v),
+            (Fixed::U64(b), Scalar::U64(v)) => b.push(v),
+            (Fixed::Bool(b), Scalar::Bool(v)) => b.push(v),
+            _ => return false,
+        }
+        true
+    }
+
     /// Appends a scalar of this column's type (panics on a mismatched scalar: a caller bug).
     #[inline]
     pub fn push(&mut self, s: Scalar) {
@@ -550,7 +570,11 @@ impl Column {
     #[inline]
     pub fn push(&mut self, cell: Cell<'_>) -> Result<(), Problem> {
         match (cell, &mut self.values) {
-            (Cell::Num(s), Values::Fixed(f)) if s.dtype() == f.dtype() => f.push(s),
+            (Cell::Num(s), Values::Fixed(f)) => {
+                if !f.try_push(s) {
+                    return self.check(&Cell::Num(s));
+                }
+            }
             (Cell::Bytes(b), Values::Var(s)) => s.push(&b)?,
             (Cell::Bytes(b), Values::Cat(c)) => c.push(&b)?,
             (Cell::Null, _) => return self.push_null(),

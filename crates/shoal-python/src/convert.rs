@@ -71,19 +71,12 @@ fn text_cell<'a>(
             value: describe(&obj),
         });
     }
-    let mut size: ffi::Py_ssize_t = 0;
-    // SAFETY: `obj` is a str; the UTF-8 form CPython returns is cached in the object and lives
-    // as long as it does, which is `'a`.
-    let bytes = unsafe {
-        let p = ffi::PyUnicode_AsUTF8AndSize(obj.as_ptr(), &mut size);
-        if p.is_null() {
-            ffi::PyErr_Clear();
-            return Err(ShoalError::NotUtf8 {
-                at: at(),
-                value: describe(&obj),
-            });
-        }
-        std::slice::from_raw_parts(p.cast::<u8>(), size as usize)
+    // SAFETY: `obj` is a str, alive for `'a`.
+    let Some(bytes) = (unsafe { str_utf8(obj.as_ptr()) }) else {
+        return Err(ShoalError::NotUtf8 {
+            at: at(),
+            value: describe(&obj),
+        });
     };
     if let Some(choices) = &spec.choices {
         if !choices.iter().any(|c| c.as_bytes() == bytes) {
@@ -254,8 +247,17 @@ fn bytes_to_py<'py>(py: Python<'py>, b: &[u8], spec: &FieldSpec) -> PyResult<Bou
         }
     }
     // SAFETY: text reaches a column only as UTF-8 (from a Python str, or Arrow data checked on
-    // import); the length fits a Py_ssize_t as it came from a Rust slice.
+    // import); the length fits a Py_ssize_t as it came from a Rust slice. An ASCII string is
+    // made directly: a new compact ASCII str has room for `len` bytes (and its terminator).
     unsafe {
+        #[cfg(not(Py_3_14))]
+        if b.is_ascii() {
+            let s = ffi::PyUnicode_New(b.len() as ffi::Py_ssize_t, 127);
+            if !s.is_null() {
+                std::ptr::copy_nonoverlapping(b.as_ptr(), ffi::PyUnicode_1BYTE_DATA(s), b.len());
+            }
+            return Bound::from_owned_ptr_or_err(py, s);
+        }
         let p = ffi::PyUnicode_DecodeUTF8(
             b.as_ptr().cast(),
             b.len() as ffi::Py_ssize_t,
@@ -349,6 +351,34 @@ pub fn to_scalar(obj: &Bound<'_, PyAny>, dtype: DType, at: impl Fn() -> Target) 
     }
 }
 
+/// The UTF-8 bytes of a `str` (which must be one), borrowed from it: the object's own data for
+/// compact ASCII strings, CPython's cached UTF-8 form otherwise. `None` (no exception set) if
+/// it cannot be encoded (a lone surrogate).
+///
+/// # Safety
+/// `p` must be a live `str`; the slice is valid while it lives.
+#[inline(always)]
+unsafe fn str_utf8<'a>(p: *mut ffi::PyObject) -> Option<&'a [u8]> {
+    // SAFETY: guaranteed by the caller; a compact ASCII string's characters are its UTF-8.
+    unsafe {
+        #[cfg(not(Py_3_14))]
+        if ffi::PyUnicode_IS_COMPACT_ASCII(p) != 0 {
+            let data = ffi::PyUnicode_DATA(p).cast::<u8>();
+            return Some(std::slice::from_raw_parts(
+                data,
+                ffi::PyUnicode_GET_LENGTH(p) as usize,
+            ));
+        }
+        let mut size: ffi::Py_ssize_t = 0;
+        let data = ffi::PyUnicode_AsUTF8AndSize(p, &mut size);
+        if data.is_null() {
+            ffi::PyErr_Clear();
+            return None;
+        }
+        Some(std::slice::from_raw_parts(data.cast::<u8>(), size as usize))
+    }
+}
+
 /// The hot path of appends: exact `float`, `int`, `str`, `bytes` and `None` values that need no
 /// conversion and fit. `None` means "take the slow path" (which converts or explains).
 #[inline(always)]
@@ -365,13 +395,7 @@ pub fn fast_cell<'a>(obj: pyo3::Borrowed<'a, '_, PyAny>, spec: &FieldSpec) -> Op
                 if ffi::PyUnicode_CheckExact(p) == 0 {
                     return None;
                 }
-                let mut size: ffi::Py_ssize_t = 0;
-                let data = ffi::PyUnicode_AsUTF8AndSize(p, &mut size);
-                if data.is_null() {
-                    ffi::PyErr_Clear();
-                    return None;
-                }
-                std::slice::from_raw_parts(data.cast::<u8>(), size as usize)
+                str_utf8(p)?
             };
             let allowed = spec
                 .choices
