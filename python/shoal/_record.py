@@ -93,12 +93,13 @@ def _tz_name(tz: datetime.tzinfo) -> str:
 
 
 def tz(zone: str | datetime.tzinfo) -> Any:
-    """A tz-aware datetime field type: ``created: shoal.tz("Europe/Paris")``.
+    """Marks a datetime field tz-aware: ``created: Annotated[datetime, shoal.tz("UTC")]``
+    (what type checkers understand), or just ``created: shoal.tz("UTC")``.
 
     Values are stored as UTC microseconds and read back in this zone; any aware datetime is
     accepted (converted), a naive one is refused.
     """
-    return Annotated[datetime.datetime, _Tz(zone)]
+    return _Tz(zone)
 
 
 _PLAIN = {
@@ -140,6 +141,8 @@ def _field_spec(owner: str, name: str, hint: Any) -> _FieldSpec:
     inner = _optional_inner(hint)
     if inner is not None:
         return dataclasses.replace(_field_spec(owner, name, inner), optional=True)
+    if isinstance(hint, _Tz):
+        return _FieldSpec("datetime", tz=hint)
     if typing.get_origin(hint) is Annotated:
         for meta in hint.__metadata__:
             if isinstance(meta, _Storage):

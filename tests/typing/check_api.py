@@ -31,3 +31,31 @@ u = shoal.Table.from_columns(Point, x=[1.0], y=[2.0])
 assert_type(u, shoal.Table[Point])
 assert_type(shoal.fields(Point), tuple[shoal.Field, ...])
 Point("a")  # type: ignore[arg-type]
+
+
+import datetime as dt  # noqa: E402
+import enum  # noqa: E402
+from typing import Annotated, Literal  # noqa: E402
+
+
+class Color(enum.Enum):
+    RED = 1
+
+
+class Rich(shoal.Record):
+    name: str
+    tag: shoal.Category
+    color: Color
+    size: Literal["S", "M"]
+    at: Annotated[dt.datetime, shoal.tz("UTC")]
+    score: float | None = None
+
+
+r = shoal.Table(Rich)
+r.append("a", "t", Color.RED, "S", dt.datetime.now(dt.timezone.utc))
+assert_type(r[0].name, str)
+assert_type(r[0].tag, str)
+assert_type(r[0].color, Color)
+assert_type(r[0].at, dt.datetime)
+assert_type(r[0].score, float | None)
+assert_type(r.compact(), int)
