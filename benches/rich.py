@@ -23,12 +23,13 @@ from rich_case import APPROACHES, rows  # noqa: E402
 from run import machine, paired  # noqa: E402
 
 
-def memory_table(n: int) -> None:
+def memory_table(n: int, optional: bool) -> None:
     print("| approach | RSS kept (MB) | peak while building (MB) | bytes/record | build (s) |")
     print("|---|---:|---:|---:|---:|")
     for name in APPROACHES:
+        flag = ["--optional"] if optional else []
         out = subprocess.run(
-            [sys.executable, str(HERE / "rich_case.py"), name, str(n)],
+            [sys.executable, str(HERE / "rich_case.py"), name, str(n), *flag],
             capture_output=True,
             text=True,
             check=True,
@@ -144,11 +145,14 @@ def main() -> None:
     print(f"Machine: {machine()}  \nN = {args.n:,}; command: `{command}`\n")
     if not args.skip_memory:
         print("## Memory (RSS from the OS)\n")
-        memory_table(args.n)
+        memory_table(args.n, optional=False)
         print(
             "\nRaw data: 3 floats + an int (32 B) + a 12-byte name + its 4-byte offset + a 1-byte "
             "code = 49 B/record. Goal for shoal.Table: kept ≤ 52 MB, peak ≤ 60 MB.\n"
         )
+        print("## Memory with an optional float as well (None in one row of ten)\n")
+        memory_table(args.n, optional=True)
+        print("\nRaw data: 49 B + 8 B for the float + 1 bit of validity = 57.1 B/record.\n")
     print("## Speed\n")
     speed_table(args.n, args.repeat)
 

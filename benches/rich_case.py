@@ -1,11 +1,13 @@
 """One rich-record memory measurement in a fresh process (issue #3's record).
 
-The record: three floats, an int id, a unique 12-character name and a category of 8 values.
+The record: three floats, an int id, a unique 12-character name and a category of 8 values;
+with ``--optional``, also an optional float that is None in one row of ten (issue #5's rich
+record).
 Rows are produced one at a time by a Python loop; each approach stores them its own way
 (peers that take columns are built from Python lists, as users do). Memory is RSS from
 /proc/self/status (kept: VmRSS added; peak: VmHWM while building). Prints one JSON line.
 
-Usage: python benches/rich_case.py APPROACH N
+Usage: python benches/rich_case.py APPROACH N [--optional]
 """
 
 from __future__ import annotations
@@ -20,16 +22,20 @@ from typing import Any
 from shoal._demo_case import status
 
 CATEGORIES = [f"category-{k}" for k in range(8)]
+#: Whether records carry the optional `score` field (set from the command line).
+OPTIONAL = "--optional" in sys.argv
+NAMES = ("x", "y", "z", "id", "name", "kind") + (("score",) if OPTIONAL else ())
 
 
-def rows(n: int) -> Iterator[tuple[float, float, float, int, str, str]]:
+def rows(n: int) -> Iterator[tuple[Any, ...]]:
     rnd = random.Random(1).random
     for i in range(n):
-        yield rnd(), rnd(), rnd(), i, f"user{i:08d}", CATEGORIES[i % 8]
+        row = (rnd(), rnd(), rnd(), i, f"user{i:08d}", CATEGORIES[i % 8])
+        yield (*row, None if i % 10 == 0 else rnd()) if OPTIONAL else row
 
 
 def columns(n: int) -> dict[str, list[Any]]:
-    cols: dict[str, list[Any]] = {k: [] for k in ("x", "y", "z", "id", "name", "kind")}
+    cols: dict[str, list[Any]] = {k: [] for k in NAMES}
     appends = [cols[k].append for k in cols]
     for row in rows(n):
         for append, value in zip(appends, row, strict=True):
@@ -39,18 +45,20 @@ def columns(n: int) -> dict[str, list[Any]]:
 
 def build_plain(n: int) -> Any:
     class Rec:
-        def __init__(self, x, y, z, id, name, kind):
-            self.x, self.y, self.z, self.id, self.name, self.kind = x, y, z, id, name, kind
+        def __init__(self, *values):
+            for name, value in zip(NAMES, values, strict=True):
+                setattr(self, name, value)
 
     return [Rec(*r) for r in rows(n)]
 
 
 def build_slots(n: int) -> Any:
     class Rec:
-        __slots__ = ("id", "kind", "name", "x", "y", "z")
+        __slots__ = NAMES
 
-        def __init__(self, x, y, z, id, name, kind):
-            self.x, self.y, self.z, self.id, self.name, self.kind = x, y, z, id, name, kind
+        def __init__(self, *values):
+            for name, value in zip(NAMES, values, strict=True):
+                setattr(self, name, value)
 
     return [Rec(*r) for r in rows(n)]
 
@@ -58,8 +66,9 @@ def build_slots(n: int) -> Any:
 def build_msgspec(n: int) -> Any:
     import msgspec
 
-    fields = [("x", float), ("y", float), ("z", float), ("id", int), ("name", str), ("kind", str)]
-    rec = msgspec.defstruct("Rec", fields, gc=False)
+    types = {"x": float, "y": float, "z": float, "id": int, "name": str, "kind": str}
+    types["score"] = float | None
+    rec = msgspec.defstruct("Rec", [(k, types[k]) for k in NAMES], gc=False)
     return [rec(*r) for r in rows(n)]
 
 
@@ -95,7 +104,10 @@ def build_shoal(n: int) -> Any:
         name: str
         kind: shoal.Category
 
-    t = shoal.Table(Rec)
+    class WithScore(Rec):
+        score: float | None
+
+    t = shoal.Table(WithScore if OPTIONAL else Rec)
     append = t.append
     for r in rows(n):
         append(*r)
