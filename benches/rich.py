@@ -19,7 +19,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from rich_case import APPROACHES, rows  # noqa: E402
+from rich_case import APPROACHES, rows, shoal_record  # noqa: E402
 from run import machine, paired  # noqa: E402
 
 
@@ -49,13 +49,7 @@ def speed_table(n: int, repeat: int) -> None:
     import msgspec
     import shoal
 
-    class Rec(shoal.Record):
-        x: float
-        y: float
-        z: float
-        id: int
-        name: str
-        kind: shoal.Category
+    Rec = shoal_record(optional=False)
 
     class M(msgspec.Struct, gc=False):
         x: float

@@ -15,11 +15,10 @@ from __future__ import annotations
 import json
 import random
 import sys
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from shoal._demo_case import status
+from shoal._demo_case import measured
 
 CATEGORIES = [f"category-{k}" for k in range(8)]
 #: Whether records carry the optional `score` field (set from the command line).
@@ -93,7 +92,8 @@ def build_pyarrow(n: int) -> Any:
     return t.set_column(5, "kind", t.column("kind").dictionary_encode())
 
 
-def build_shoal(n: int) -> Any:
+def shoal_record(optional: bool) -> type:
+    """The record as a shoal.Record class (with the optional field if asked)."""
     import shoal
 
     class Rec(shoal.Record):
@@ -107,7 +107,13 @@ def build_shoal(n: int) -> Any:
     class WithScore(Rec):
         score: float | None
 
-    t = shoal.Table(WithScore if OPTIONAL else Rec)
+    return WithScore if optional else Rec
+
+
+def build_shoal(n: int) -> Any:
+    import shoal
+
+    t = shoal.Table(shoal_record(OPTIONAL))
     append = t.append
     for r in rows(n):
         append(*r)
@@ -128,20 +134,7 @@ APPROACHES: dict[str, tuple[Callable[[int], Any], str | None]] = {
 
 def measure(name: str, n: int) -> dict[str, Any]:
     build, module = APPROACHES[name]
-    if module:
-        try:
-            __import__(module)  # import cost is not part of the data
-        except ImportError:
-            return {"approach": name, "skipped": f"{module} is not installed"}
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")  # reset VmHWM to the current RSS
-    before = status("VmRSS")
-    start = time.perf_counter()
-    built = build(n)
-    seconds = time.perf_counter() - start
-    kept, peak = status("VmRSS") - before, status("VmHWM") - before
-    assert built is not None
-    return {"approach": name, "kept": kept, "peak": peak, "seconds": seconds}
+    return measured(name, module, lambda: build(n))
 
 
 if __name__ == "__main__":

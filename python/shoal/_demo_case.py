@@ -126,23 +126,28 @@ APPROACHES: dict[str, tuple[Callable[[int, Callable[[], float]], Any], str | Non
 }
 
 
-def measure(name: str, n: int) -> dict[str, Any]:
-    build, module = APPROACHES[name]
+def measured(name: str, module: str | None, build: Callable[[], Any]) -> dict[str, Any]:
+    """RSS kept and peak (VmHWM) while `build()` runs, or why it was skipped."""
     if module:
         try:
             __import__(module)  # import cost is not part of the data
         except ImportError:
             return {"approach": name, "skipped": f"{module} is not installed"}
-    rnd = random.Random(1).random
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")  # reset VmHWM to the current RSS
     before = status("VmRSS")
     start = time.perf_counter()
-    built = build(n, rnd)
+    built = build()
     seconds = time.perf_counter() - start
     kept, peak = status("VmRSS") - before, status("VmHWM") - before
     assert built is not None
     return {"approach": name, "kept": kept, "peak": peak, "seconds": seconds}
+
+
+def measure(name: str, n: int) -> dict[str, Any]:
+    build, module = APPROACHES[name]
+    rnd = random.Random(1).random
+    return measured(name, module, lambda: build(n, rnd))
 
 
 if __name__ == "__main__":

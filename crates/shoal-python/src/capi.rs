@@ -40,3 +40,54 @@ pub fn clear_refs<const N: usize>(fields: [&mut *mut ffi::PyObject; N]) {
         }
     }
 }
+
+/// What a read-only, one-dimensional buffer view exposes.
+pub struct ViewSpec<'a> {
+    pub data: &'a [u8],
+    pub itemsize: usize,
+    pub format: &'static std::ffi::CStr,
+    /// Owned by the exporting object: `[len / itemsize]` and `[itemsize]`.
+    pub shape: &'a [ffi::Py_ssize_t; 1],
+    pub strides: &'a [ffi::Py_ssize_t; 1],
+}
+
+/// Fills a `Py_buffer` for `owner`'s read-only data, as `bf_getbuffer` must.
+///
+/// # Safety
+/// `view` must be a valid `Py_buffer` to fill. `spec`'s data, shape and strides must stay valid
+/// as long as `owner` lives; the view takes a strong reference to it (in `obj`).
+pub unsafe fn fill_readonly_view(
+    view: *mut ffi::Py_buffer,
+    flags: c_int,
+    owner: Bound<'_, PyAny>,
+    spec: ViewSpec<'_>,
+) {
+    let wanted = |flag: c_int| flags & flag == flag;
+    // SAFETY: `view` is valid per the caller; every pointer stored lives as long as `owner`,
+    // which the view keeps alive.
+    unsafe {
+        (*view).buf = spec.data.as_ptr() as *mut c_void;
+        (*view).len = spec.data.len() as ffi::Py_ssize_t;
+        (*view).readonly = 1;
+        (*view).itemsize = spec.itemsize as ffi::Py_ssize_t;
+        (*view).format = if wanted(ffi::PyBUF_FORMAT) {
+            spec.format.as_ptr() as *mut _
+        } else {
+            std::ptr::null_mut()
+        };
+        (*view).ndim = 1;
+        (*view).shape = if wanted(ffi::PyBUF_ND) {
+            spec.shape.as_ptr() as *mut _
+        } else {
+            std::ptr::null_mut()
+        };
+        (*view).strides = if wanted(ffi::PyBUF_STRIDES) {
+            spec.strides.as_ptr() as *mut _
+        } else {
+            std::ptr::null_mut()
+        };
+        (*view).suboffsets = std::ptr::null_mut();
+        (*view).internal = std::ptr::null_mut();
+        (*view).obj = owner.into_ptr();
+    }
+}

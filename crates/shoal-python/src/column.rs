@@ -5,7 +5,7 @@
 //! at which point the table copies (see `shoal_core::buffer`). So an exported view is always
 //! valid — after appends, writes, deletes, and after the table itself is gone — and is read-only.
 
-use std::ffi::{c_int, c_void};
+use std::ffi::c_int;
 
 use pyo3::buffer::{ElementType, PyUntypedBuffer};
 use pyo3::exceptions::{PyBufferError, PyIndexError, PyTypeError};
@@ -240,34 +240,16 @@ impl PyColumn {
         }
         let this = slf.get();
         let data = this.exportable().map_err(PyBufferError::new_err)?;
-        // SAFETY: `view` is valid per the caller. Every pointer stored in it points into `this`
-        // (shape, strides), into the snapshot's allocation, or at a static string; the view
-        // holds a strong reference to `slf` in `obj`, which keeps all of them alive.
-        unsafe {
-            (*view).buf = data.as_ptr() as *mut c_void;
-            (*view).len = data.as_bytes().len() as ffi::Py_ssize_t;
-            (*view).readonly = 1;
-            (*view).itemsize = this.snap.dtype().itemsize() as ffi::Py_ssize_t;
-            (*view).format = if flags & ffi::PyBUF_FORMAT == ffi::PyBUF_FORMAT {
-                format_cstr(this.snap.dtype()).as_ptr() as *mut _
-            } else {
-                std::ptr::null_mut()
-            };
-            (*view).ndim = 1;
-            (*view).shape = if flags & ffi::PyBUF_ND == ffi::PyBUF_ND {
-                this.shape.as_ptr() as *mut _
-            } else {
-                std::ptr::null_mut()
-            };
-            (*view).strides = if flags & ffi::PyBUF_STRIDES == ffi::PyBUF_STRIDES {
-                this.strides.as_ptr() as *mut _
-            } else {
-                std::ptr::null_mut()
-            };
-            (*view).suboffsets = std::ptr::null_mut();
-            (*view).internal = std::ptr::null_mut();
-            (*view).obj = slf.into_any().into_ptr();
-        }
+        let spec = crate::capi::ViewSpec {
+            data: data.as_bytes(),
+            itemsize: this.snap.dtype().itemsize(),
+            format: format_cstr(this.snap.dtype()),
+            shape: &this.shape,
+            strides: &this.strides,
+        };
+        // SAFETY: `view` is valid per the caller; the data lives in the snapshot and shape and
+        // strides in `this`, all kept alive by the view's reference to `slf`.
+        unsafe { crate::capi::fill_readonly_view(view, flags, slf.clone().into_any(), spec) };
         Ok(())
     }
 

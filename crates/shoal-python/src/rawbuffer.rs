@@ -1,7 +1,7 @@
 //! `RawBuffer`: one buffer of a column snapshot (values, offsets, text, codes) as a read-only
 //! byte buffer, so pickling with protocol 5 can hand it out of band without copying.
 
-use std::ffi::{c_int, c_void};
+use std::ffi::c_int;
 
 use pyo3::exceptions::PyBufferError;
 use pyo3::ffi;
@@ -54,35 +54,16 @@ impl PyRawBuffer {
             return Err(PyBufferError::new_err("a RawBuffer is read-only"));
         }
         let this = slf.get();
-        let bytes = this.bytes();
-        // SAFETY: `view` is valid per the caller. The data pointer points into the snapshot's
-        // allocation and the shape into `this`; the view's strong reference to `slf` (in
-        // `obj`) keeps both alive.
-        unsafe {
-            (*view).buf = bytes.as_ptr() as *mut c_void;
-            (*view).len = bytes.len() as ffi::Py_ssize_t;
-            (*view).readonly = 1;
-            (*view).itemsize = 1;
-            (*view).format = if flags & ffi::PyBUF_FORMAT == ffi::PyBUF_FORMAT {
-                c"B".as_ptr() as *mut _
-            } else {
-                std::ptr::null_mut()
-            };
-            (*view).ndim = 1;
-            (*view).shape = if flags & ffi::PyBUF_ND == ffi::PyBUF_ND {
-                this.shape.as_ptr() as *mut _
-            } else {
-                std::ptr::null_mut()
-            };
-            (*view).strides = if flags & ffi::PyBUF_STRIDES == ffi::PyBUF_STRIDES {
-                this.strides.as_ptr() as *mut _
-            } else {
-                std::ptr::null_mut()
-            };
-            (*view).suboffsets = std::ptr::null_mut();
-            (*view).internal = std::ptr::null_mut();
-            (*view).obj = slf.into_any().into_ptr();
-        }
+        let spec = crate::capi::ViewSpec {
+            data: this.bytes(),
+            itemsize: 1,
+            format: c"B",
+            shape: &this.shape,
+            strides: &this.strides,
+        };
+        // SAFETY: `view` is valid per the caller; the data lives in the snapshot and shape and
+        // strides in `this`, all kept alive by the view's reference to `slf`.
+        unsafe { crate::capi::fill_readonly_view(view, flags, slf.clone().into_any(), spec) };
         Ok(())
     }
 
