@@ -69,10 +69,21 @@ def test_advice_projections_match_the_converted_structures():
     assert a.table_bytes == pytest.approx(shoal.sizeof(t).total, rel=0.05)
 
 
-def test_advice_refuses_table_projection_for_strings():
+def test_advice_projects_tables_for_text_and_refuses_other_types():
     objs = [Labelled(f"name-{i}") for i in range(N // 10)]
     a = advice_for(shoal.census(), "Labelled")
-    assert a.table_bytes is None and a.count == len(objs)
+    assert a.count == len(objs)
+
+    class Row(shoal.Record):
+        name: str
+
+    t = shoal.Table(Row)
+    for o in objs:
+        t.append(o.name)
+    assert a.table_bytes == pytest.approx(shoal.sizeof(t).total, rel=0.25)
+    others = [Labelled(complex(i, 1)) for i in range(N // 10)]
+    b = advice_for(shoal.census(), "Labelled")
+    assert b.count == len(objs) + len(others) and b.table_bytes is None
 
 
 def test_census_is_fast_enough_to_run_often():

@@ -28,8 +28,9 @@ class Advice:
     int, 1 per bool, UTF-8 bytes plus a 4-byte offset per str. Projections use this
     interpreter's object layout: ``slots_bytes`` is the same values held by ``__slots__``
     instances (GC header, object header, one pointer per attribute); ``table_bytes`` is a
-    ``shoal.Table`` built by appending (columns grow by doubling), or ``None`` when some
-    attribute is not a float, int or bool (strings arrive in a later release).
+    ``shoal.Table`` built by appending (columns grow by doubling; for text the projection is
+    approximate, within about 25 %), or ``None`` when some attribute is not a float, int, bool,
+    str or bytes.
     """
 
     type: str
@@ -46,7 +47,7 @@ class Advice:
         return self.bytes / self.count
 
     def __str__(self) -> str:
-        table = _mb(self.table_bytes) if self.table_bytes is not None else "n/a (non-numeric)"
+        table = _mb(self.table_bytes) if self.table_bytes is not None else "n/a (other types)"
         return (
             f"{self.module}.{self.type}: {self.count:,} instances, {_mb(self.bytes)} "
             f"({self.bytes_per_instance:.0f} B each, payload {_mb(self.payload)}); "
@@ -66,9 +67,9 @@ def advice_for(row: dict[str, Any]) -> Advice:
     attributes = row["attributes"] / count
     value_bytes = row["value_bytes"]
     slot_instance = _GC_HEAD + _OBJECT_HEAD + _WORD * round(attributes)
-    numeric = row["numeric_attributes"] == row["attributes"]
+    storable = row["storable_attributes"] == row["attributes"]
     table = None
-    if numeric:
+    if storable:
         per_row = row["payload"] / count
         table = round(per_row * _table_capacity(count))
     return Advice(

@@ -91,8 +91,8 @@ pub struct Node {
     pub lazy_children: Option<Role>,
     /// For an instance: how many attribute values it holds ...
     pub attributes: u64,
-    /// ... how many of them a numeric column (float, int, bool) could hold ...
-    pub numeric_attributes: u64,
+    /// ... how many of them a shoal column could hold (numbers, bools, text, bytes) ...
+    pub storable_attributes: u64,
     /// ... and the raw data they stand for (8 bytes per float ...).
     pub payload: u64,
 }
@@ -107,7 +107,7 @@ impl Node {
         self.shared_buffers.clear();
         self.payload = 0;
         self.attributes = 0;
-        self.numeric_attributes = 0;
+        self.storable_attributes = 0;
         self.lazy_children = None;
     }
 }
@@ -220,8 +220,8 @@ pub struct Owned {
     pub bytes: u64,
     /// Bytes of the instances' `__dict__`s.
     pub dicts: u64,
-    /// Attribute values that a typed numeric column could hold (floats, ints, bools).
-    pub numeric: u64,
+    /// Attribute values that a shoal column could hold (floats, ints, bools, str, bytes).
+    pub storable: u64,
     /// Raw data those values stand for (8 per float ...).
     pub payload: u64,
     /// Attribute values held by the instances (summed over instances).
@@ -390,7 +390,7 @@ impl Walker {
         if node.attributes > 0 {
             let o = report.by_owner.entry(node.type_id).or_default();
             o.attributes += node.attributes;
-            o.numeric += node.numeric_attributes;
+            o.storable += node.storable_attributes;
             o.payload += node.payload;
         }
         if let Some(role) = node.lazy_children {

@@ -491,9 +491,9 @@ impl CPython<'_> {
             // SAFETY: `v` is a live attribute value of a live instance.
             let kind = self.info(unsafe { ffi::Py_TYPE(v) }).kind;
             node.attributes += 1;
-            if let Some((payload, numeric)) = value_payload(v, kind) {
+            if let Some((payload, storable)) = value_payload(v, kind) {
                 node.payload += payload;
-                node.numeric_attributes += u64::from(numeric);
+                node.storable_attributes += u64::from(storable);
             }
         }
     }
@@ -602,8 +602,8 @@ unsafe fn long_size(o: *mut ffi::PyObject) -> u64 {
 }
 
 /// For a value: the raw data it stands for, as a typed column would store it, and whether a
-/// numeric column (float, int, bool) could hold it. 8 bytes for a float or an int, 1 for a
-/// bool, the UTF-8 bytes plus a 4-byte offset for a str or bytes.
+/// shoal column could hold it (float, int, bool, str, bytes). 8 bytes for a float or an int, 1
+/// for a bool, the UTF-8 bytes plus a 4-byte offset for a str or bytes.
 fn value_payload(o: *mut ffi::PyObject, kind: Kind) -> Option<(u64, bool)> {
     // SAFETY: `o` is live; each branch reads what its kind guarantees.
     unsafe {
@@ -613,7 +613,8 @@ fn value_payload(o: *mut ffi::PyObject, kind: Kind) -> Option<(u64, bool)> {
         match kind {
             Kind::Int => Some((8, true)),
             Kind::Scalar if ffi::PyFloat_Check(o) != 0 => Some((8, true)),
-            Kind::Str | Kind::Scalar => Some((payload(o, kind), false)),
+            Kind::Str => Some((payload(o, kind), true)),
+            Kind::Scalar => Some((payload(o, kind), ffi::PyBytes_Check(o) != 0)),
             _ => None,
         }
     }
@@ -1078,7 +1079,7 @@ fn report_dict<'py>(
         row.set_item("dict_bytes", owned.dicts)?;
         row.set_item("payload", owned.payload)?;
         row.set_item("attributes", owned.attributes)?;
-        row.set_item("numeric_attributes", owned.numeric)?;
+        row.set_item("storable_attributes", owned.storable)?;
         classes.append(row)?;
     }
     out.set_item("classes", classes)?;
