@@ -286,3 +286,23 @@ def test_string_annotations_resolve_names_local_to_the_defining_function():
     )
     record = namespace["make"]()
     assert [f.type for f in shoal.fields(record)] == ["category", "u8 | None"]
+
+
+def test_structural_operations_keep_every_type(table):
+    import copy
+
+    rows = [as_python(rec_values(i)) for i in range(50)]
+    expected = sorted(rows, key=lambda r: (r[0], r[3].name))
+    table.sort(key=lambda r: (r.name, r.color.name))
+    assert [shoal.astuple(r) for r in table] == expected
+    clone = copy.deepcopy(table)
+    assert clone == table
+    table["name"] = [f"renamed {i}" for i in range(50)]
+    table["tag"] = ["z"] * 50
+    assert table[7].name == "renamed 7" and table[7].tag == "z"
+    assert clone[7].name != "renamed 7"  # the copy is independent
+    table.insert(3, *rec_values(99))
+    del table[0]
+    popped = table.pop(2)
+    assert shoal.astuple(popped) == as_python(rec_values(99))
+    assert len(table) == 49
