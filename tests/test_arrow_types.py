@@ -187,3 +187,14 @@ def test_seconds_and_milliseconds_convert_exactly():
     )
     t = shoal.Table.from_arrow(W, data)
     assert t[0].when == dt.datetime(1970, 1, 2) and t[0].took == dt.timedelta(seconds=1.5)
+
+
+def test_sliced_arrow_input_of_every_type(table):
+    """Arrow slices share buffers and carry offsets (into values, offsets, views, validity bits
+    and dictionary codes); every type must honour them."""
+    whole = pa.table(table)
+    for start, length in [(3, 10), (17, 1), (0, 40), (39, 1), (5, 0)]:
+        part = whole.slice(start, length)
+        assert shoal.Table.from_arrow(Rec, part) == table[start : start + length]
+    pl = pytest.importorskip("polars")
+    assert shoal.Table.from_arrow(Rec, pl.DataFrame(table).slice(11, 9)) == table[11:20]
