@@ -125,7 +125,7 @@ def test_overwritten_strings_are_reclaimed():
         ("name", 5, TypeError, "field 'name' of Rec expects str, got int 5"),
         ("name", "\ud800", ValueError, "cannot be stored as UTF-8"),
         ("tag", b"x", TypeError, "expects str"),
-        ("color", "RED", TypeError, "a member of Color"),
+        ("color", "RED", ValueError, "is not one of the members of Color"),
         ("size", "XL", ValueError, '\'XL\' is not one of "S", "M", "L"'),
         ("blob", "text", TypeError, "expects bytes"),
         ("when", dt.datetime(2020, 1, 1, tzinfo=UTC), TypeError, "aware datetime for a naive"),
@@ -150,6 +150,15 @@ def test_bad_values_are_refused_and_change_nothing(table, field, value, error, m
     with pytest.raises(error, match=message):
         table[4] = tuple(good)
     assert table == before
+
+
+def test_enum_fields_take_members_and_their_values():
+    class Paint(shoal.Record):
+        color: Color
+
+    t = shoal.Table(Paint)
+    t.extend([(Color.RED,), (1,), ("g",)])
+    assert [r.color for r in t] == [Color.RED, Color.RED, Color.GREEN]
 
 
 def test_unknown_value_of_a_closed_category_is_a_value_error():

@@ -90,24 +90,33 @@ fn text_cell<'a>(
     Ok(Cell::Bytes(Cow::Borrowed(bytes)))
 }
 
+/// An Enum field takes its members, or a value the Enum maps to a member (`Color(1)`), like
+/// the Enum's own constructor; anything else is an unknown value.
 fn enum_cell<'a>(
     obj: &Bound<'_, PyAny>,
     spec: &FieldSpec,
     enum_type: &Bound<'_, PyType>,
     at: impl Fn() -> Target,
 ) -> Result<Cell<'a>> {
-    if !obj.is_instance(enum_type)? {
-        return Err(ShoalError::Expected {
-            at: at(),
-            expected: format!(
-                "a member of {} ({})",
-                enum_type.name()?,
-                quoted(spec.choices.as_deref().unwrap_or(&[]))
-            ),
-            value: describe(obj),
-        });
-    }
-    let name: String = obj.getattr(pyo3::intern!(obj.py(), "name"))?.extract()?;
+    let member = if obj.is_instance(enum_type)? {
+        obj.clone()
+    } else {
+        match enum_type.call1((obj,)) {
+            Ok(m) if m.is_instance(enum_type)? => m,
+            _ => {
+                return Err(ShoalError::UnknownCategory {
+                    at: at(),
+                    value: describe(obj),
+                    choices: format!(
+                        "the members of {} ({})",
+                        enum_type.name()?,
+                        quoted(spec.choices.as_deref().unwrap_or(&[]))
+                    ),
+                })
+            }
+        }
+    };
+    let name: String = member.getattr(pyo3::intern!(obj.py(), "name"))?.extract()?;
     Ok(Cell::Bytes(Cow::Owned(name.into_bytes())))
 }
 
