@@ -315,3 +315,17 @@ def test_structural_operations_keep_every_type(table):
     popped = table.pop(2)
     assert shoal.astuple(popped) == as_python(rec_values(99))
     assert len(table) == 49
+
+
+def test_category_reads_share_one_str_per_value_and_follow_column_replacement():
+    class C(shoal.Record):
+        tag: shoal.Category | None
+
+    t = shoal.Table(C)
+    t.extend([("red",), ("green",), (None,), ("red",)])
+    assert t[0].tag is t[3].tag == "red"
+    assert t[2].tag is None
+    t["tag"] = ["blue", "red", "red", None]  # a new dictionary: codes mean other values now
+    assert [r.tag for r in t] == ["blue", "red", "red", None]
+    t[0].tag = "green"
+    assert [r.tag for r in t] == ["green", "red", "red", None]

@@ -335,7 +335,20 @@ fn read_field_raw(
             if st.inner.version() != rec.version {
                 return Err(ReadFail::Stale);
             }
-            match st.inner.column(index).get(rec.row) {
+            let column = st.inner.column(index);
+            if spec.dtype == shoal_core::DType::Category && spec.enum_type.is_none() {
+                if let Some(Some(code)) = column.code(rec.row) {
+                    let text = || cell_to_py(py, column.get(rec.row).expect("in range"), spec);
+                    return match st.category_str(py, index, code, text) {
+                        Ok(v) => Ok(v.into_ptr()),
+                        Err(e) => {
+                            e.restore(py);
+                            Err(ReadFail::Raised)
+                        }
+                    };
+                }
+            }
+            match column.get(rec.row) {
                 Some(cell) => cell_ptr(py, cell, spec),
                 None => Err(ReadFail::Stale),
             }

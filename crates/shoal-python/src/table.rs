@@ -41,9 +41,51 @@ pub struct TableState {
     scratch: Vec<Cell<'static>>,
     /// The last row handle `t[i]` returned; reused when nothing else holds it.
     cached_row: Option<Py<PyAny>>,
+    /// Per field: the `str` of each category code read so far (the first `CACHED_CODES`), so
+    /// reading a category returns one shared object instead of making a new one. Codes keep
+    /// their meaning while the column lives (its dictionary only grows); replacing the column
+    /// forgets them.
+    category_strs: RefCell<Vec<Vec<Option<Py<PyAny>>>>>,
 }
 
+/// How many codes per category column keep a `str` (bounding the cache for columns with many
+/// distinct values).
+const CACHED_CODES: u32 = 4096;
+
 impl TableState {
+    /// The `str` for category `code` of `field`, made by `make` the first time.
+    pub fn category_str<'py>(
+        &self,
+        py: Python<'py>,
+        field: usize,
+        code: u32,
+        make: impl FnOnce() -> PyResult<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        if code >= CACHED_CODES {
+            return make();
+        }
+        let mut cache = self.category_strs.borrow_mut();
+        if cache.len() <= field {
+            cache.resize_with(field + 1, Vec::new);
+        }
+        let slots = &mut cache[field];
+        if slots.len() <= code as usize {
+            slots.resize_with(code as usize + 1, || None);
+        }
+        if let Some(s) = &slots[code as usize] {
+            return Ok(s.bind(py).clone());
+        }
+        let s = make()?;
+        slots[code as usize] = Some(s.clone().unbind());
+        Ok(s)
+    }
+
+    fn forget_category_strs(&self, field: usize) {
+        if let Some(slots) = self.category_strs.borrow_mut().get_mut(field) {
+            slots.clear();
+        }
+    }
+
     /// A Python index (negative counts from the end) as a row number.
     fn row_index(&self, index: isize) -> Result<usize> {
         let len = self.inner.len();
@@ -97,6 +139,7 @@ impl PyTable {
                 inner,
                 scratch: Vec::new(),
                 cached_row: None,
+                category_strs: RefCell::default(),
             }),
             schema,
         }
@@ -437,6 +480,7 @@ impl PyTable {
                 .into());
             }
             st.inner.replace_column(field, column).expect("checked");
+            st.forget_category_strs(field);
             return Ok(());
         }
         let mut st = this.write()?;
