@@ -89,15 +89,6 @@ impl Categories {
         self.len() == 0
     }
 
-    pub fn is_closed(&self) -> bool {
-        self.closed
-    }
-
-    /// The distinct values, in code order.
-    pub fn dictionary(&self) -> impl Iterator<Item = &[u8]> {
-        (0..self.values.len()).map(|i| self.values.get(i).expect("code in range"))
-    }
-
     pub fn dictionary_len(&self) -> usize {
         self.values.len()
     }
@@ -135,11 +126,6 @@ impl Categories {
     pub fn get(&self, i: usize) -> Option<&[u8]> {
         self.code(i)
             .map(|c| self.values.get(c as usize).expect("code in range"))
-    }
-
-    /// The value of code `code`.
-    pub fn value(&self, code: u32) -> Option<&[u8]> {
-        self.values.get(code as usize)
     }
 
     /// The code for `value`, adding it to an open dictionary (and widening the codes) if new.

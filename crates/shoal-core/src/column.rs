@@ -450,10 +450,6 @@ impl Column {
         self.dtype
     }
 
-    pub fn is_nullable(&self) -> bool {
-        self.nullable
-    }
-
     pub fn len(&self) -> usize {
         match &self.values {
             Values::Fixed(f) => f.len(),
