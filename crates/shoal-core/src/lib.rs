@@ -16,7 +16,6 @@ pub mod schema;
 pub mod strings;
 pub mod table;
 pub mod temporal;
-pub mod walk;
 
 pub use buffer::{Buffer, Native, Snapshot};
 pub use column::{Column, ColumnSnapshot, Fixed, FixedSnapshot, SnapshotData};

@@ -12,7 +12,7 @@ use std::ffi::{c_int, c_void, CStr};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use shoal_core::walk::{self, AddrMap, Category, Heap, Node, Role};
+use shoal_heap::{self as walk, AddrMap, Bucket, Heap, Node, Role};
 
 use crate::column::PyColumn;
 use crate::schema::{PyField, PySchema};
@@ -342,7 +342,7 @@ impl<'py> CPython<'py> {
         if info.kind == Kind::Shared || Self::is_shared_value(o, info.kind) {
             node.shared = true;
             if self.include_shared {
-                node.pieces.push((Category::ObjectHeaders, own));
+                node.pieces.push((Bucket::ObjectHeaders, own));
                 node.allocated = rounded(own);
             }
             return;
@@ -363,15 +363,15 @@ impl<'py> CPython<'py> {
             match info.kind {
                 Kind::List => {
                     let items = (*o.cast::<ffi::PyListObject>()).allocated as u64 * WORD;
-                    node.pieces.push((Category::Containers, own + items));
+                    node.pieces.push((Bucket::Containers, own + items));
                     allocated += rounded(items);
                 }
                 Kind::Dict => {
                     let (extra, extra_alloc) = dict_tables(o);
                     let cat = if matches!(role, Role::InstanceDict(_)) {
-                        Category::InstanceDicts
+                        Bucket::InstanceDicts
                     } else {
-                        Category::Containers
+                        Bucket::Containers
                     };
                     node.pieces.push((cat, own + extra));
                     allocated += extra_alloc;
@@ -384,18 +384,18 @@ impl<'py> CPython<'py> {
                     } else {
                         (set.mask as u64 + 1) * 16
                     };
-                    node.pieces.push((Category::Containers, own + table));
+                    node.pieces.push((Bucket::Containers, own + table));
                     allocated += rounded(table);
                 }
-                Kind::Tuple => node.pieces.push((Category::Containers, own)),
+                Kind::Tuple => node.pieces.push((Bucket::Containers, own)),
                 Kind::ByteArray => {
                     let buf = (*o.cast::<ffi::PyByteArrayObject>()).ob_alloc as u64;
-                    node.pieces.push((Category::ObjectHeaders, own));
-                    node.pieces.push((Category::Buffers, buf));
+                    node.pieces.push((Bucket::ObjectHeaders, own));
+                    node.pieces.push((Bucket::Buffers, buf));
                     allocated += rounded(buf);
                 }
                 Kind::Table => {
-                    node.pieces.push((Category::ObjectHeaders, own));
+                    node.pieces.push((Bucket::ObjectHeaders, own));
                     let t = pyo3::Borrowed::from_ptr(self.py, o).cast_unchecked::<PyTable>();
                     if let Some(buffers) = t.get().peek(|st| {
                         st.inner
@@ -408,7 +408,7 @@ impl<'py> CPython<'py> {
                     }
                 }
                 Kind::Column => {
-                    node.pieces.push((Category::ObjectHeaders, own));
+                    node.pieces.push((Bucket::ObjectHeaders, own));
                     let c = pyo3::Borrowed::from_ptr(self.py, o).cast_unchecked::<PyColumn>();
                     let snap = c.get().snapshot();
                     node.shared_buffers.extend(
@@ -420,27 +420,27 @@ impl<'py> CPython<'py> {
                 Kind::Numpy => {
                     let fields = numpy_fields(o);
                     let (data, dims) = fields.owned_bytes();
-                    node.pieces.push((Category::ObjectHeaders, own + dims));
-                    node.pieces.push((Category::Buffers, data));
+                    node.pieces.push((Bucket::ObjectHeaders, own + dims));
+                    node.pieces.push((Bucket::Buffers, data));
                     allocated += rounded(dims) + rounded(data);
                     if !fields.base.is_null() {
                         node.referents.push((fields.base as usize, Role::Element));
                     }
                 }
                 Kind::Str | Kind::Int | Kind::Scalar => {
-                    node.pieces.push((Category::AttributeValues, own));
+                    node.pieces.push((Bucket::AttributeValues, own));
                 }
                 Kind::Registered => {
-                    node.pieces.push((Category::ObjectHeaders, own));
+                    node.pieces.push((Bucket::ObjectHeaders, own));
                     self.deferred.push(o);
                 }
                 Kind::Instance => {
                     let separate = separate_values_size(o, tp);
                     node.pieces
-                        .push((Category::ObjectHeaders, own - info.inline_values));
+                        .push((Bucket::ObjectHeaders, own - info.inline_values));
                     if info.inline_values + separate > 0 {
                         node.pieces
-                            .push((Category::InlineValues, info.inline_values + separate));
+                            .push((Bucket::InlineValues, info.inline_values + separate));
                     }
                     allocated += rounded(separate);
                     let dict = instance_dict(o, tp);
@@ -1036,14 +1036,14 @@ fn report_dict<'py>(
     out.set_item("shared_objects", report.shared_objects)?;
     out.set_item("bookkeeping", report.bookkeeping)?;
     let cats = PyDict::new(py);
-    for (c, b) in &report.categories {
-        cats.set_item(category_name(*c), *b)?;
+    for (c, b) in &report.buckets {
+        cats.set_item(bucket_name(*c), *b)?;
     }
     out.set_item("categories", cats)?;
     let split = PyDict::new(py);
-    for (&(c, t), b) in &report.by_category_type {
+    for (&(c, t), b) in &report.by_bucket_type {
         let key = (
-            category_name(c),
+            bucket_name(c),
             heap.type_name(t as *mut ffi::PyTypeObject),
         );
         split.set_item(key, *b)?;
@@ -1087,13 +1087,13 @@ fn report_dict<'py>(
     Ok(out)
 }
 
-pub fn category_name(c: Category) -> &'static str {
+pub fn bucket_name(c: Bucket) -> &'static str {
     match c {
-        Category::ObjectHeaders => "object headers",
-        Category::InstanceDicts => "instance dicts",
-        Category::InlineValues => "inline values",
-        Category::AttributeValues => "attribute values",
-        Category::Containers => "containers",
-        Category::Buffers => "buffers",
+        Bucket::ObjectHeaders => "object headers",
+        Bucket::InstanceDicts => "instance dicts",
+        Bucket::InlineValues => "inline values",
+        Bucket::AttributeValues => "attribute values",
+        Bucket::Containers => "containers",
+        Bucket::Buffers => "buffers",
     }
 }

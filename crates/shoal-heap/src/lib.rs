@@ -1,7 +1,7 @@
 //! A heap walk that counts every object once: the engine behind `shoal.sizeof`.
 //!
 //! The walk knows nothing about Python: a [`Heap`] describes each object (its size, split into
-//! categories, and its referents), and the walk keeps the explicit stack (so a linked list a
+//! buckets, and its referents), and the walk keeps the explicit stack (so a linked list a
 //! million deep needs no recursion), the set of objects already counted, and the totals.
 
 use std::collections::{HashMap, HashSet};
@@ -33,7 +33,7 @@ pub type AddrSet<K> = HashSet<K, BuildHasherDefault<AddrHasher>>;
 
 /// Where an object's bytes go in a report.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Category {
+pub enum Bucket {
     /// The objects themselves: GC pre-header, header and fixed fields.
     ObjectHeaders,
     /// `__dict__` objects of instances, with their key tables.
@@ -76,7 +76,7 @@ pub struct Node {
     /// Identity of the object's type (for the by-type table); 0 for none.
     pub type_id: usize,
     /// Bytes requested from the allocator, split by category.
-    pub pieces: Vec<(Category, u64)>,
+    pub pieces: Vec<(Bucket, u64)>,
     /// The same with the allocator's rounding.
     pub allocated: u64,
     /// Objects this one owns a reference to, with the role they play.
@@ -240,9 +240,9 @@ pub struct WalkReport {
     pub total: u64,
     pub allocated: u64,
     pub objects: u64,
-    pub categories: HashMap<Category, u64>,
+    pub buckets: HashMap<Bucket, u64>,
     /// Bytes per (category, type): e.g. attribute values that are floats.
-    pub by_category_type: AddrMap<(Category, usize), u64>,
+    pub by_bucket_type: AddrMap<(Bucket, usize), u64>,
     pub by_type: AddrMap<usize, TypeTotal>,
     /// Per class: what its instances own (see [`Owned`]).
     pub by_owner: AddrMap<usize, Owned>,
@@ -360,19 +360,19 @@ impl Walker {
         }
         let mut bytes = own;
         for &(category, b) in &node.pieces {
-            *report.categories.entry(category).or_default() += b;
+            *report.buckets.entry(category).or_default() += b;
             *report
-                .by_category_type
+                .by_bucket_type
                 .entry((category, node.type_id))
                 .or_default() += b;
         }
         for &(id, b) in &node.shared_buffers {
             if self.buffers.insert(id) {
                 bytes += b;
-                *report.categories.entry(Category::Buffers).or_default() += b;
+                *report.buckets.entry(Bucket::Buffers).or_default() += b;
                 *report
-                    .by_category_type
-                    .entry((Category::Buffers, node.type_id))
+                    .by_bucket_type
+                    .entry((Bucket::Buffers, node.type_id))
                     .or_default() += b;
             }
         }
@@ -433,7 +433,7 @@ mod tests {
         fn describe(&mut self, obj: usize, _role: Role, node: &mut Node) {
             self.described.push(obj);
             node.type_id = obj % 3;
-            node.pieces.push((Category::ObjectHeaders, 10));
+            node.pieces.push((Bucket::ObjectHeaders, 10));
             node.allocated = 16;
             if obj % 2 == 0 {
                 node.lazy_children = Some(Role::Element); // exercise both ways
@@ -504,17 +504,17 @@ mod tests {
             fn describe(&mut self, obj: usize, _: Role, node: &mut Node) {
                 *node = match obj {
                     0 => Node {
-                        pieces: vec![(Category::Containers, 8)],
+                        pieces: vec![(Bucket::Containers, 8)],
                         referents: vec![(1, Role::Element), (2, Role::Element), (3, Role::Element)],
                         ..Node::default()
                     },
                     1 | 2 => Node {
-                        pieces: vec![(Category::ObjectHeaders, 100)],
+                        pieces: vec![(Bucket::ObjectHeaders, 100)],
                         shared_buffers: vec![(77, 1000)],
                         ..Node::default()
                     },
                     _ => Node {
-                        pieces: vec![(Category::ObjectHeaders, 5)],
+                        pieces: vec![(Bucket::ObjectHeaders, 5)],
                         shared: true,
                         ..Node::default()
                     },
@@ -523,7 +523,7 @@ mod tests {
         }
         let r = walk(&mut H, &[0]);
         assert_eq!(r.total, 8 + 100 + 100 + 1000);
-        assert_eq!(r.categories[&Category::Buffers], 1000);
+        assert_eq!(r.buckets[&Bucket::Buffers], 1000);
         assert_eq!((r.shared_objects, r.shared_bytes), (1, 5));
     }
 }
