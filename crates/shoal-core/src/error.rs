@@ -1,5 +1,10 @@
-//! The core's one error type. Fields are named by index: the binding layer, which knows the
-//! names and the original Python values, turns these into messages.
+//! The core's one error type. Errors about rows name fields by index: the binding layer, which
+//! knows the names and the original Python values, turns them into messages. Errors about
+//! Arrow input name fields by name (the producer's columns are matched by name); nothing is
+//! imported when one is returned.
+//!
+//! [`Problem`] is the context-free reason a column refused one value; `Error::Value` and
+//! `Error::Cell` carry it with the field and row.
 
 use crate::dtype::{DType, Problem, Value};
 use std::fmt;
@@ -35,6 +40,36 @@ pub enum Error {
         expected: DType,
         got: DType,
     },
+    /// Arrow input whose top level is not a struct (record batch) of columns.
+    NotAStruct { format: String },
+    /// Arrow input without a column for field `field`.
+    MissingColumn { field: String },
+    /// An Arrow column whose type (`got`, described) does not fit the field's type.
+    TypeMismatch {
+        field: String,
+        expected: String,
+        got: String,
+    },
+    /// An Arrow column holding nulls for a field that is not optional.
+    Nulls { field: String, count: usize },
+    /// An Arrow value the field cannot hold (out of range, not in a closed category, ...).
+    BadValue {
+        field: String,
+        row: usize,
+        detail: String,
+    },
+    /// Arrow arrays that do not have the shape their schema promises.
+    Malformed { detail: String },
+}
+
+impl Error {
+    /// Whether the error is about a type (`TypeError` in Python) rather than a value.
+    pub fn is_type_error(&self) -> bool {
+        matches!(
+            self,
+            Error::TypeMismatch { .. } | Error::NotAStruct { .. } | Error::ColumnType { .. }
+        )
+    }
 }
 
 impl fmt::Display for Error {
@@ -87,6 +122,28 @@ impl fmt::Display for Error {
                 expected,
                 got,
             } => write!(f, "column {field} has type {got}, expected {expected}"),
+            Error::NotAStruct { format } => write!(
+                f,
+                "expected a struct of columns (a table or record batch), got Arrow format {format:?}"
+            ),
+            Error::MissingColumn { field } => write!(f, "no column named '{field}'"),
+            Error::TypeMismatch {
+                field,
+                expected,
+                got,
+            } => write!(
+                f,
+                "column '{field}' has Arrow type {got} but the field is {expected}"
+            ),
+            Error::Nulls { field, count } => write!(
+                f,
+                "column '{field}' has {count} nulls, but the field is not optional \
+                 (declare it `T | None`)"
+            ),
+            Error::BadValue { field, row, detail } => {
+                write!(f, "column '{field}', row {row}: {detail}")
+            }
+            Error::Malformed { detail } => write!(f, "malformed Arrow data: {detail}"),
         }
     }
 }

@@ -2,24 +2,20 @@
 //!
 //! Pure Rust, no Python: the binding crate `shoal-python` turns Python objects into [`Value`]s
 //! and [`Error`]s into Python exceptions.
+//!
+//! Modules depend one way: `buffer` ← `dtype` ← `column` ← `table` ← `arrow`; `error` is
+//! shared by all of them.
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod arrow;
-pub mod bitmap;
 pub mod buffer;
-pub mod category;
 pub mod column;
 pub mod dtype;
 pub mod error;
-pub mod kernels;
-pub mod schema;
-pub mod strings;
 pub mod table;
-pub mod temporal;
 
 pub use buffer::{Buffer, Native, Snapshot};
 pub use column::{Column, ColumnSnapshot, Fixed, FixedSnapshot, SnapshotData};
-pub use dtype::{Cell, DType, Problem, Scalar, Value};
+pub use dtype::{temporal, Cell, DType, Field, Problem, Scalar, Schema, Value};
 pub use error::Error;
-pub use schema::{Field, Schema};
 pub use table::Table;

@@ -7,9 +7,7 @@ use std::sync::Arc;
 
 use pyo3::prelude::*;
 use pyo3::types::PyCapsule;
-use shoal_core::arrow::{
-    export_columns, export_schema, import_struct, ArrowArray, ArrowSchema, ImportError,
-};
+use shoal_core::arrow::{export_columns, export_schema, import_struct, ArrowArray, ArrowSchema};
 use shoal_core::{Column, ColumnSnapshot, DType, Schema};
 
 /// An exported struct for a capsule: raw pointers inside, owned by the struct's release callback.
@@ -204,13 +202,12 @@ impl<T: ReleaseCallback> Drop for Released<T> {
     }
 }
 
-fn import_error(e: ImportError, record: &str) -> PyErr {
+fn import_error(e: shoal_core::Error, record: &str) -> PyErr {
     let message = format!("{record}.from_arrow: {e}; nothing was imported");
-    match e {
-        ImportError::TypeMismatch { .. } | ImportError::NotAStruct { .. } => {
-            pyo3::exceptions::PyTypeError::new_err(message)
-        }
-        _ => pyo3::exceptions::PyValueError::new_err(message),
+    if e.is_type_error() {
+        pyo3::exceptions::PyTypeError::new_err(message)
+    } else {
+        pyo3::exceptions::PyValueError::new_err(message)
     }
 }
 

@@ -1042,10 +1042,7 @@ fn report_dict<'py>(
     out.set_item("categories", cats)?;
     let split = PyDict::new(py);
     for (&(c, t), b) in &report.by_bucket_type {
-        let key = (
-            bucket_name(c),
-            heap.type_name(t as *mut ffi::PyTypeObject),
-        );
+        let key = (bucket_name(c), heap.type_name(t as *mut ffi::PyTypeObject));
         split.set_item(key, *b)?;
     }
     out.set_item("by_category_type", split)?;

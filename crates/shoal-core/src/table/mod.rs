@@ -3,9 +3,9 @@
 use std::sync::Arc;
 
 use crate::column::{Column, ColumnSnapshot};
+use crate::dtype::Schema;
 use crate::dtype::{Cell, DType, Problem, Value};
 use crate::error::Error;
-use crate::schema::Schema;
 
 #[derive(Clone, Debug)]
 pub struct Table {

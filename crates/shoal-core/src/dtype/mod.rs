@@ -1,5 +1,10 @@
 //! Field types, the values Python hands us, and the typed scalars and cells columns store.
 
+pub mod schema;
+pub mod temporal;
+
+pub use schema::{Field, Schema};
+
 use std::borrow::Cow;
 use std::fmt;
 

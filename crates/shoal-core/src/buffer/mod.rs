@@ -8,6 +8,10 @@
 //! allocation to the snapshots. This is what lets NumPy and Arrow borrow our memory without the
 //! table ever raising `BufferError` or handing them a dangling pointer.
 
+pub mod bitmap;
+
+pub use bitmap::Bitmap;
+
 use std::alloc::{self, Layout};
 use std::marker::PhantomData;
 use std::mem::size_of;

@@ -6,10 +6,10 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
+use super::fixed::{Fixed, FixedSnapshot};
+use super::strings::Strings;
 use crate::buffer::Snapshot;
-use crate::column::{Fixed, FixedSnapshot};
 use crate::dtype::{DType, Problem, Scalar};
-use crate::strings::Strings;
 
 #[derive(Clone, Debug)]
 pub struct Categories {

@@ -1,0 +1,514 @@
+//! Import: reads a producer's struct array into fresh columns, checking offsets, view buffers,
+//! dictionary indices, UTF-8 and ranges before use — never trusting the producer.
+
+use std::ffi::c_char;
+
+use super::ffi::{ArrowArray, ArrowSchema};
+use super::format::{describe_format, field_type_name, fixed_format, unit_factor};
+use crate::dtype::{Cell, DType, Field, Problem, Schema};
+use crate::error::Error;
+
+/// Reads a NUL-terminated C string (empty for null).
+///
+/// # Safety
+/// `p` must be null or point to a NUL-terminated string.
+unsafe fn c_str(p: *const c_char) -> String {
+    if p.is_null() {
+        return String::new();
+    }
+    // SAFETY: guaranteed by the caller.
+    unsafe { std::ffi::CStr::from_ptr(p) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// One Arrow array as the importer reads it: its format, length, offset and buffers, checked
+/// against the counts the producer gave.
+struct Input<'a> {
+    format: String,
+    len: usize,
+    offset: usize,
+    array: &'a ArrowArray,
+    schema: &'a ArrowSchema,
+}
+
+impl<'a> Input<'a> {
+    /// # Safety
+    /// `schema` and `array` must be valid C Data Interface structs describing the same data.
+    unsafe fn new(
+        schema: &'a ArrowSchema,
+        array: &'a ArrowArray,
+        len: usize,
+        offset: usize,
+    ) -> Result<Input<'a>, Error> {
+        if array.length < 0 || array.offset < 0 || (array.length as usize) < offset + len {
+            return Err(malformed("a column is shorter than its table"));
+        }
+        Ok(Input {
+            // SAFETY: guaranteed by the caller.
+            format: unsafe { c_str(schema.format) },
+            len,
+            offset: offset + array.offset as usize,
+            array,
+            schema,
+        })
+    }
+
+    /// Buffer `i` (null if absent); an error if the array has fewer buffers.
+    fn buffer(&self, i: usize) -> Result<*const u8, Error> {
+        if i >= self.array.n_buffers.max(0) as usize {
+            return Err(malformed(&format!(
+                "format {:?} needs buffer {i}",
+                self.format
+            )));
+        }
+        // SAFETY: `i` is below the producer's buffer count.
+        Ok(unsafe { *self.array.buffers.add(i) }.cast())
+    }
+
+    /// Elements `[offset, offset + len + extra)` of buffer `i` as `T`s.
+    ///
+    /// # Safety
+    /// The producer promises that buffer `i` holds at least that many `T`s.
+    unsafe fn slice<T>(&self, i: usize, extra: usize) -> Result<&'a [T], Error> {
+        let p = self.buffer(i)?;
+        let n = self.len + extra;
+        if n == 0 {
+            return Ok(&[]);
+        }
+        if p.is_null() {
+            return Err(malformed(&format!(
+                "buffer {i} of a {:?} column is missing",
+                self.format
+            )));
+        }
+        // SAFETY: guaranteed by the caller; Arrow buffers are aligned for their element type.
+        Ok(unsafe { std::slice::from_raw_parts(p.cast::<T>().add(self.offset), n) })
+    }
+
+    /// The validity bits and the number of nulls among the rows.
+    fn validity(&self) -> Result<Option<(&'a [u8], usize)>, Error> {
+        let p = self.buffer(0)?;
+        if p.is_null() || self.array.null_count == 0 || self.len == 0 {
+            return Ok(None);
+        }
+        let bytes = (self.offset + self.len).div_ceil(8);
+        // SAFETY: a validity buffer covers `offset + length` bits.
+        let bits = unsafe { std::slice::from_raw_parts(p, bytes) };
+        let nulls = (self.offset..self.offset + self.len)
+            .filter(|&i| bits[i / 8] >> (i % 8) & 1 == 0)
+            .count();
+        Ok((nulls > 0).then_some((bits, nulls)))
+    }
+
+    fn is_valid(bits: Option<(&[u8], usize)>, i: usize) -> bool {
+        bits.is_none_or(|(b, _)| b[i / 8] >> (i % 8) & 1 == 1)
+    }
+}
+
+fn malformed(detail: &str) -> Error {
+    Error::Malformed {
+        detail: detail.to_owned(),
+    }
+}
+
+/// Appends the rows of one Arrow struct array to `columns` (one per schema field, matched by
+/// name), checking every value. On error the columns may hold part of the batch: callers build
+/// into fresh columns and drop them on error.
+///
+/// # Safety
+/// `arrow_schema` and `array` must be valid, unreleased C Data Interface structs describing
+/// the same data (as a producer hands them over).
+pub unsafe fn import_struct(
+    schema: &Schema,
+    arrow_schema: &ArrowSchema,
+    array: &ArrowArray,
+    columns: &mut [crate::Column],
+) -> Result<(), Error> {
+    // SAFETY: guaranteed by the caller; children are only read within the producer's counts.
+    unsafe {
+        let top = c_str(arrow_schema.format);
+        if top != "+s" {
+            return Err(Error::NotAStruct { format: top });
+        }
+        if array.n_children != arrow_schema.n_children || array.n_children < 0 || array.length < 0 {
+            return Err(malformed(
+                "the array's and the schema's column counts differ",
+            ));
+        }
+        if array.null_count > 0 {
+            return Err(malformed("null rows at the top level"));
+        }
+        let n = array.n_children as usize;
+        let (len, offset) = (array.length as usize, array.offset.max(0) as usize);
+        for (field, col) in schema.fields().iter().zip(columns.iter_mut()) {
+            let found =
+                (0..n).find(|&i| c_str((**arrow_schema.children.add(i)).name) == field.name);
+            let Some(i) = found else {
+                return Err(Error::MissingColumn {
+                    field: field.name.clone(),
+                });
+            };
+            let input = Input::new(
+                &**arrow_schema.children.add(i),
+                &**array.children.add(i),
+                len,
+                offset,
+            )?;
+            import_column(field, &input, col)?;
+        }
+        Ok(())
+    }
+}
+
+/// # Safety
+/// `input` describes a valid Arrow array (see [`import_struct`]).
+unsafe fn import_column(
+    field: &Field,
+    input: &Input<'_>,
+    col: &mut crate::Column,
+) -> Result<(), Error> {
+    let mismatch = || Error::TypeMismatch {
+        field: field.name.clone(),
+        expected: field_type_name(field),
+        got: describe_format(&input.format),
+    };
+    let validity = input.validity()?;
+    if let Some((_, count)) = validity {
+        if !field.nullable {
+            return Err(Error::Nulls {
+                field: field.name.clone(),
+                count,
+            });
+        }
+    }
+    let bad = |row: usize, detail: String| Error::BadValue {
+        field: field.name.clone(),
+        row,
+        detail,
+    };
+    let before = col.len();
+    // SAFETY (for every `slice` below): the format was checked first, so the producer promises
+    // buffers of those element types and lengths.
+    unsafe {
+        match field.dtype {
+            DType::Category => return import_category(field, input, col, validity, &mismatch),
+            DType::Str | DType::Bytes => {
+                let values = read_var(input, field.dtype == DType::Str)
+                    .ok_or_else(mismatch)?
+                    .map_err(|e| match e {
+                        Error::BadValue { row, detail, .. } => bad(row, detail),
+                        other => other,
+                    })?;
+                for (row, v) in values.into_iter().enumerate() {
+                    if let Err(p) = col.push(v.map_or(Cell::Null, Cell::bytes)) {
+                        return Err(bad(row, format!("{p:?}")));
+                    }
+                }
+                return Ok(());
+            }
+            DType::Datetime | DType::Timedelta => {
+                let (prefix, tz) = if field.dtype == DType::Datetime {
+                    ("ts", format!(":{}", field.tz.as_deref().unwrap_or("")))
+                } else {
+                    ("tD", String::new())
+                };
+                let unit = input
+                    .format
+                    .strip_prefix(prefix)
+                    .filter(|rest| rest.len() == 1 + tz.len() && rest[1..] == tz)
+                    .and_then(|rest| unit_factor(&rest[..1]))
+                    .ok_or_else(mismatch)?;
+                let raw = input.slice::<i64>(1, 0)?;
+                let range = field.dtype.temporal_range().unwrap_or((i64::MIN, i64::MAX));
+                let mut out = Vec::with_capacity(raw.len());
+                for (row, &v) in raw.iter().enumerate() {
+                    if !Input::is_valid(validity, input.offset + row) {
+                        out.push(0);
+                        continue;
+                    }
+                    let us = match unit {
+                        (true, k) => v.checked_mul(k),
+                        (false, k) if v % k == 0 => Some(v / k),
+                        (false, _) => {
+                            return Err(bad(
+                                row,
+                                format!("{v} ns is not a whole number of microseconds"),
+                            ))
+                        }
+                    };
+                    match us.filter(|us| (range.0..=range.1).contains(us)) {
+                        Some(us) => out.push(us),
+                        None => {
+                            return Err(bad(
+                                row,
+                                format!("{v} is out of the {} range", field.dtype),
+                            ))
+                        }
+                    }
+                }
+                let bytes = std::slice::from_raw_parts(out.as_ptr().cast::<u8>(), out.len() * 8);
+                col.extend_from_bytes(bytes);
+            }
+            DType::Date => {
+                if input.format != "tdD" {
+                    return Err(mismatch());
+                }
+                let raw = input.slice::<i32>(1, 0)?;
+                let range = crate::dtype::DATE_RANGE_DAYS;
+                for (row, &v) in raw.iter().enumerate() {
+                    if Input::is_valid(validity, input.offset + row)
+                        && !(range.0..=range.1).contains(&v)
+                    {
+                        return Err(bad(row, format!("{v} days is out of the date range")));
+                    }
+                }
+                let bytes = std::slice::from_raw_parts(raw.as_ptr().cast::<u8>(), raw.len() * 4);
+                col.extend_from_bytes(bytes);
+            }
+            DType::Bool => {
+                if input.format != "b" {
+                    return Err(mismatch());
+                }
+                let data = input.buffer(1)?;
+                if data.is_null() && input.len > 0 {
+                    return Err(malformed("a bool column has no data"));
+                }
+                let bits: Vec<u8> = (input.offset..input.offset + input.len)
+                    .map(|i| (*data.add(i / 8) >> (i % 8)) & 1)
+                    .collect();
+                col.extend_from_bytes(&bits);
+            }
+            fixed => {
+                if input.format != fixed_format(fixed) {
+                    return Err(mismatch());
+                }
+                let size = fixed.itemsize();
+                let data = input.buffer(1)?;
+                if data.is_null() && input.len > 0 {
+                    return Err(malformed("a column has no data buffer"));
+                }
+                if input.len > 0 {
+                    let bytes =
+                        std::slice::from_raw_parts(data.add(input.offset * size), input.len * size);
+                    col.extend_from_bytes(bytes);
+                }
+            }
+        }
+    }
+    if let Some((bits, _)) = validity {
+        col.mark_nulls(before, bits, input.offset);
+    }
+    Ok(())
+}
+
+/// Reads a text or binary column as row slices (`None` for nulls), checking offsets, views and
+/// (for text) UTF-8. `None` if the format is not a text/binary one of the right kind.
+///
+/// # Safety
+/// `input` describes a valid Arrow array.
+unsafe fn read_var<'a>(
+    input: &Input<'a>,
+    text: bool,
+) -> Option<Result<Vec<Option<&'a [u8]>>, Error>> {
+    let kind = match (input.format.as_str(), text) {
+        ("u", true) | ("z", false) => 0,
+        ("U", true) | ("Z", false) => 1,
+        ("vu", true) | ("vz", false) => 2,
+        _ => return None,
+    };
+    // SAFETY: forwarded from the caller.
+    Some(unsafe { read_var_kind(input, kind, text) })
+}
+
+/// # Safety
+/// As for [`read_var`], with `kind` 0 (i32 offsets), 1 (i64 offsets) or 2 (views).
+unsafe fn read_var_kind<'a>(
+    input: &Input<'a>,
+    kind: u8,
+    text: bool,
+) -> Result<Vec<Option<&'a [u8]>>, Error> {
+    let validity = input.validity()?;
+    let spans: Vec<(usize, usize, *const u8, usize)> = unsafe {
+        match kind {
+            0 | 1 => {
+                let offsets: Vec<i64> = if kind == 0 {
+                    input
+                        .slice::<i32>(1, 1)?
+                        .iter()
+                        .map(|&o| o.into())
+                        .collect()
+                } else {
+                    input.slice::<i64>(1, 1)?.to_vec()
+                };
+                let data = input.buffer(2)?;
+                let end = offsets.iter().copied().max().unwrap_or(0);
+                if offsets.windows(2).any(|w| w[0] > w[1] || w[0] < 0)
+                    || (data.is_null() && end > 0)
+                {
+                    return Err(malformed(
+                        "offsets are decreasing, negative or without data",
+                    ));
+                }
+                offsets
+                    .windows(2)
+                    .map(|w| (w[0] as usize, (w[1] - w[0]) as usize, data, end as usize))
+                    .collect()
+            }
+            _ => read_views(input)?,
+        }
+    };
+    let mut out = Vec::with_capacity(spans.len());
+    for (row, (start, len, base, bound)) in spans.into_iter().enumerate() {
+        if !Input::is_valid(validity, input.offset + row) {
+            out.push(None);
+            continue;
+        }
+        if start + len > bound {
+            return Err(malformed("a value runs past its data buffer"));
+        }
+        // SAFETY: `base` points to a producer buffer of at least `bound` bytes (the largest
+        // offset, or the buffer size the producer listed for views).
+        let bytes = unsafe { std::slice::from_raw_parts(base.add(start), len) };
+        if text && std::str::from_utf8(bytes).is_err() {
+            return Err(Error::BadValue {
+                field: String::new(),
+                row,
+                detail: "invalid UTF-8 in a text column".into(),
+            });
+        }
+        out.push(Some(bytes));
+    }
+    Ok(out)
+}
+
+/// The (start, length, buffer, buffer size) of each row of a string/binary view array.
+///
+/// # Safety
+/// `input` describes a valid view array: buffer 1 holds 16-byte views, then the variadic data
+/// buffers, then an i64 array of their sizes.
+unsafe fn read_views(input: &Input<'_>) -> Result<Vec<(usize, usize, *const u8, usize)>, Error> {
+    let n_buffers = input.array.n_buffers.max(0) as usize;
+    if n_buffers < 3 {
+        return Err(malformed("a view array needs a sizes buffer"));
+    }
+    let variadic = n_buffers - 3;
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        let sizes = input.buffer(n_buffers - 1)?.cast::<i64>();
+        let views = input.slice::<[u8; 16]>(1, 0)?;
+        let mut out = Vec::with_capacity(views.len());
+        for view in views {
+            let len = i32::from_le_bytes(view[0..4].try_into().expect("4 bytes"));
+            if len < 0 {
+                return Err(malformed("negative view length"));
+            }
+            if len <= 12 {
+                out.push((0, len as usize, view.as_ptr().add(4), 12));
+                continue;
+            }
+            let buf = i32::from_le_bytes(view[8..12].try_into().expect("4 bytes"));
+            let off = i32::from_le_bytes(view[12..16].try_into().expect("4 bytes"));
+            if buf < 0 || buf as usize >= variadic || off < 0 {
+                return Err(malformed("a view points to no buffer"));
+            }
+            let base = input.buffer(2 + buf as usize)?;
+            let size = *sizes.add(buf as usize);
+            out.push((off as usize, len as usize, base, size.max(0) as usize));
+        }
+        Ok(out)
+    }
+}
+
+/// Imports a category field from a dictionary-encoded column (any integer indices, text
+/// values) or from a plain text column.
+///
+/// # Safety
+/// `input` describes a valid Arrow array.
+unsafe fn import_category(
+    field: &Field,
+    input: &Input<'_>,
+    col: &mut crate::Column,
+    validity: Option<(&[u8], usize)>,
+    mismatch: &dyn Fn() -> Error,
+) -> Result<(), Error> {
+    let refused = |row: usize, p: Problem| Error::BadValue {
+        field: field.name.clone(),
+        row,
+        detail: match p {
+            Problem::UnknownCategory => "not one of the field's values".into(),
+            other => format!("{other:?}"),
+        },
+    };
+    let with_field = |e: Error| match e {
+        Error::BadValue { row, detail, .. } => Error::BadValue {
+            field: field.name.clone(),
+            row,
+            detail,
+        },
+        other => other,
+    };
+    // SAFETY: the structs are valid per the caller; the dictionary pointers are checked.
+    unsafe {
+        if input.schema.dictionary.is_null() {
+            let values = read_var(input, true)
+                .ok_or_else(mismatch)?
+                .map_err(with_field)?;
+            return col
+                .extend_categories(values.into_iter())
+                .map_err(|(row, p)| refused(row, p));
+        }
+        if input.array.dictionary.is_null() {
+            return Err(malformed("a dictionary column without its dictionary"));
+        }
+        let dict_schema = &*input.schema.dictionary;
+        let dict_array = &*input.array.dictionary;
+        let dict_len = dict_array.length.max(0) as usize;
+        let dict = Input::new(dict_schema, dict_array, dict_len, 0)?;
+        let words = read_var(&dict, true)
+            .ok_or_else(mismatch)?
+            .map_err(with_field)?;
+        let codes: Vec<i64> = match input.format.as_str() {
+            "c" => input.slice::<i8>(1, 0)?.iter().map(|&c| c.into()).collect(),
+            "C" => input.slice::<u8>(1, 0)?.iter().map(|&c| c.into()).collect(),
+            "s" => input
+                .slice::<i16>(1, 0)?
+                .iter()
+                .map(|&c| c.into())
+                .collect(),
+            "S" => input
+                .slice::<u16>(1, 0)?
+                .iter()
+                .map(|&c| c.into())
+                .collect(),
+            "i" => input
+                .slice::<i32>(1, 0)?
+                .iter()
+                .map(|&c| c.into())
+                .collect(),
+            "I" => input
+                .slice::<u32>(1, 0)?
+                .iter()
+                .map(|&c| c.into())
+                .collect(),
+            "l" => input.slice::<i64>(1, 0)?.to_vec(),
+            _ => return Err(mismatch()),
+        };
+        let mut values = Vec::with_capacity(codes.len());
+        for (row, &code) in codes.iter().enumerate() {
+            if !Input::is_valid(validity, input.offset + row) {
+                values.push(None);
+                continue;
+            }
+            let word = usize::try_from(code)
+                .ok()
+                .and_then(|c| words.get(c).copied())
+                .ok_or_else(|| malformed("a dictionary index is out of range"))?;
+            values.push(Some(
+                word.ok_or_else(|| malformed("a null in a dictionary"))?,
+            ));
+        }
+        col.extend_categories(values.into_iter())
+            .map_err(|(row, p)| refused(row, p))
+    }
+}

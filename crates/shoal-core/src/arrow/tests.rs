@@ -1,0 +1,118 @@
+//! Export and import round trips, lifetimes and malformed input.
+
+use super::export::ptr_of;
+use super::*;
+use crate::column::SnapshotData;
+use crate::dtype::{Cell, DType, Field, Schema};
+use crate::error::Error;
+use crate::{Column, Scalar, Table};
+use std::ffi::CStr;
+use std::sync::Arc;
+
+fn sample() -> Table {
+    let schema = Schema::new(vec![
+        Field::new("x", DType::F64),
+        Field::new("ok", DType::Bool),
+        Field::new("name", DType::Str).optional(),
+        Field::new("tag", DType::Category),
+    ])
+    .unwrap();
+    let mut t = Table::new(Arc::new(schema));
+    for i in 0..10 {
+        let name = format!("n{i}");
+        t.push_cells(&[
+            Cell::Num(Scalar::F64(i as f64)),
+            Cell::Num(Scalar::Bool(i % 3 == 0)),
+            if i == 4 {
+                Cell::Null
+            } else {
+                Cell::bytes(name.as_bytes())
+            },
+            Cell::bytes(if i % 2 == 0 { b"even" } else { b"odd" }),
+        ])
+        .unwrap();
+    }
+    t
+}
+
+fn export(t: &mut Table) -> (ArrowSchema, ArrowArray) {
+    let codes: Vec<_> = t.columns().iter().map(Column::code_type).collect();
+    let mut s = ArrowSchema::empty();
+    export_schema(t.schema(), &codes, &mut s);
+    let snaps = (0..t.schema().len()).map(|f| t.snapshot(f)).collect();
+    let mut a = ArrowArray::empty();
+    export_columns(snaps, t.len(), &mut a);
+    (s, a)
+}
+
+#[test]
+fn export_shares_buffers_and_releases_cleanly() {
+    let mut t = sample();
+    let (mut s, mut a) = export(&mut t);
+    // SAFETY: reading the structs we just filled.
+    unsafe {
+        assert_eq!(CStr::from_ptr(s.format).to_str().unwrap(), "+s");
+        let x = &**s.children;
+        assert_eq!(CStr::from_ptr(x.name).to_str().unwrap(), "x");
+        let xa = &**a.children;
+        let data = *xa.buffers.add(1) as *const f64;
+        let own = t.snapshot(0);
+        assert_eq!(data.cast(), own.fixed().unwrap().as_ptr(), "zero-copy");
+        assert_eq!(*data.add(9), 9.0);
+        let bools = &**a.children.add(1);
+        assert_eq!(*(*bools.buffers.add(1) as *const u8), 0b0100_1001);
+        let names = &**a.children.add(2);
+        assert_eq!(names.null_count, 1);
+        let SnapshotData::Var { data: text, .. } = t.snapshot(2).data().clone() else {
+            panic!("a str column has offsets and data")
+        };
+        assert_eq!(*names.buffers.add(2), ptr_of(&text), "zero-copy");
+        let tag = &**s.children.add(3);
+        assert_eq!(CStr::from_ptr(tag.format).to_str().unwrap(), "C");
+        assert_eq!(
+            CStr::from_ptr((*tag.dictionary).format).to_str().unwrap(),
+            "u"
+        );
+        t.clear(); // the export keeps its own snapshots
+        assert_eq!(*data.add(9), 9.0);
+        (s.release.unwrap())(&mut s);
+        (a.release.unwrap())(&mut a);
+    }
+    assert!(s.release.is_none() && a.release.is_none());
+}
+
+#[test]
+fn import_round_trips_and_refuses_bad_input() {
+    let mut t = sample();
+    let (mut s, mut a) = export(&mut t);
+    let mut cols: Vec<Column> = t.schema().fields().iter().map(Column::for_field).collect();
+    // SAFETY: a schema and array we exported together.
+    unsafe { import_struct(t.schema(), &s, &a, &mut cols) }.unwrap();
+    let back = Table::from_columns(Arc::clone(t.schema()), cols).unwrap();
+    assert!(back.values_eq(&t));
+    // A non-optional field refuses the nulls of the name column.
+    let strict = Schema::new(vec![Field::new("name", DType::Str)]).unwrap();
+    let mut cols = vec![Column::for_field(&strict.fields()[0])];
+    // SAFETY: as above.
+    let err = unsafe { import_struct(&strict, &s, &a, &mut cols) }.unwrap_err();
+    assert_eq!(
+        err,
+        Error::Nulls {
+            field: "name".into(),
+            count: 1
+        }
+    );
+    // Corrupt offsets are caught, not trusted.
+    // SAFETY: writing into the offsets buffer of our own export, which we still own.
+    unsafe {
+        let names = &**a.children.add(2);
+        let offsets = *names.buffers.add(1) as *mut i32;
+        *offsets.add(3) = 1_000_000;
+        let schema = Schema::new(vec![Field::new("name", DType::Str).optional()]).unwrap();
+        let mut cols = vec![Column::for_field(&schema.fields()[0])];
+        let err = import_struct(&schema, &s, &a, &mut cols).unwrap_err();
+        assert!(matches!(err, Error::Malformed { .. }), "{err:?}");
+        (s.release.unwrap())(&mut s);
+        (a.release.unwrap())(&mut a);
+    }
+}

@@ -1,0 +1,441 @@
+//! A column: a field's values (fixed-width, variable-width or dictionary-encoded) and, once the
+//! field has held a null, a validity bitmap beside them.
+
+mod categories;
+mod fixed;
+mod kernels;
+mod parts;
+mod snapshot;
+mod strings;
+
+pub use categories::Categories;
+pub use fixed::{Fixed, FixedSnapshot};
+pub use snapshot::{ColumnSnapshot, SnapshotData};
+pub use strings::Strings;
+
+use crate::buffer::bitmap::Bitmap;
+use crate::dtype::{Cell, DType, Problem, Scalar};
+
+/// Where a column's values live.
+#[derive(Clone, Debug)]
+enum Values {
+    Fixed(Fixed),
+    Var(Strings),
+    Cat(Categories),
+}
+
+#[derive(Clone, Debug)]
+pub struct Column {
+    dtype: DType,
+    nullable: bool,
+    values: Values,
+    /// Absent until the first null (Arrow's convention: no bitmap means no nulls).
+    validity: Option<Bitmap>,
+}
+
+impl Column {
+    /// An empty column. `categories` lists the values of a closed category.
+    pub fn new(dtype: DType, nullable: bool, categories: Option<&[String]>) -> Column {
+        let values = match dtype {
+            DType::Str | DType::Bytes => Values::Var(Strings::new()),
+            DType::Category => Values::Cat(Categories::new(categories)),
+            fixed => Values::Fixed(Fixed::new(fixed)),
+        };
+        Column {
+            dtype,
+            nullable,
+            values,
+            validity: None,
+        }
+    }
+
+    /// An empty column for a schema field.
+    pub fn for_field(field: &crate::dtype::Field) -> Column {
+        Column::new(field.dtype, field.nullable, field.categories.as_deref())
+    }
+
+    /// An empty column with the same type, optionality and (closed) categories as `self`.
+    pub fn empty_like(&self) -> Column {
+        let mut c = self.clone();
+        c.clear();
+        c
+    }
+
+    /// `len` copies of `cell` in an empty column like `self`.
+    pub fn filled_like(&self, cell: Cell<'_>, len: usize) -> Result<Column, Problem> {
+        let mut c = self.empty_like();
+        c.reserve(len);
+        for _ in 0..len {
+            c.push(cell.reborrow())?;
+        }
+        Ok(c)
+    }
+
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+
+    pub fn len(&self) -> usize {
+        match &self.values {
+            Values::Fixed(f) => f.len(),
+            Values::Var(s) => s.len(),
+            Values::Cat(c) => c.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn null_count(&self) -> usize {
+        self.validity.as_ref().map_or(0, Bitmap::count_unset)
+    }
+
+    pub fn nbytes(&self) -> usize {
+        let values = match &self.values {
+            Values::Fixed(f) => f.nbytes(),
+            Values::Var(s) => s.nbytes(),
+            Values::Cat(c) => c.nbytes(),
+        };
+        values + self.validity.as_ref().map_or(0, Bitmap::nbytes)
+    }
+
+    pub fn reserve(&mut self, additional: usize) {
+        match &mut self.values {
+            Values::Fixed(f) => f.reserve(additional),
+            Values::Var(s) => s.reserve(additional, 0),
+            Values::Cat(c) => c.reserve(additional),
+        }
+    }
+
+    /// See [`Buffer::allocation_id`] (the data buffer; for categories, the codes).
+    pub fn allocation_id(&self) -> usize {
+        match &self.values {
+            Values::Fixed(f) => f.allocation_id(),
+            Values::Var(s) => s.allocation_id(),
+            Values::Cat(c) => c.allocation_id(),
+        }
+    }
+
+    /// The dictionary of a category column.
+    pub fn categories(&self) -> Option<&Categories> {
+        match &self.values {
+            Values::Cat(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The type of a category column's codes (u8, u16 or u32); `None` for other columns.
+    pub fn code_type(&self) -> Option<DType> {
+        self.categories().map(Categories::code_type)
+    }
+
+    /// The category code of row `i` (for binding layers that cache one object per value).
+    #[inline]
+    pub fn code(&self, i: usize) -> Option<Option<u32>> {
+        if i >= self.len() {
+            return None;
+        }
+        if self.is_null(i) {
+            return Some(None);
+        }
+        match &self.values {
+            Values::Cat(c) => Some(c.code(i)),
+            _ => None,
+        }
+    }
+
+    #[inline]
+    fn is_null(&self, i: usize) -> bool {
+        self.validity.as_ref().is_some_and(|v| !v.get(i))
+    }
+
+    #[inline]
+    pub fn get(&self, i: usize) -> Option<Cell<'_>> {
+        if i < self.len() && self.is_null(i) {
+            return Some(Cell::Null);
+        }
+        match &self.values {
+            Values::Fixed(f) => f.get(i).map(Cell::Num),
+            Values::Var(s) => s.get(i).map(Cell::bytes),
+            Values::Cat(c) => c.get(i).map(Cell::bytes),
+        }
+    }
+
+    /// The value stored in a null slot: zero, or empty (categories: the first code).
+    fn push_placeholder(&mut self) {
+        match &mut self.values {
+            Values::Fixed(f) => f.push_zero(),
+            Values::Var(s) => s.push(b"").expect("empty fits"),
+            Values::Cat(c) => c.push_code(0),
+        }
+    }
+
+    /// Checks `cell` against this column's type without storing it.
+    fn check(&self, cell: &Cell<'_>) -> Result<(), Problem> {
+        let wrong = |got| Problem::WrongType {
+            expected: self.dtype,
+            got,
+        };
+        match (cell, &self.values) {
+            (Cell::Null, _) if !self.nullable => Err(Problem::NotOptional),
+            (Cell::Null, _) => Ok(()),
+            (Cell::Num(s), Values::Fixed(f)) if s.dtype() == f.dtype() => Ok(()),
+            (Cell::Num(s), _) => Err(wrong(s.to_value().kind())),
+            (Cell::Bytes(_), Values::Fixed(_)) => Err(wrong("bytes")),
+            (Cell::Bytes(_), _) => Ok(()),
+        }
+    }
+
+    /// Appends a value; on error nothing is appended.
+    #[inline]
+    pub fn push(&mut self, cell: Cell<'_>) -> Result<(), Problem> {
+        match (cell, &mut self.values) {
+            (Cell::Num(s), Values::Fixed(f)) => {
+                if !f.try_push(s) {
+                    return self.check(&Cell::Num(s));
+                }
+            }
+            (Cell::Bytes(b), Values::Var(s)) => s.push(&b)?,
+            (Cell::Bytes(b), Values::Cat(c)) => c.push(&b)?,
+            (Cell::Null, _) => return self.push_null(),
+            (cell, _) => return self.check(&cell),
+        }
+        if let Some(v) = &mut self.validity {
+            v.push(true);
+        }
+        Ok(())
+    }
+
+    #[cold]
+    fn push_null(&mut self) -> Result<(), Problem> {
+        self.check(&Cell::Null)?;
+        let len = self.len();
+        self.push_placeholder();
+        self.validity
+            .get_or_insert_with(|| Bitmap::all_set(len))
+            .push(false);
+        Ok(())
+    }
+
+    /// Overwrites row `i` (which must exist); on error nothing changes.
+    pub fn set(&mut self, i: usize, cell: Cell<'_>) -> Result<(), Problem> {
+        self.check(&cell)?;
+        let valid = !matches!(cell, Cell::Null);
+        match (cell, &mut self.values) {
+            // Null slots hold zero (so sums can ignore validity) or empty bytes.
+            (Cell::Null, Values::Fixed(f)) => f.set(i, Scalar::zero(f.dtype())),
+            (Cell::Null, Values::Var(s)) => s.set(i, b"")?,
+            (Cell::Null, Values::Cat(_)) => {}
+            (Cell::Num(s), Values::Fixed(f)) => f.set(i, s),
+            (Cell::Bytes(b), Values::Var(s)) => s.set(i, &b)?,
+            (Cell::Bytes(b), Values::Cat(c)) => c.set(i, &b)?,
+            _ => unreachable!("checked"),
+        }
+        let len = self.len();
+        if !valid {
+            self.validity
+                .get_or_insert_with(|| Bitmap::all_set(len))
+                .set(i, false);
+        } else if let Some(v) = &mut self.validity {
+            v.set(i, true);
+        }
+        Ok(())
+    }
+
+    /// Inserts before row `i` (at most `len`); on error nothing changes.
+    pub fn insert(&mut self, i: usize, cell: Cell<'_>) -> Result<(), Problem> {
+        self.check(&cell)?;
+        let len = self.len();
+        let valid = !matches!(cell, Cell::Null);
+        match (cell, &mut self.values) {
+            (Cell::Null, Values::Fixed(f)) => f.insert(i, Scalar::zero(f.dtype())),
+            (Cell::Null, Values::Var(s)) => s.insert(i, b"")?,
+            (Cell::Null, Values::Cat(c)) => c.insert_code(i, 0),
+            (Cell::Num(s), Values::Fixed(f)) => f.insert(i, s),
+            (Cell::Bytes(b), Values::Var(s)) => s.insert(i, &b)?,
+            (Cell::Bytes(b), Values::Cat(c)) => c.insert(i, &b)?,
+            _ => unreachable!("checked"),
+        }
+        if !valid || self.validity.is_some() {
+            self.validity
+                .get_or_insert_with(|| Bitmap::all_set(len))
+                .insert(i, valid);
+        }
+        Ok(())
+    }
+
+    pub fn remove(&mut self, i: usize) {
+        match &mut self.values {
+            Values::Fixed(f) => f.remove(i),
+            Values::Var(s) => s.remove(i),
+            Values::Cat(c) => c.remove(i),
+        }
+        if let Some(v) = &mut self.validity {
+            v.remove(i);
+        }
+    }
+
+    pub fn truncate(&mut self, len: usize) {
+        match &mut self.values {
+            Values::Fixed(f) => f.truncate(len),
+            Values::Var(s) => s.truncate(len),
+            Values::Cat(c) => c.truncate(len),
+        }
+        if let Some(v) = &mut self.validity {
+            v.truncate(len);
+        }
+    }
+
+    pub fn clear(&mut self) {
+        match &mut self.values {
+            Values::Fixed(f) => f.clear(),
+            Values::Var(s) => s.clear(),
+            Values::Cat(c) => c.clear(),
+        }
+        self.validity = None;
+    }
+
+    /// Reclaims the space of overwritten strings; returns whether there was any.
+    pub fn compact(&mut self) -> bool {
+        match &mut self.values {
+            Values::Var(s) => s.compact(),
+            _ => false,
+        }
+    }
+
+    /// Bytes of overwritten strings not yet reclaimed.
+    pub fn dead_bytes(&self) -> usize {
+        match &self.values {
+            Values::Var(s) => s.dead_bytes(),
+            _ => 0,
+        }
+    }
+
+    /// Same type and the same values, row by row (NaN differs from NaN, as in NumPy).
+    pub fn values_eq(&self, other: &Column) -> bool {
+        if self.dtype != other.dtype || self.len() != other.len() {
+            return false;
+        }
+        match (&self.values, &other.values) {
+            (Values::Fixed(a), Values::Fixed(b))
+                if self.validity.is_none() && other.validity.is_none() =>
+            {
+                a.values_eq(b)
+            }
+            _ => (0..self.len()).all(|i| self.get(i) == other.get(i)),
+        }
+    }
+
+    /// A new column holding copies of the given rows, in order (each must be in range).
+    pub fn take(&self, rows: impl ExactSizeIterator<Item = usize> + Clone) -> Column {
+        let validity = self.validity.as_ref().map(|v| {
+            let mut out = Bitmap::default();
+            for i in rows.clone() {
+                out.push(v.get(i));
+            }
+            out
+        });
+        let values = match &self.values {
+            Values::Fixed(f) => Values::Fixed(f.take(rows)),
+            Values::Var(s) => Values::Var(s.take(rows).expect("a subset fits")),
+            Values::Cat(c) => Values::Cat(c.take(rows)),
+        };
+        Column {
+            dtype: self.dtype,
+            nullable: self.nullable,
+            values,
+            validity,
+        }
+    }
+
+    /// Appends fixed-width values given as native-endian bytes (see [`Fixed::extend_from_bytes`]).
+    /// Returns `false`, appending nothing, for a variable-width column or malformed bytes.
+    pub fn extend_from_bytes(&mut self, bytes: &[u8]) -> bool {
+        let before = self.len();
+        let ok = match &mut self.values {
+            Values::Fixed(f) => f.extend_from_bytes(bytes),
+            _ => false,
+        };
+        if ok {
+            self.extend_validity(before);
+        }
+        ok
+    }
+
+    /// Appends Arrow-layout variable-width values (see [`Strings::extend_from_arrow`]).
+    pub fn extend_from_offsets(&mut self, offsets: &[i32], data: &[u8]) -> bool {
+        let before = self.len();
+        let ok = match &mut self.values {
+            Values::Var(s) => s.extend_from_arrow(offsets, data),
+            _ => false,
+        };
+        if ok {
+            self.extend_validity(before);
+        }
+        ok
+    }
+
+    /// Appends category rows by value (for imports); on error nothing is appended and the
+    /// error names the offending row (counted from the first appended).
+    pub fn extend_categories<'a>(
+        &mut self,
+        values: impl Iterator<Item = Option<&'a [u8]>>,
+    ) -> Result<(), (usize, Problem)> {
+        let before = self.len();
+        for (row, v) in values.enumerate() {
+            if let Err(e) = self.push(v.map_or(Cell::Null, Cell::bytes)) {
+                self.truncate(before);
+                return Err((row, e));
+            }
+        }
+        Ok(())
+    }
+
+    /// Marks the rows appended since `before` as valid.
+    fn extend_validity(&mut self, before: usize) {
+        let len = self.len();
+        if let Some(v) = &mut self.validity {
+            for _ in before..len {
+                v.push(true);
+            }
+        }
+    }
+
+    /// Makes null the rows appended since `before` whose bit in `bits` (Arrow layout, counted
+    /// from bit `offset`) is 0. The column must be nullable.
+    pub fn mark_nulls(&mut self, before: usize, bits: &[u8], offset: usize) {
+        for k in before..self.len() {
+            let i = offset + (k - before);
+            if bits[i / 8] >> (i % 8) & 1 == 0 {
+                self.set(k, Cell::Null).expect("nullable column");
+            }
+        }
+    }
+
+    pub fn snapshot(&mut self) -> ColumnSnapshot {
+        let len = self.len();
+        let data = match &mut self.values {
+            Values::Fixed(f) => SnapshotData::Fixed(f.snapshot()),
+            Values::Var(s) => {
+                let (offsets, data) = s.snapshot();
+                SnapshotData::Var { offsets, data }
+            }
+            Values::Cat(c) => {
+                let (codes, offsets, data) = c.snapshot();
+                SnapshotData::Cat {
+                    codes,
+                    offsets,
+                    data,
+                }
+            }
+        };
+        let null_count = self.null_count();
+        ColumnSnapshot {
+            dtype: self.dtype,
+            len,
+            data,
+            validity: self.validity.as_mut().map(|v| (v.snapshot(), null_count)),
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! A column as bytes and back: the buffers pickling ships ([`ColumnSnapshot::parts`]) and
+//! [`Column::from_parts`], which rebuilds a column from them and checks everything.
+
+use super::{Column, ColumnSnapshot, SnapshotData, Strings};
+use crate::buffer::Snapshot;
+use crate::dtype::DType;
+
+fn offset_bytes(offsets: &Snapshot<i32>) -> &[u8] {
+    let o = offsets.as_slice();
+    // SAFETY: i32s are plain bytes; the view covers exactly the snapshot's initialised elements
+    // and lives as long as the borrow of `offsets`.
+    unsafe { std::slice::from_raw_parts(o.as_ptr().cast::<u8>(), std::mem::size_of_val(o)) }
+}
+
+/// Native-endian i32s from bytes (any alignment); `None` if the length is not a multiple of 4.
+fn i32s(bytes: &[u8]) -> Option<Vec<i32>> {
+    (bytes.len() % 4 == 0).then(|| {
+        bytes
+            .chunks_exact(4)
+            .map(|c| i32::from_ne_bytes(c.try_into().expect("4 bytes")))
+            .collect()
+    })
+}
+
+impl Column {
+    /// Rebuilds a column of `len` rows from [`ColumnSnapshot::parts`] and validity bits, as
+    /// pickling ships them, checking everything: `None` if the parts do not describe `len`
+    /// valid rows of this field.
+    pub fn from_parts(
+        field: &crate::dtype::Field,
+        parts: &[&[u8]],
+        validity: Option<&[u8]>,
+        len: usize,
+    ) -> Option<Column> {
+        let mut c = Column::for_field(field);
+        let ok = match (field.dtype, parts) {
+            (DType::Str | DType::Bytes, [offsets, data]) => {
+                let offsets = i32s(offsets)?;
+                let text = field.dtype == DType::Str;
+                c.extend_from_offsets(&offsets, data)
+                    && (!text || std::str::from_utf8(data).is_ok())
+            }
+            (DType::Category, [codes, offsets, data]) => {
+                let dict = Strings::collect_arrow(&i32s(offsets)?, data)?;
+                let width = codes.len().checked_div(len).unwrap_or(1);
+                let code_at = |i: usize| -> Option<&[u8]> {
+                    let b = codes.get(i * width..(i + 1) * width)?;
+                    let code = match width {
+                        1 => u32::from(b[0]),
+                        2 => u32::from(u16::from_ne_bytes(b.try_into().ok()?)),
+                        4 => u32::from_ne_bytes(b.try_into().ok()?),
+                        _ => return None,
+                    };
+                    dict.get(code as usize)
+                };
+                let is_null = |i: usize| {
+                    validity.is_some_and(|b| b.get(i / 8).is_some_and(|x| x >> (i % 8) & 1 == 0))
+                };
+                let values: Option<Vec<Option<&[u8]>>> = (0..len)
+                    .map(|i| {
+                        if is_null(i) {
+                            Some(None)
+                        } else {
+                            code_at(i).map(Some)
+                        }
+                    })
+                    .collect();
+                let text_ok = (0..dict.len())
+                    .all(|i| std::str::from_utf8(dict.get(i).expect("in range")).is_ok());
+                text_ok && c.extend_categories(values?.into_iter()).is_ok()
+            }
+            (fixed, [data]) if fixed.is_fixed() => c.extend_from_bytes(data),
+            _ => false,
+        };
+        if !ok || c.len() != len {
+            return None;
+        }
+        if let Some(bits) = validity {
+            if !field.nullable || bits.len() < len.div_ceil(8) {
+                return None;
+            }
+            c.mark_nulls(0, bits, 0);
+        }
+        Some(c)
+    }
+}
+
+impl ColumnSnapshot {
+    /// The bytes of each buffer, validity aside: `[values]` for fixed-width columns,
+    /// `[offsets, data]` for text and bytes, `[codes, dictionary offsets, dictionary data]`
+    /// for categories (native byte order). [`Column::from_parts`] rebuilds a column from them.
+    pub fn parts(&self) -> Vec<&[u8]> {
+        match &self.data {
+            SnapshotData::Fixed(f) => vec![f.as_bytes()],
+            SnapshotData::Var { offsets, data } => vec![offset_bytes(offsets), data.as_slice()],
+            SnapshotData::Cat {
+                codes,
+                offsets,
+                data,
+            } => vec![codes.as_bytes(), offset_bytes(offsets), data.as_slice()],
+        }
+    }
+}
