@@ -11,7 +11,6 @@ mod capi;
 mod column;
 mod convert;
 mod errors;
-mod iter;
 mod measure;
 mod rawbuffer;
 mod record;

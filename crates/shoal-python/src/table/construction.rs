@@ -1,0 +1,119 @@
+//! Building tables: `Table(P)`, `Table[P]`, `from_columns`, `from_arrow`.
+
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyType};
+use shoal_core::{Column, Table};
+
+use crate::column::column_from_object;
+use crate::convert::refused;
+use crate::errors::ShoalError;
+use crate::schema::PySchema;
+
+use super::PyTable;
+
+#[pymethods]
+impl PyTable {
+    #[new]
+    fn new(record_type: &Bound<'_, PyType>) -> PyResult<Self> {
+        let schema = PySchema::of_class(record_type)?;
+        let inner = Table::new(schema.get().core.clone());
+        Ok(Self::with_inner(schema.unbind(), inner))
+    }
+
+    #[classmethod]
+    fn __class_getitem__(cls: &Bound<'_, PyType>, item: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let py = cls.py();
+        let alias = py.import("types")?.getattr("GenericAlias")?;
+        Ok(alias.call1((cls, item))?.unbind())
+    }
+
+    /// Builds a table from whole columns: `Table.from_columns(Point, x=array, y=[...])`.
+    /// Buffers (NumPy arrays, `array.array`, memoryviews) of the field's exact type are copied
+    /// once; anything else is checked element by element. Missing fields take their default.
+    #[classmethod]
+    #[pyo3(signature = (record_type, /, **columns))]
+    fn from_columns(
+        _cls: &Bound<'_, PyType>,
+        record_type: &Bound<'_, PyType>,
+        columns: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Self> {
+        let py = record_type.py();
+        let schema = PySchema::of_class(record_type)?;
+        let s = schema.get();
+        let empty = PyDict::new(py);
+        let columns = columns.unwrap_or(&empty);
+        for key in columns.keys() {
+            let name = key.to_string();
+            if s.core.index_of(&name).is_none() {
+                return Err(ShoalError::NoSuchField {
+                    record: s.record_name.clone(),
+                    name,
+                }
+                .into());
+            }
+        }
+        let mut built: Vec<Option<Column>> = Vec::new();
+        for (i, name) in s.names.iter().enumerate() {
+            built.push(match columns.get_item(name.bind(py))? {
+                Some(obj) => Some(column_from_object(s, i, &obj)?),
+                None => None,
+            });
+        }
+        let len = built.iter().flatten().map(Column::len).next().unwrap_or(0);
+        let mut filled = Vec::new();
+        for (i, c) in built.into_iter().enumerate() {
+            filled.push(match (c, &s.defaults[i]) {
+                (Some(c), _) => c,
+                (None, Some(d)) => Column::for_field(&s.core.fields()[i])
+                    .filled_like(d.reborrow(), len)
+                    .map_err(|p| {
+                        refused(p, &s.specs[i], s.target(i, None), "the default".into())
+                    })?,
+                (None, None) => {
+                    return Err(ShoalError::BadColumn {
+                        detail: format!(
+                            "{}.from_columns: no column for field '{}', which has no default",
+                            s.record_name,
+                            s.core.fields()[i].name
+                        ),
+                    }
+                    .into())
+                }
+            });
+        }
+        let inner = Table::from_columns(s.core.clone(), filled).map_err(|e| {
+            PyErr::from(ShoalError::BadColumn {
+                detail: format!(
+                    "{}.from_columns: {}",
+                    s.record_name,
+                    s.describe_core_error(&e)
+                ),
+            })
+        })?;
+        Ok(Self::with_inner(schema.clone().unbind(), inner))
+    }
+
+    /// Builds a table from any Arrow object (`__arrow_c_stream__` or `__arrow_c_array__`: a
+    /// pyarrow Table or RecordBatch, a polars DataFrame ...). Columns are matched by name and
+    /// must have exactly the fields' types; the data is copied once. All or nothing.
+    #[classmethod]
+    fn from_arrow(
+        _cls: &Bound<'_, PyType>,
+        record_type: &Bound<'_, PyType>,
+        obj: &Bound<'_, PyAny>,
+    ) -> PyResult<Self> {
+        let schema = PySchema::of_class(record_type)?;
+        let s = schema.get();
+        let columns = crate::arrow::import_columns(obj, &s.core, &s.record_name)?;
+        let inner = Table::from_columns(s.core.clone(), columns).map_err(|e| {
+            PyErr::from(ShoalError::BadColumn {
+                detail: format!(
+                    "{}.from_arrow: {}",
+                    s.record_name,
+                    s.describe_core_error(&e)
+                ),
+            })
+        })?;
+        Ok(Self::with_inner(schema.clone().unbind(), inner))
+    }
+}

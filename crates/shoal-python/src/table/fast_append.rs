@@ -1,0 +1,152 @@
+//! `Table.append` as a METH_FASTCALL method: the hot path of building a table from a loop.
+
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple};
+use shoal_core::Table;
+
+use crate::convert::{fast_cell, refused, to_cell};
+use crate::schema::PySchema;
+
+use super::sequence::maybe_record_value;
+use super::PyTable;
+
+/// Installs `Table.append` as a METH_FASTCALL method: appends are the hot path of building a
+/// table from a Python loop, and PyO3's `*args` methods pay for a tuple per call.
+pub fn install_fast_append(py: Python<'_>) -> PyResult<()> {
+    let def = Box::leak(Box::new(ffi::PyMethodDef {
+        ml_name: c"append".as_ptr(),
+        ml_meth: ffi::PyMethodDefPointer {
+            PyCFunctionFastWithKeywords: append_fast,
+        },
+        ml_flags: ffi::METH_FASTCALL | ffi::METH_KEYWORDS,
+        ml_doc: c"append(*values, **fields)\n--\n\nAppends one record: t.append(1.0, 2.0), \
+t.append(x=1.0) or t.append(Point(1.0, 2.0)). On error nothing is appended."
+            .as_ptr(),
+    }));
+    let ty = py.get_type::<PyTable>();
+    // SAFETY: `def` is 'static and describes a function with the METH_FASTCALL|METH_KEYWORDS
+    // signature; the type pointer is live.
+    let descr = unsafe { ffi::PyDescr_NewMethod(ty.as_type_ptr(), def) };
+    // SAFETY: a new reference or null with an exception set.
+    let descr = unsafe { Bound::from_owned_ptr_or_err(py, descr)? };
+    ty.setattr("append", descr)
+}
+
+unsafe extern "C" fn append_fast(
+    slf: *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
+    nargsf: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    crate::capi::trampoline(std::ptr::null_mut(), |py| {
+        // SAFETY: the method descriptor has checked that `slf` is a Table.
+        let table = unsafe { Bound::from_borrowed_ptr(py, slf).cast_into_unchecked::<PyTable>() };
+        let this = table.get();
+        // SAFETY: CPython passes `nargs` positional arguments followed by one per keyword name.
+        let nargs = unsafe { ffi::PyVectorcall_NARGS(nargsf as usize) } as usize;
+        let nkw = if kwnames.is_null() {
+            0
+        } else {
+            // SAFETY: `kwnames` is a tuple of strings when not null.
+            unsafe { ffi::PyTuple_GET_SIZE(kwnames) as usize }
+        };
+        // SAFETY: as above, `args` holds `nargs + nkw` borrowed references.
+        let argv = unsafe { std::slice::from_raw_parts(args, nargs + nkw) };
+        let schema = this.schema.get();
+        if nkw == 0 && nargs == schema.len() {
+            // SAFETY: the pointers are live borrowed references for the duration of the call.
+            let first = (nargs == 1).then(|| unsafe { Bound::from_borrowed_ptr(py, argv[0]) });
+            if !first.as_ref().is_some_and(|a| maybe_record_value(a)) {
+                push_positional(py, this, argv)?;
+                // SAFETY: returning a new reference to None.
+                return Ok(unsafe { ffi::Py_NewRef(ffi::Py_None()) });
+            }
+        }
+        append_slow(&table, argv, nargs, kwnames)?;
+        // SAFETY: returning a new reference to None.
+        Ok(unsafe { ffi::Py_NewRef(ffi::Py_None()) })
+    })
+}
+
+/// `t.append(v0, v1, ...)` with one value per field: each checked straight into its column.
+#[inline(never)]
+fn push_positional(py: Python<'_>, this: &PyTable, argv: &[*mut ffi::PyObject]) -> PyResult<()> {
+    let schema = this.schema.get();
+    let mut st = this.write()?;
+    // First with values that need no conversion, keeping (large) error values off the hot
+    // path; any miss or refusal undoes the row and takes the general path below.
+    let fast = st.inner.push_with(
+        |f, _| {
+            // SAFETY: `f < argv.len()` (one value per field); the reference is live for the
+            // whole call, which is as long as any text borrowed from it is used.
+            let obj = unsafe { pyo3::Borrowed::from_ptr(py, argv[f]) };
+            fast_cell(obj, &schema.specs[f]).ok_or(())
+        },
+        |_, _| (),
+    );
+    if fast.is_ok() {
+        return Ok(());
+    }
+    push_converted(py, schema, &mut st.inner, argv)
+}
+
+#[cold]
+#[inline(never)]
+fn push_converted(
+    py: Python<'_>,
+    schema: &PySchema,
+    table: &mut Table,
+    argv: &[*mut ffi::PyObject],
+) -> PyResult<()> {
+    let row = table.len();
+    table.push_with(
+        |f, _| {
+            // SAFETY: `f < argv.len()` (one value per field); the reference is live for the
+            // whole call, which is as long as any text borrowed from it is used.
+            let obj = unsafe { pyo3::Borrowed::from_ptr(py, argv[f]) };
+            to_cell(obj, &schema.specs[f], || schema.target(f, Some(row)))
+        },
+        |f, problem| {
+            // SAFETY: as above.
+            let obj = unsafe { Bound::from_borrowed_ptr(py, argv[f]) };
+            refused(
+                problem,
+                &schema.specs[f],
+                schema.target(f, Some(row)),
+                crate::convert::describe(&obj),
+            )
+        },
+    )?;
+    Ok(())
+}
+
+/// The general path of `append_fast`: rebuild `*args`/`**kwargs` and bind like a constructor.
+#[cold]
+#[inline(never)]
+fn append_slow(
+    table: &Bound<'_, PyTable>,
+    argv: &[*mut ffi::PyObject],
+    nargs: usize,
+    kwnames: *mut ffi::PyObject,
+) -> PyResult<()> {
+    let py = table.py();
+    let nkw = argv.len() - nargs;
+    // SAFETY: the pointers are live borrowed references for the duration of the call.
+    let positional = argv[..nargs]
+        .iter()
+        .map(|&p| unsafe { Bound::from_borrowed_ptr(py, p) });
+    let tuple = PyTuple::new(py, positional)?;
+    let kwargs = PyDict::new(py);
+    for k in 0..nkw {
+        // SAFETY: `kwnames` has `nkw` items; the values follow the positional arguments.
+        let (name, value) = unsafe {
+            (
+                Bound::from_borrowed_ptr(py, ffi::PyTuple_GET_ITEM(kwnames, k as ffi::Py_ssize_t)),
+                Bound::from_borrowed_ptr(py, argv[nargs + k]),
+            )
+        };
+        kwargs.set_item(name, value)?;
+    }
+    PyTable::append_args(table, &tuple, Some(&kwargs))
+}

@@ -1,0 +1,242 @@
+//! `Table`: a growable column store of records of one `shoal.Record` class.
+//!
+//! The mutable state sits in a `RefCell` rather than behind PyO3's borrow checker: PyO3's
+//! flag is atomic (for free-threaded builds) and a loop over rows paid six atomic operations per
+//! row for it. Our module requires the GIL (PyO3's default `gil_used`), which serialises all
+//! access, so a plain `RefCell` is enough to catch re-entrant use.
+//!
+//! One file per job: `construction` (new, from_columns, from_arrow), `sequence` (the list
+//! API), `iter` (the row iterator), `export` (Arrow, pandas, polars), `pickle` (pickle and
+//! copies), `repr` (repr and HTML), `fast_append` (the METH_FASTCALL append).
+
+mod construction;
+mod export;
+mod fast_append;
+mod iter;
+mod pickle;
+mod repr;
+mod sequence;
+
+pub use fast_append::install_fast_append;
+pub use pickle::_table_from_buffers;
+
+use std::cell::{Ref, RefCell, RefMut};
+
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyString, PyType};
+use pyo3::PyVisit;
+use shoal_core::{Cell, Table};
+
+use crate::convert::cell_to_py;
+use crate::errors::{Result, ShoalError};
+use crate::schema::PySchema;
+
+#[pyclass(frozen, module = "shoal", name = "Table")]
+pub struct PyTable {
+    state: RefCell<TableState>,
+    schema: Py<PySchema>,
+}
+
+// SAFETY: the module is declared GIL-using (PyO3's default), so on free-threaded builds CPython
+// re-enables the GIL when importing it; every access to `state` happens from a thread holding
+// the GIL, which serialises them and orders their memory effects. The `RefCell` catches
+// re-entrant use on the same thread.
+unsafe impl Sync for PyTable {}
+
+pub struct TableState {
+    pub inner: Table,
+    /// Reused row buffer for appends.
+    scratch: Vec<Cell<'static>>,
+    /// The last row handle `t[i]` returned; reused when nothing else holds it.
+    cached_row: Option<Py<PyAny>>,
+    /// Per field: the `str` of each category code read so far (the first `CACHED_CODES`), so
+    /// reading a category returns one shared object instead of making a new one. Codes keep
+    /// their meaning while the column lives (its dictionary only grows); replacing the column
+    /// forgets them.
+    category_strs: RefCell<Vec<Vec<Option<Py<PyAny>>>>>,
+}
+
+/// How many codes per category column keep a `str` (bounding the cache for columns with many
+/// distinct values).
+const CACHED_CODES: u32 = 4096;
+
+impl TableState {
+    /// The `str` for category `code` of `field`, made by `make` the first time.
+    pub fn category_str<'py>(
+        &self,
+        py: Python<'py>,
+        field: usize,
+        code: u32,
+        make: impl FnOnce() -> PyResult<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        if code >= CACHED_CODES {
+            return make();
+        }
+        let mut cache = self.category_strs.borrow_mut();
+        if cache.len() <= field {
+            cache.resize_with(field + 1, Vec::new);
+        }
+        let slots = &mut cache[field];
+        if slots.len() <= code as usize {
+            slots.resize_with(code as usize + 1, || None);
+        }
+        if let Some(s) = &slots[code as usize] {
+            return Ok(s.bind(py).clone());
+        }
+        let s = make()?;
+        slots[code as usize] = Some(s.clone().unbind());
+        Ok(s)
+    }
+
+    fn forget_category_strs(&self, field: usize) {
+        if let Some(slots) = self.category_strs.borrow_mut().get_mut(field) {
+            slots.clear();
+        }
+    }
+
+    /// A Python index (negative counts from the end) as a row number.
+    fn row_index(&self, index: isize) -> Result<usize> {
+        let len = self.inner.len();
+        let i = if index < 0 {
+            index + len as isize
+        } else {
+            index
+        };
+        if i < 0 || i as usize >= len {
+            return Err(ShoalError::RowIndex { index, len });
+        }
+        Ok(i as usize)
+    }
+}
+
+pub fn busy() -> PyErr {
+    PyRuntimeError::new_err(
+        "the table is in the middle of another operation (e.g. extend() is iterating a \
+         generator that uses the same table); finish that first",
+    )
+}
+
+impl PyTable {
+    pub fn read(&self) -> PyResult<Ref<'_, TableState>> {
+        self.state.try_borrow().map_err(|_| busy())
+    }
+
+    /// Runs `f` on the state without taking a borrow guard: for short reads that call no
+    /// Python code (the hot path of `row.x`), where the guard's bookkeeping is measurable.
+    /// `None` if the table is in the middle of a change (the caller reports `busy`).
+    #[inline]
+    pub fn peek<R>(&self, f: impl FnOnce(&TableState) -> R) -> Option<R> {
+        // SAFETY: `try_borrow_unguarded` fails if the state is mutably borrowed; `f` runs no
+        // Python code and cannot reach this table, so no mutable borrow can start while the
+        // reference lives (all access is serialised by the GIL, see `unsafe impl Sync`).
+        let st = unsafe { self.state.try_borrow_unguarded() }.ok()?;
+        Some(f(st))
+    }
+
+    pub fn write(&self) -> PyResult<RefMut<'_, TableState>> {
+        self.state.try_borrow_mut().map_err(|_| busy())
+    }
+
+    pub fn schema<'py>(&self, py: Python<'py>) -> &Bound<'py, PySchema> {
+        self.schema.bind(py)
+    }
+
+    pub(crate) fn with_inner(schema: Py<PySchema>, inner: Table) -> PyTable {
+        PyTable {
+            state: RefCell::new(TableState {
+                inner,
+                scratch: Vec::new(),
+                cached_row: None,
+                category_strs: RefCell::default(),
+            }),
+            schema,
+        }
+    }
+
+    /// Snapshots of every column, and the row count.
+    pub(crate) fn snapshots(&self) -> PyResult<(Vec<shoal_core::ColumnSnapshot>, usize)> {
+        let mut st = self.write()?;
+        let len = st.inner.len();
+        let columns = (0..self.schema.get().len())
+            .map(|f| st.inner.snapshot(f))
+            .collect();
+        Ok((columns, len))
+    }
+
+    pub(crate) fn field_index(&self, name: &Bound<'_, PyString>) -> PyResult<usize> {
+        let s = self.schema.get();
+        let n = name.to_str()?;
+        s.core.index_of(n).ok_or_else(|| {
+            ShoalError::NoSuchField {
+                record: s.record_name.clone(),
+                name: n.to_owned(),
+            }
+            .into()
+        })
+    }
+}
+
+#[pymethods]
+impl PyTable {
+    /// Bytes allocated by the column buffers (capacity included).
+    #[getter]
+    fn nbytes(&self) -> PyResult<usize> {
+        Ok(self.read()?.inner.nbytes())
+    }
+
+    #[getter]
+    fn record_type(&self, py: Python<'_>) -> Py<PyType> {
+        self.schema.get().record_type.clone_ref(py)
+    }
+
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let Ok(other) = other.cast::<PyTable>() else {
+            return Ok(false);
+        };
+        let o = other.get();
+        if self.schema.as_ptr() != o.schema.as_ptr() {
+            return Ok(false);
+        }
+        if std::ptr::eq(self, o) {
+            return Ok(true);
+        }
+        Ok(self.read()?.inner.values_eq(&o.read()?.inner))
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> std::result::Result<(), pyo3::PyTraverseError> {
+        visit.call(&self.schema)?;
+        // A table busy in an operation keeps its cached row: not visiting it only makes the
+        // collector more conservative.
+        if let Ok(st) = self.state.try_borrow() {
+            if let Some(r) = &st.cached_row {
+                visit.call(r)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn __clear__(&self) {
+        if let Ok(mut st) = self.state.try_borrow_mut() {
+            st.cached_row = None;
+        }
+    }
+}
+
+/// The values of row `i` as Python objects.
+pub(crate) fn row_values<'py>(
+    slf: &Bound<'py, PyTable>,
+    i: usize,
+) -> PyResult<Vec<Bound<'py, PyAny>>> {
+    let py = slf.py();
+    let this = slf.get();
+    let specs = &this.schema.get().specs;
+    let st = this.read()?;
+    st.inner
+        .row(i)
+        .expect("in range")
+        .into_iter()
+        .zip(specs)
+        .map(|(cell, spec)| cell_to_py(py, cell, spec))
+        .collect()
+}

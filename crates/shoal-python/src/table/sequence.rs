@@ -1,0 +1,332 @@
+//! The list API: append, extend, insert, indexing, slices, deletion, pop, clear, sort.
+
+use pyo3::exceptions::{PyIndexError, PyRuntimeError, PyTypeError};
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyFloat, PyInt, PyList, PySlice, PyString, PyTuple};
+use shoal_core::{Cell, Table};
+
+use crate::column::{column_from_object, PyColumn};
+use crate::errors::{Result, ShoalError};
+use crate::record;
+use crate::schema::PySchema;
+
+use super::{row_values, PyTable};
+
+impl PyTable {
+    /// Appends from call arguments (the general path: keywords, records, defaults).
+    pub(crate) fn append_args(
+        slf: &Bound<'_, Self>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<()> {
+        let this = slf.get();
+        let schema = this.schema.get();
+        let mut st = this.write()?;
+        let st = &mut *st;
+        let row = st.inner.len();
+        st.scratch.clear();
+        bind_call(
+            schema,
+            args,
+            kwargs,
+            row,
+            Some((slf.as_ptr(), &st.inner)),
+            &mut st.scratch,
+        )?;
+        st.inner
+            .push_cells(&st.scratch)
+            .map_err(|e| schema.refusal(e))?;
+        Ok(())
+    }
+
+    /// A new table of copies of the selected rows.
+    pub(crate) fn slice(slf: &Bound<'_, Self>, slice: &Bound<'_, PySlice>) -> PyResult<PyTable> {
+        let this = slf.get();
+        let st = this.read()?;
+        let ind = slice.indices(st.inner.len() as isize)?;
+        let taken = st
+            .inner
+            .take_strided(ind.start as usize, ind.step, ind.slicelength);
+        Ok(Self::with_inner(this.schema.clone_ref(slf.py()), taken))
+    }
+
+    /// The row handle for row `row`, reusing the cached one if nobody else holds it.
+    pub(crate) fn row_handle<'py>(
+        slf: &Bound<'py, Self>,
+        row: usize,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let this = slf.get();
+        let version = this.read()?.inner.version();
+        if let Some(cached) = &this.read()?.cached_row {
+            let cached = cached.bind(py);
+            if record::rebind_if_unshared(cached, row, version) {
+                return Ok(cached.clone());
+            }
+        }
+        let handle = record::new_row(slf, this.schema.bind(py), row, version)?;
+        this.write()?.cached_row = Some(handle.clone().unbind());
+        Ok(handle)
+    }
+}
+
+/// Binds `t.append(...)`/`t.insert(i, ...)` arguments: a lone record of the same fields is
+/// copied; anything else binds like the record class's constructor.
+pub(crate) fn bind_call(
+    schema: &PySchema,
+    args: &Bound<'_, PyTuple>,
+    kwargs: Option<&Bound<'_, PyDict>>,
+    row: usize,
+    current: Option<(*mut ffi::PyObject, &Table)>,
+    out: &mut Vec<Cell<'static>>,
+) -> Result<()> {
+    if args.len() == 1 && kwargs.is_none_or(|k| k.is_empty()) && maybe_record(args) {
+        if let Some(values) = schema.record_item(&args.get_item(0)?, current)? {
+            out.extend(values);
+            return Ok(());
+        }
+    }
+    schema.bind_args(args, kwargs, Some(row), out)
+}
+
+#[pymethods]
+impl PyTable {
+    /// Appends one record: `t.append(1.0, 2.0)`, `t.append(x=1.0)` or `t.append(Point(...))`.
+    /// (Replaced at import by the same logic as a fast-call method; see `install_fast_append`.)
+    #[pyo3(signature = (*args, **kwargs))]
+    fn append(
+        slf: &Bound<'_, Self>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<()> {
+        Self::append_args(slf, args, kwargs)
+    }
+
+    /// Appends every item (tuples, dicts or records) — all of them, or none if any is invalid.
+    fn extend(slf: &Bound<'_, Self>, rows: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = slf.py();
+        let rows = if rows.is(slf) {
+            Bound::new(py, Self::slice(slf, &PySlice::full(py))?)?.into_any()
+        } else {
+            rows.clone()
+        };
+        let this = slf.get();
+        let schema = this.schema.get();
+        let mut st = this.write()?;
+        let st = &mut *st;
+        let start = st.inner.len();
+        let result = (|| -> Result<()> {
+            for (k, item) in rows.try_iter()?.enumerate() {
+                let item = item?;
+                st.scratch.clear();
+                let current = Some((slf.as_ptr(), &st.inner));
+                schema.bind_item(&item, start + k, current, &mut st.scratch)?;
+                st.inner
+                    .push_cells(&st.scratch)
+                    .map_err(|e| schema.refusal(e))?;
+            }
+            Ok(())
+        })();
+        if result.is_err() {
+            st.inner.rollback_to(start);
+        }
+        Ok(result?)
+    }
+
+    /// Inserts a record before row `index` (clamped to the table, like `list.insert`).
+    #[pyo3(signature = (index, *args, **kwargs))]
+    fn insert(
+        slf: &Bound<'_, Self>,
+        index: isize,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<()> {
+        let this = slf.get();
+        let mut st = this.write()?;
+        let st = &mut *st;
+        let len = st.inner.len() as isize;
+        let i = if index < 0 {
+            (index + len).max(0)
+        } else {
+            index.min(len)
+        } as usize;
+        let mut values = Vec::new();
+        let current = Some((slf.as_ptr(), &st.inner));
+        bind_call(this.schema.get(), args, kwargs, i, current, &mut values)?;
+        st.inner
+            .insert_cells(i, &values)
+            .map_err(|e| this.schema.get().refusal(e))?;
+        Ok(())
+    }
+
+    fn __len__(&self) -> PyResult<usize> {
+        Ok(self.read()?.inner.len())
+    }
+
+    /// `t[i]` is a row handle (an instance of the record class that reads and writes this
+    /// table); `t[a:b]` is a new table holding a copy of those rows; `t["x"]` is a Column.
+    fn __getitem__<'py>(
+        slf: &Bound<'py, Self>,
+        key: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let this = slf.get();
+        if let Ok(name) = key.cast::<PyString>() {
+            let field = this.field_index(name)?;
+            let snap = this.write()?.inner.snapshot(field);
+            return Ok(Bound::new(py, PyColumn::new(py, &this.schema, field, snap))?.into_any());
+        }
+        if let Ok(slice) = key.cast::<PySlice>() {
+            return Ok(Bound::new(py, Self::slice(slf, slice)?)?.into_any());
+        }
+        let index: isize = key.extract().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "table indices must be integers, slices or field names, not {}",
+                key.get_type().name().map_or("?".into(), |n| n.to_string())
+            ))
+        })?;
+        let row = this.read()?.row_index(index)?;
+        Self::row_handle(slf, row)
+    }
+
+    /// `t[i] = record` replaces a row's values; `t["x"] = values` replaces a whole column.
+    /// Either all values are written or none.
+    fn __setitem__(
+        slf: &Bound<'_, Self>,
+        key: &Bound<'_, PyAny>,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let this = slf.get();
+        let schema = this.schema.get();
+        if let Ok(name) = key.cast::<PyString>() {
+            let field = this.field_index(name)?;
+            let column = column_from_object(schema, field, value)?;
+            let mut st = this.write()?;
+            let len = st.inner.len();
+            if column.len() != len {
+                return Err(ShoalError::BadColumn {
+                    detail: format!(
+                        "column has {} values for a table of {len} rows; nothing was written",
+                        column.len()
+                    ),
+                }
+                .into());
+            }
+            st.inner.replace_column(field, column).expect("checked");
+            st.forget_category_strs(field);
+            return Ok(());
+        }
+        let mut st = this.write()?;
+        let st = &mut *st;
+        let row = st.row_index(key.extract()?)?;
+        let mut values = Vec::new();
+        schema.bind_item(value, row, Some((slf.as_ptr(), &st.inner)), &mut values)?;
+        // All or nothing: a refused value restores the fields already written.
+        let old = st.inner.row(row).expect("in range");
+        for (field, cell) in values.into_iter().enumerate() {
+            if let Err(e) = st.inner.set_cell(row, field, cell) {
+                for (f, prev) in old.into_iter().enumerate().take(field) {
+                    st.inner
+                        .set_cell(row, f, prev)
+                        .expect("restoring a value it held");
+                }
+                return Err(schema.refusal(e).into());
+            }
+        }
+        Ok(())
+    }
+
+    fn __delitem__(&self, key: &Bound<'_, PyAny>) -> PyResult<()> {
+        let mut st = self.write()?;
+        if let Ok(slice) = key.cast::<PySlice>() {
+            let ind = slice.indices(st.inner.len() as isize)?;
+            let mut rows: Vec<usize> = (0..ind.slicelength)
+                .map(|k| (ind.start + k as isize * ind.step) as usize)
+                .collect();
+            rows.sort_unstable_by(|a, b| b.cmp(a));
+            for r in rows {
+                st.inner.remove(r).expect("in range");
+            }
+            return Ok(());
+        }
+        let row = st.row_index(key.extract()?)?;
+        st.inner.remove(row).expect("in range");
+        Ok(())
+    }
+
+    /// Removes and returns row `index` (the last by default) as a standalone record.
+    #[pyo3(signature = (index = -1))]
+    fn pop<'py>(slf: &Bound<'py, Self>, index: isize) -> PyResult<Bound<'py, PyAny>> {
+        let this = slf.get();
+        let values = {
+            let mut st = this.write()?;
+            if st.inner.is_empty() {
+                return Err(PyIndexError::new_err("pop from an empty table"));
+            }
+            let row = st.row_index(index)?;
+            st.inner.remove(row).expect("in range")
+        };
+        record::new_standalone(this.schema.bind(slf.py()), values)
+    }
+
+    fn clear(&self) -> PyResult<()> {
+        self.write()?.inner.clear();
+        Ok(())
+    }
+
+    /// Sorts rows in place, stably, by `key(row)` (default: the row's values as a tuple), with
+    /// Python's own `sorted`, so keys compare exactly as they would in a list.
+    #[pyo3(signature = (*, key = None, reverse = false))]
+    fn sort(slf: &Bound<'_, Self>, key: Option<&Bound<'_, PyAny>>, reverse: bool) -> PyResult<()> {
+        let py = slf.py();
+        let this = slf.get();
+        let (n, version) = {
+            let st = this.read()?;
+            (st.inner.len(), st.inner.version())
+        };
+        let keys = PyList::empty(py);
+        for i in 0..n {
+            keys.append(match key {
+                Some(k) => k.call1((Self::row_handle(slf, i)?,))?,
+                None => PyTuple::new(py, row_values(slf, i)?)?.into_any(),
+            })?;
+        }
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("key", keys.getattr("__getitem__")?)?;
+        kwargs.set_item("reverse", reverse)?;
+        let sorted = py.import("builtins")?.getattr("sorted")?.call(
+            (pyo3::types::PyRange::new(py, 0, n as isize)?,),
+            Some(&kwargs),
+        )?;
+        let order: Vec<usize> = sorted.extract()?;
+        let mut st = this.write()?;
+        if st.inner.version() != version || st.inner.len() != n {
+            return Err(PyRuntimeError::new_err(
+                "the table changed while its sort keys were computed",
+            ));
+        }
+        st.inner.permute(&order);
+        Ok(())
+    }
+
+    fn __iter__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        super::iter::new_iter(slf)
+    }
+
+    /// Reclaims the space that overwritten strings left behind (shoal also does this by itself
+    /// once it passes half of a column's live text); returns the bytes freed.
+    fn compact(&self) -> PyResult<usize> {
+        Ok(self.write()?.inner.compact())
+    }
+}
+
+/// Whether a lone argument could be a record rather than a plain value.
+pub(crate) fn maybe_record(args: &Bound<'_, PyTuple>) -> bool {
+    // SAFETY: called only when `args` has exactly one item.
+    maybe_record_value(&unsafe { args.get_borrowed_item_unchecked(0) }.to_owned())
+}
+
+pub(crate) fn maybe_record_value(arg: &Bound<'_, PyAny>) -> bool {
+    !(arg.is_exact_instance_of::<PyFloat>() || arg.is_exact_instance_of::<PyInt>())
+}
