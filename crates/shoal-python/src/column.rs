@@ -353,3 +353,14 @@ pub fn column_from_object(
     }
     Ok(c)
 }
+
+impl crate::measure::HeldBuffers for PyColumn {
+    /// The snapshot's allocations.
+    fn held_buffers(&self) -> Vec<(usize, u64)> {
+        self.snapshot()
+            .allocations()
+            .into_iter()
+            .map(|(id, bytes)| (id, bytes as u64))
+            .collect()
+    }
+}

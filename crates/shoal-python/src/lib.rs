@@ -38,5 +38,11 @@ fn _shoal(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(measure::_sizeof, m)?)?;
     m.add_function(wrap_pyfunction!(measure::_census, m)?)?;
     m.add("TRACEMALLOC_DOMAIN", alloc::DOMAIN)?;
+    measure::KnownTypes::default()
+        .shared::<schema::PySchema>(py)
+        .shared::<schema::PyField>(py)
+        .store::<table::PyTable>(py)
+        .store::<column::PyColumn>(py)
+        .install(py);
     Ok(())
 }

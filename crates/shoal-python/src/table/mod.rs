@@ -240,3 +240,17 @@ pub(crate) fn row_values<'py>(
         .map(|(cell, spec)| cell_to_py(py, cell, spec))
         .collect()
 }
+
+impl crate::measure::HeldBuffers for PyTable {
+    /// Each column's current allocation (none while the table is being changed).
+    fn held_buffers(&self) -> Vec<(usize, u64)> {
+        self.peek(|st| {
+            st.inner
+                .columns()
+                .iter()
+                .map(|c| (c.allocation_id(), c.nbytes() as u64))
+                .collect()
+        })
+        .unwrap_or_default()
+    }
+}

@@ -1,0 +1,389 @@
+//! `impl Heap for CPython`: each object sized from its type's layout, its referents read from
+//! `tp_traverse` (dicts with `PyDict_Next`), without running Python code.
+
+use std::collections::HashMap;
+use std::ffi::{c_int, c_void, CStr};
+
+use pyo3::ffi;
+use pyo3::prelude::*;
+use shoal_heap::{AddrMap, Bucket, Heap, Node, Role};
+
+use super::classify::{Kind, TypeInfo};
+use super::layout::*;
+use super::KnownTypes;
+
+pub(super) struct CPython<'py> {
+    pub(super) py: Python<'py>,
+    pub(super) include_shared: bool,
+    /// The extension's own types: shared ones and stores (registered at import).
+    pub(super) known: &'py KnownTypes,
+    /// Types with a Python sizer (`shoal.register_sizer`), and the objects of those types met.
+    pub(super) registered: Vec<*mut ffi::PyTypeObject>,
+    pub(super) deferred: Vec<*mut ffi::PyObject>,
+    pub(super) types: AddrMap<usize, TypeInfo>,
+    /// The types looked up last: a walk alternates between few types (instances, their
+    /// values, a list) for long runs.
+    pub(super) last_types: [(usize, TypeInfo); 4],
+    pub(super) names: HashMap<usize, String>,
+    pub(super) scratch: Vec<*mut ffi::PyObject>,
+}
+
+unsafe extern "C" fn collect(obj: *mut ffi::PyObject, arg: *mut c_void) -> c_int {
+    // SAFETY: `arg` is the `Vec` passed by `referents` for the duration of tp_traverse.
+    let out = unsafe { &mut *arg.cast::<Vec<*mut ffi::PyObject>>() };
+    out.push(obj);
+    0
+}
+
+pub(super) const PREFETCH_AHEAD: usize = 8;
+
+/// Hints the CPU to load the cache line at `p` (never faults, whatever `p` is).
+#[inline(always)]
+pub(super) fn prefetch(p: *mut ffi::PyObject) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is only a hint; it does not dereference or fault on any address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast::<i8>());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
+impl<'py> CPython<'py> {
+    pub(super) fn new(py: Python<'py>, include_shared: bool) -> CPython<'py> {
+        CPython {
+            py,
+            include_shared,
+            known: KnownTypes::get(py),
+            registered: Vec::new(),
+            deferred: Vec::new(),
+            types: AddrMap::default(),
+            last_types: [(0, TypeInfo::UNKNOWN); 4],
+            names: HashMap::new(),
+            scratch: Vec::new(),
+        }
+    }
+
+    pub(super) fn type_name(&mut self, tp: *mut ffi::PyTypeObject) -> String {
+        self.names
+            .entry(tp as usize)
+            .or_insert_with(|| {
+                // SAFETY: tp_name is a NUL-terminated C string owned by the live type.
+                let name = unsafe { CStr::from_ptr((*tp).tp_name) };
+                name.to_string_lossy().into_owned()
+            })
+            .clone()
+    }
+
+    pub(super) fn info(&mut self, tp: *mut ffi::PyTypeObject) -> TypeInfo {
+        let key = tp as usize;
+        if let Some(&(_, info)) = self.last_types.iter().find(|(t, _)| *t == key) {
+            return info;
+        }
+        let info = match self.types.get(&key) {
+            Some(info) => *info,
+            None => {
+                let info = self.classify(tp);
+                self.types.insert(key, info);
+                info
+            }
+        };
+        self.last_types.rotate_right(1);
+        self.last_types[0] = (key, info);
+        info
+    }
+
+    pub(super) fn is_gc(
+        &self,
+        o: *mut ffi::PyObject,
+        tp: *mut ffi::PyTypeObject,
+        info: &TypeInfo,
+    ) -> bool {
+        // SAFETY: `tp_is_gc` is a pure predicate on a live object.
+        info.gc || (info.ask_gc && unsafe { (*tp).tp_is_gc.is_some_and(|f| f(o) != 0) })
+    }
+
+    /// Objects shared by identity rather than owned: cached or interned values, singletons.
+    pub(super) fn is_shared_value(o: *mut ffi::PyObject, kind: Kind) -> bool {
+        // SAFETY: each check reads fields the kind guarantees.
+        unsafe {
+            // Immortal objects (3.12+): the low 32 bits of the refcount are negative.
+            #[cfg(Py_3_12)]
+            if (at::<i64>(o, 0) as i32) < 0 {
+                return true;
+            }
+            match kind {
+                Kind::Str => {
+                    let ascii = &*o.cast::<ffi::PyASCIIObject>();
+                    ascii.interned() != 0 || ffi::PyUnicode_GET_LENGTH(o) <= 1
+                }
+                Kind::Int if ffi::PyLong_CheckExact(o) != 0 => {
+                    let mut overflow = 0;
+                    let v = ffi::PyLong_AsLongLongAndOverflow(o, &mut overflow);
+                    overflow == 0 && (-5..=256).contains(&v) // the small-int cache
+                }
+                Kind::Tuple => ffi::PyTuple_GET_SIZE(o) == 0, // the empty-tuple singleton
+                _ => false,
+            }
+        }
+    }
+
+    /// The referents of `o` into `self.scratch`.
+    pub(super) fn referents(
+        &mut self,
+        o: *mut ffi::PyObject,
+        tp: *mut ffi::PyTypeObject,
+        info: &TypeInfo,
+    ) {
+        self.scratch.clear();
+        // SAFETY: `o` is live. For a dict, PyDict_Next yields borrowed keys and values without
+        // running Python code or allocating (a dict's tp_traverse skips str keys, which cannot
+        // form cycles, but they are memory the dict owns). Otherwise tp_traverse is called with
+        // a visitor that only records pointers.
+        unsafe {
+            if info.kind == Kind::Dict {
+                let (mut pos, mut key, mut value) = (0, std::ptr::null_mut(), std::ptr::null_mut());
+                while ffi::PyDict_Next(o, &mut pos, &mut key, &mut value) != 0 {
+                    self.scratch.push(key);
+                    self.scratch.push(value);
+                }
+            } else if self.is_gc(o, tp, info) {
+                if let Some(traverse) = (*tp).tp_traverse {
+                    traverse(o, collect, (&raw mut self.scratch).cast());
+                }
+            }
+        }
+    }
+
+    /// The object's own allocation: pre-header and body.
+    pub(super) fn own_size(
+        &self,
+        o: *mut ffi::PyObject,
+        tp: *mut ffi::PyTypeObject,
+        info: &TypeInfo,
+    ) -> u64 {
+        let pre = if self.is_gc(o, tp, info) { GC_HEAD } else { 0 } + info.managed;
+        // SAFETY: the kind establishes the layout read.
+        let body = unsafe {
+            match info.kind {
+                Kind::Str => unicode_size(o),
+                Kind::Int => long_size(o),
+                _ if info.item != 0 => {
+                    info.basic + info.item * at::<ffi::Py_ssize_t>(o, 16).unsigned_abs() as u64
+                }
+                _ => info.basic,
+            }
+        };
+        pre + body + info.inline_values
+    }
+
+    pub(super) fn describe_object(&mut self, o: *mut ffi::PyObject, role: Role, node: &mut Node) {
+        // SAFETY: `o` is a live object reached through references while the GIL is held.
+        let tp = unsafe { ffi::Py_TYPE(o) };
+        let info = self.info(tp);
+        node.type_id = tp as usize;
+        let own = self.own_size(o, tp, &info);
+        if info.kind == Kind::Shared || Self::is_shared_value(o, info.kind) {
+            node.shared = true;
+            if self.include_shared {
+                node.pieces.push((Bucket::ObjectHeaders, own));
+                node.allocated = rounded(own);
+            }
+            return;
+        }
+        if matches!(info.kind, Kind::List | Kind::Tuple | Kind::Dict) {
+            self.scratch.clear(); // their children are given lazily by `next_child`
+        } else {
+            self.referents(o, tp, &info);
+        }
+        let mut allocated = rounded(own);
+        let child = match (info.kind, role) {
+            (Kind::Dict, Role::InstanceDict(owner)) => Role::Attribute(owner),
+            (Kind::Instance, _) => Role::Attribute(tp as usize),
+            _ => Role::Element,
+        };
+        // SAFETY: each branch reads fields whose layout its kind establishes.
+        unsafe {
+            match info.kind {
+                Kind::List => {
+                    let items = (*o.cast::<ffi::PyListObject>()).allocated as u64 * WORD;
+                    node.pieces.push((Bucket::Containers, own + items));
+                    allocated += rounded(items);
+                }
+                Kind::Dict => {
+                    let (extra, extra_alloc) = dict_tables(o);
+                    let cat = if matches!(role, Role::InstanceDict(_)) {
+                        Bucket::InstanceDicts
+                    } else {
+                        Bucket::Containers
+                    };
+                    node.pieces.push((cat, own + extra));
+                    allocated += extra_alloc;
+                }
+                Kind::Set => {
+                    let set = &*o.cast::<ffi::PySetObject>();
+                    let small = (&raw const set.smalltable).cast::<ffi::setentry>();
+                    let table = if set.table.cast_const() == small {
+                        0
+                    } else {
+                        (set.mask as u64 + 1) * 16
+                    };
+                    node.pieces.push((Bucket::Containers, own + table));
+                    allocated += rounded(table);
+                }
+                Kind::Tuple => node.pieces.push((Bucket::Containers, own)),
+                Kind::ByteArray => {
+                    let buf = (*o.cast::<ffi::PyByteArrayObject>()).ob_alloc as u64;
+                    node.pieces.push((Bucket::ObjectHeaders, own));
+                    node.pieces.push((Bucket::Buffers, buf));
+                    allocated += rounded(buf);
+                }
+                Kind::Store(index) => {
+                    node.pieces.push((Bucket::ObjectHeaders, own));
+                    node.shared_buffers = self.known.buffers(self.py, index, o);
+                }
+                Kind::Numpy => {
+                    let fields = numpy_fields(o);
+                    let (data, dims) = fields.owned_bytes();
+                    node.pieces.push((Bucket::ObjectHeaders, own + dims));
+                    node.pieces.push((Bucket::Buffers, data));
+                    allocated += rounded(dims) + rounded(data);
+                    if !fields.base.is_null() {
+                        node.referents.push((fields.base as usize, Role::Element));
+                    }
+                }
+                Kind::Str | Kind::Int | Kind::Scalar => {
+                    node.pieces.push((Bucket::AttributeValues, own));
+                }
+                Kind::Registered => {
+                    node.pieces.push((Bucket::ObjectHeaders, own));
+                    self.deferred.push(o);
+                }
+                Kind::Instance => {
+                    let separate = separate_values_size(o, tp);
+                    node.pieces
+                        .push((Bucket::ObjectHeaders, own - info.inline_values));
+                    if info.inline_values + separate > 0 {
+                        node.pieces
+                            .push((Bucket::InlineValues, info.inline_values + separate));
+                    }
+                    allocated += rounded(separate);
+                    let dict = instance_dict(o, tp);
+                    // From 3.13 an instance whose dict was materialised may still traverse its
+                    // inline values instead of the dict, which it owns all the same.
+                    if !dict.is_null() {
+                        node.referents
+                            .push((dict as usize, Role::InstanceDict(tp as usize)));
+                        // The attributes live in the dict: its values are the attributes.
+                        let dict_type = ffi::Py_TYPE(dict);
+                        let dict_info = self.info(dict_type);
+                        let own_refs = std::mem::take(&mut self.scratch);
+                        self.referents(dict, dict_type, &dict_info);
+                        let dict_items = std::mem::replace(&mut self.scratch, own_refs);
+                        self.tally_attributes(node, dict_items.iter().skip(1).step_by(2));
+                    }
+                    let refs = std::mem::take(&mut self.scratch);
+                    let attrs = refs.iter().filter(|&&r| r != dict && r != tp.cast());
+                    if dict.is_null() {
+                        self.tally_attributes(node, attrs.clone());
+                    }
+                    node.referents.extend(attrs.map(|&r| (r as usize, child)));
+                    self.scratch = refs;
+                    node.allocated = allocated;
+                    return;
+                }
+                Kind::Shared => unreachable!("handled above"),
+            }
+        }
+        if matches!(info.kind, Kind::List | Kind::Tuple | Kind::Dict) {
+            node.lazy_children = Some(child);
+        } else {
+            node.referents
+                .extend(self.scratch.iter().map(|&r| (r as usize, child)));
+        }
+        node.allocated = allocated;
+    }
+
+    /// Counts an instance's attribute values and the raw data they stand for.
+    pub(super) fn tally_attributes<'a>(
+        &mut self,
+        node: &mut Node,
+        values: impl Iterator<Item = &'a *mut ffi::PyObject>,
+    ) {
+        for &v in values {
+            // SAFETY: `v` is a live attribute value of a live instance.
+            let kind = self.info(unsafe { ffi::Py_TYPE(v) }).kind;
+            node.attributes += 1;
+            if let Some((payload, storable)) = value_payload(v, kind) {
+                node.payload += payload;
+                node.storable_attributes += u64::from(storable);
+            }
+        }
+    }
+
+    /// The child at `cursor` of a list, tuple or dict (keys and values alternate: the cursor
+    /// is `PyDict_Next`'s position times two, plus one while the value is due).
+    pub(super) fn child(
+        &mut self,
+        o: *mut ffi::PyObject,
+        cursor: &mut usize,
+    ) -> Option<*mut ffi::PyObject> {
+        // SAFETY: `o` is a live container whose kind the type cache established; no Python code
+        // runs during the walk, so it does not change under the cursor.
+        unsafe {
+            match self.info(ffi::Py_TYPE(o)).kind {
+                Kind::List | Kind::Tuple => {
+                    let len = at::<ffi::Py_ssize_t>(o, 16) as usize;
+                    if *cursor >= len {
+                        return None;
+                    }
+                    let items: *mut *mut ffi::PyObject =
+                        if self.info(ffi::Py_TYPE(o)).kind == Kind::List {
+                            (*o.cast::<ffi::PyListObject>()).ob_item
+                        } else {
+                            (*o.cast::<ffi::PyTupleObject>()).ob_item.as_mut_ptr()
+                        };
+                    // Items are visited in order: ask for the object a few items ahead now, so
+                    // its cache miss overlaps with the work on this one.
+                    if *cursor + PREFETCH_AHEAD < len {
+                        prefetch(*items.add(*cursor + PREFETCH_AHEAD));
+                    }
+                    let item = *items.add(*cursor);
+                    *cursor += 1;
+                    Some(item)
+                }
+                Kind::Dict => {
+                    let (start, value_due) = ((*cursor >> 1) as ffi::Py_ssize_t, *cursor & 1 == 1);
+                    let mut pos = start;
+                    let (mut key, mut value) = (std::ptr::null_mut(), std::ptr::null_mut());
+                    if ffi::PyDict_Next(o, &mut pos, &mut key, &mut value) == 0 {
+                        return None;
+                    }
+                    if value_due {
+                        *cursor = (pos as usize) << 1;
+                        Some(value)
+                    } else {
+                        *cursor = ((start as usize) << 1) | 1;
+                        Some(key)
+                    }
+                }
+                _ => None,
+            }
+        }
+    }
+}
+
+impl Heap for CPython<'_> {
+    fn next_child(&mut self, obj: usize, cursor: &mut usize) -> Option<usize> {
+        self.child(obj as *mut ffi::PyObject, cursor)
+            .map(|p| p as usize)
+    }
+
+    /// Every CPython object takes at least 16 bytes (refcount and type), so two objects'
+    /// addresses differ in their bits above the fourth.
+    const ADDRESS_SHIFT: u32 = 4;
+
+    fn describe(&mut self, obj: usize, role: Role, node: &mut Node) {
+        self.describe_object(obj as *mut ffi::PyObject, role, node);
+    }
+}

@@ -1,0 +1,381 @@
+//! Object layouts per CPython version: the sizes of str and int bodies, dict key tables and
+//! value arrays, inline values, NumPy array fields. Offsets are written per version with
+//! `#[cfg(Py_3_1x)]` and checked against tracemalloc in the tests on every version.
+
+use std::ffi::c_void;
+
+use pyo3::ffi;
+
+use super::classify::Kind;
+
+pub(super) const WORD: u64 = 8;
+pub(super) const GC_HEAD: u64 = 16;
+#[cfg(Py_3_13)]
+pub(super) const TPFLAGS_INLINE_VALUES: std::ffi::c_ulong = 1 << 2;
+/// `Py_TPFLAGS_MANAGED_WEAKREF` / `Py_TPFLAGS_MANAGED_DICT` (3.11+; the bits are unused before).
+#[cfg(Py_3_12)]
+pub(super) const TPFLAGS_MANAGED_WEAKREF: std::ffi::c_ulong = 1 << 3;
+pub(super) const TPFLAGS_MANAGED_DICT: std::ffi::c_ulong = 1 << 4;
+
+/// Bytes the allocator hands out for a request of `n`: pymalloc's 16-byte classes up to 512,
+/// glibc's chunk rounding (8 bytes of overhead, 16-byte alignment) below its mmap threshold,
+/// whole pages above it.
+pub fn rounded(n: u64) -> u64 {
+    match n {
+        0 => 0,
+        1..=512 => n.next_multiple_of(16),
+        513..=131_071 => (n + 8).next_multiple_of(16).max(32),
+        _ => (n + 16).next_multiple_of(4096),
+    }
+}
+
+/// Reads a word at `offset` bytes from `p`.
+///
+/// # Safety
+/// `p + offset` must be inside a live object and aligned for `T`.
+pub(super) unsafe fn at<T: Copy>(p: *mut ffi::PyObject, offset: isize) -> T {
+    // SAFETY: guaranteed by the caller.
+    unsafe { p.cast::<u8>().offset(offset).cast::<T>().read() }
+}
+
+/// # Safety
+/// `o` must be a live `str`.
+pub(super) unsafe fn unicode_size(o: *mut ffi::PyObject) -> u64 {
+    // SAFETY: guaranteed by the caller; the state bits decide which layout applies.
+    unsafe {
+        let ascii = &*o.cast::<ffi::PyASCIIObject>();
+        let len = ffi::PyUnicode_GET_LENGTH(o) as u64;
+        let kind = u64::from(ascii.kind());
+        if ascii.compact() != 0 {
+            if ascii.ascii() != 0 {
+                std::mem::size_of::<ffi::PyASCIIObject>() as u64 + len + 1
+            } else {
+                std::mem::size_of::<ffi::PyCompactUnicodeObject>() as u64 + (len + 1) * kind
+            }
+        } else {
+            std::mem::size_of::<ffi::PyUnicodeObject>() as u64 + (len + 1) * kind
+        }
+    }
+}
+
+/// # Safety
+/// `o` must be a live `int`.
+pub(super) unsafe fn long_size(o: *mut ffi::PyObject) -> u64 {
+    // SAFETY: guaranteed by the caller. Up to 3.11 the digit count is |ob_size|; from 3.12
+    // it is `lv_tag >> 3`, in the same word.
+    let word = unsafe { at::<usize>(o, 16) };
+    #[cfg(Py_3_12)]
+    let digits = (word >> 3).max(1) as u64;
+    #[cfg(not(Py_3_12))]
+    let digits = (word as isize).unsigned_abs() as u64;
+    // From 3.11 one-digit ints are allocated as a whole `PyLongObject` (`_PyLong_FromMedium`),
+    // 32 bytes with padding; arithmetic results are allocated with a spare digit, 32 as well.
+    if cfg!(Py_3_11) && digits == 1 {
+        return 32;
+    }
+    24 + 4 * digits
+}
+
+/// For a value: the raw data it stands for, as a typed column would store it, and whether a
+/// shoal column could hold it (float, int, bool, str, bytes). 8 bytes for a float or an int, 1
+/// for a bool, the UTF-8 bytes plus a 4-byte offset for a str or bytes.
+pub(super) fn value_payload(o: *mut ffi::PyObject, kind: Kind) -> Option<(u64, bool)> {
+    // SAFETY: `o` is live; each branch reads what its kind guarantees.
+    unsafe {
+        if ffi::PyBool_Check(o) != 0 {
+            return Some((1, true));
+        }
+        match kind {
+            Kind::Int => Some((8, true)),
+            Kind::Scalar if ffi::PyFloat_Check(o) != 0 => Some((8, true)),
+            Kind::Str => Some((payload(o, kind), true)),
+            Kind::Scalar => Some((payload(o, kind), ffi::PyBytes_Check(o) != 0)),
+            _ => None,
+        }
+    }
+}
+
+/// # Safety
+/// `o` must be a live object of the given kind.
+pub(super) unsafe fn payload(o: *mut ffi::PyObject, kind: Kind) -> u64 {
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        match kind {
+            Kind::Str => {
+                let ascii = &*o.cast::<ffi::PyASCIIObject>();
+                let len = ffi::PyUnicode_GET_LENGTH(o) as u64;
+                // Non-ASCII code points take 2-4 UTF-8 bytes; the kind bounds it.
+                let per = if ascii.ascii() != 0 {
+                    1
+                } else {
+                    u64::from(ascii.kind()) + 1
+                };
+                len * per.min(4) + 4
+            }
+            Kind::Scalar if ffi::PyBytes_Check(o) != 0 => at::<isize>(o, 16) as u64 + 4, // ob_size
+            Kind::Scalar if ffi::PyComplex_Check(o) != 0 => 16,
+            _ => 8,
+        }
+    }
+}
+
+/// Offsets inside CPython's dict keys object (`struct _dictkeysobject`).
+pub(super) struct KeysLayout {
+    pub(super) usable: isize,
+    pub(super) nentries: isize,
+}
+
+#[cfg(Py_3_11)]
+pub(super) const KEYS: KeysLayout = KeysLayout {
+    usable: 16,
+    nentries: 24,
+};
+
+#[cfg(not(Py_3_11))]
+pub(super) const KEYS: KeysLayout = KeysLayout {
+    usable: 24,
+    nentries: 32,
+};
+
+/// Size of a dict keys object as allocated by `new_keys_object`.
+///
+/// # Safety
+/// `keys` must point to a live `PyDictKeysObject`.
+pub(super) unsafe fn keys_size(keys: *mut ffi::PyObject) -> u64 {
+    // SAFETY: guaranteed by the caller; offsets per version as in CPython's dict-common.h /
+    // pycore_dict.h.
+    unsafe {
+        #[cfg(Py_3_11)]
+        {
+            let log2_size = at::<u8>(keys, 8);
+            let log2_index_bytes = at::<u8>(keys, 9);
+            let kind = at::<u8>(keys, 10);
+            let size = 1u64 << log2_size;
+            let entry = if kind == 0 { 24 } else { 16 }; // DICT_KEYS_GENERAL = 0
+            32 + (1u64 << log2_index_bytes) + (2 * size / 3) * entry
+        }
+        #[cfg(not(Py_3_11))]
+        {
+            let size = at::<isize>(keys, 8) as u64;
+            let ix = match size {
+                0..=0xff => 1,
+                0x100..=0xffff => 2,
+                0x1_0000..=0xffff_ffff => 4,
+                _ => 8,
+            };
+            40 + ix * size + 24 * (2 * size / 3)
+        }
+    }
+}
+
+/// Entries the values array of a split dict has room for.
+///
+/// # Safety
+/// `keys` must point to a live `PyDictKeysObject`.
+pub(super) unsafe fn split_values_len(keys: *mut ffi::PyObject) -> u64 {
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        #[cfg(Py_3_11)]
+        {
+            (at::<isize>(keys, KEYS.usable) + at::<isize>(keys, KEYS.nentries)) as u64
+        }
+        #[cfg(not(Py_3_11))]
+        {
+            let _ = KEYS.nentries;
+            let _ = KEYS.usable;
+            2 * at::<isize>(keys, 8) as u64 / 3
+        }
+    }
+}
+
+/// Size of a split dict's values array (`new_values`), prefix bytes included from 3.11.
+pub(super) fn values_array_size(len: u64) -> u64 {
+    if cfg!(Py_3_11) {
+        (len + 2).next_multiple_of(WORD) + len * WORD
+    } else {
+        len * WORD
+    }
+}
+
+/// The separately allocated tables of a dict: its keys (when it owns them) and its values array
+/// (when split). Returns the bytes requested and the bytes allocated.
+///
+/// # Safety
+/// `o` must be a live dict.
+pub(super) unsafe fn dict_tables(o: *mut ffi::PyObject) -> (u64, u64) {
+    // SAFETY: guaranteed by the caller. PyDictObject is: header (16), ma_used (8), version or
+    // watcher tag (8), ma_keys, ma_values.
+    unsafe {
+        let keys = at::<*mut ffi::PyObject>(o, 32);
+        let values = at::<*mut c_void>(o, 40);
+        if keys.is_null() {
+            return (0, 0);
+        }
+        let mut allocs = [0u64; 2];
+        let refcnt = at::<isize>(keys, 0);
+        let empty = if cfg!(Py_3_11) {
+            at::<u8>(keys, 8) == 0
+        } else {
+            at::<isize>(keys, 8) <= 1
+        };
+        if refcnt == 1 && !empty {
+            allocs[0] = keys_size(keys);
+        }
+        if !values.is_null() && !values_embedded(values) {
+            allocs[1] = values_array_size(split_values_len(keys));
+        }
+        (
+            allocs[0] + allocs[1],
+            rounded(allocs[0]) + rounded(allocs[1]),
+        )
+    }
+}
+
+/// From 3.13 an instance's values live inside the instance; a dict made from them points there.
+pub(super) fn values_embedded(values: *mut c_void) -> bool {
+    #[cfg(Py_3_13)]
+    {
+        // SAFETY: `values` points to a live PyDictValues; `embedded` is its third byte.
+        unsafe { values.cast::<u8>().add(2).read() != 0 }
+    }
+    #[cfg(not(Py_3_13))]
+    {
+        let _ = values;
+        false
+    }
+}
+
+/// Bytes of the values array an instance keeps outside its own allocation (3.11, 3.12).
+///
+/// # Safety
+/// `o` must be a live object of type `tp`.
+pub(super) unsafe fn separate_values_size(
+    o: *mut ffi::PyObject,
+    tp: *mut ffi::PyTypeObject,
+) -> u64 {
+    #[cfg(all(Py_3_11, not(Py_3_13)))]
+    // SAFETY: guaranteed by the caller; pre-header slots per Objects/object_layout.md.
+    unsafe {
+        if ffi::PyType_GetFlags(tp) & TPFLAGS_MANAGED_DICT == 0 {
+            return 0;
+        }
+        #[cfg(Py_3_12)]
+        let values = {
+            let tagged = at::<usize>(o, -3 * WORD as isize);
+            if tagged & 1 == 1 {
+                (tagged - 1) as *mut c_void
+            } else {
+                std::ptr::null_mut()
+            }
+        };
+        #[cfg(not(Py_3_12))]
+        let values = at::<*mut c_void>(o, -4 * WORD as isize);
+        let keys = (*tp.cast::<ffi::PyHeapTypeObject>()).ht_cached_keys;
+        if values.is_null() || keys.is_null() {
+            return 0;
+        }
+        values_array_size(split_values_len(keys.cast()))
+    }
+    #[cfg(not(all(Py_3_11, not(Py_3_13))))]
+    {
+        let _ = (o, tp);
+        0
+    }
+}
+
+/// Bytes of the values array embedded after an instance (3.13).
+#[cfg(Py_3_13)]
+pub(super) fn inline_values_size(tp: *mut ffi::PyTypeObject) -> u64 {
+    // SAFETY: types with inline values are heap types with cached shared keys.
+    unsafe {
+        let keys = (*tp.cast::<ffi::PyHeapTypeObject>()).ht_cached_keys;
+        if keys.is_null() {
+            return 0;
+        }
+        // `_PyInlineValuesSize`: a prefix of one byte per slot rounded up to a word, then
+        // one word more than the slots.
+        let len = split_values_len(keys.cast());
+        len.next_multiple_of(WORD) + (len + 1) * WORD
+    }
+}
+
+/// The instance's materialised `__dict__`, or null. Never creates one.
+///
+/// # Safety
+/// `o` must be a live object of type `tp`.
+pub(super) unsafe fn instance_dict(
+    o: *mut ffi::PyObject,
+    tp: *mut ffi::PyTypeObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        let flags = ffi::PyType_GetFlags(tp);
+        if cfg!(Py_3_11) && flags & TPFLAGS_MANAGED_DICT != 0 {
+            let p = at::<usize>(o, -3 * WORD as isize);
+            return if p & 1 == 1 {
+                std::ptr::null_mut()
+            } else {
+                p as *mut ffi::PyObject
+            };
+        }
+        let offset = (*tp).tp_dictoffset;
+        if offset > 0 {
+            return at::<*mut ffi::PyObject>(o, offset);
+        }
+        std::ptr::null_mut()
+    }
+}
+
+/// The fields of a NumPy array that sizing needs (the layout of `PyArrayObject_fields`, stable
+/// across NumPy 1.x and 2.x).
+pub(super) struct NumpyFields {
+    pub(super) nd: i32,
+    pub(super) dims: *const isize,
+    pub(super) strides: *const isize,
+    pub(super) base: *mut ffi::PyObject,
+    pub(super) flags: i32,
+}
+
+impl NumpyFields {
+    /// (data bytes owned, dimension/stride array bytes).
+    pub(super) fn owned_bytes(&self) -> (u64, u64) {
+        const OWNDATA: i32 = 0x4;
+        const C_CONTIGUOUS: i32 = 0x1;
+        let nd = self.nd.max(0) as usize;
+        let dims_bytes = 2 * nd as u64 * WORD;
+        if self.flags & OWNDATA == 0 || nd == 0 {
+            return (0, dims_bytes);
+        }
+        // SAFETY: `dims` and `strides` hold `nd` entries each.
+        let (dims, strides) = unsafe {
+            (
+                std::slice::from_raw_parts(self.dims, nd),
+                std::slice::from_raw_parts(self.strides, nd),
+            )
+        };
+        // An owning array is contiguous: its smallest stride is the item size.
+        let itemsize = if self.flags & C_CONTIGUOUS != 0 {
+            strides[nd - 1]
+        } else {
+            strides[0]
+        }
+        .unsigned_abs() as u64;
+        let n: u64 = dims.iter().map(|&d| d.max(0) as u64).product();
+        ((n * itemsize).max(1), dims_bytes)
+    }
+}
+
+/// # Safety
+/// `o` must be a live NumPy array.
+pub(super) unsafe fn numpy_fields(o: *mut ffi::PyObject) -> NumpyFields {
+    // SAFETY: guaranteed by the caller; offsets of `PyArrayObject_fields`.
+    unsafe {
+        NumpyFields {
+            nd: at::<i32>(o, 24),
+            dims: at::<*const isize>(o, 32),
+            strides: at::<*const isize>(o, 40),
+            base: at::<*mut ffi::PyObject>(o, 48),
+            flags: at::<i32>(o, 64),
+        }
+    }
+}
