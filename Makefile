@@ -25,9 +25,10 @@ demo: install  ## The classic experiment: 1M records per approach, measured on t
 
 test: lint-rust test-rust lint-python test-python test-versions  ## Run every check and test
 
-lint-rust:  ## cargo fmt --check and clippy -D warnings
+lint-rust:  ## cargo fmt --check, clippy -D warnings, no module cycle
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	python3 scripts/module-graph > /dev/null || python3 scripts/module-graph
 
 test-rust:  ## cargo test (unit tests + proptest models of the core)
 	cargo test --workspace

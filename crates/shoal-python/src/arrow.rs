@@ -6,6 +6,8 @@ use std::ffi::{c_char, c_int, c_void, CStr};
 use std::sync::Arc;
 
 use pyo3::prelude::*;
+
+use crate::errors::ShoalError;
 use pyo3::types::PyCapsule;
 use shoal_core::arrow::{export_columns, export_schema, import_struct, ArrowArray, ArrowSchema};
 use shoal_core::{Column, ColumnSnapshot, DType, Schema};
@@ -202,13 +204,12 @@ impl<T: ReleaseCallback> Drop for Released<T> {
     }
 }
 
-fn import_error(e: shoal_core::Error, record: &str) -> PyErr {
-    let message = format!("{record}.from_arrow: {e}; nothing was imported");
-    if e.is_type_error() {
-        pyo3::exceptions::PyTypeError::new_err(message)
-    } else {
-        pyo3::exceptions::PyValueError::new_err(message)
+fn import_error(error: shoal_core::Error, record: &str) -> PyErr {
+    ShoalError::Arrow {
+        record: record.to_owned(),
+        error,
     }
+    .into()
 }
 
 /// Columns holding every row of an Arrow object (anything with `__arrow_c_stream__` or
@@ -272,13 +273,16 @@ pub fn import_columns(
             .map_err(|e| import_error(e, record))?;
         return Ok(columns);
     }
-    Err(pyo3::exceptions::PyTypeError::new_err(format!(
-        "{record}.from_arrow expects an object with __arrow_c_stream__ or __arrow_c_array__ \
-         (a pyarrow Table or RecordBatch, a polars DataFrame ...), got {}",
-        crate::convert::describe(obj)
-    )))
+    Err(ShoalError::NotArrow {
+        record: record.to_owned(),
+        got: crate::convert::value_repr(obj),
+    }
+    .into())
 }
 
 fn malformed(detail: &str) -> PyErr {
-    pyo3::exceptions::PyValueError::new_err(format!("malformed Arrow stream: {detail}"))
+    ShoalError::MalformedStream {
+        detail: detail.to_owned(),
+    }
+    .into()
 }

@@ -17,8 +17,10 @@ pub fn trampoline<R>(fail: R, f: impl FnOnce(Python<'_>) -> PyResult<R>) -> R {
             fail
         }
         Err(_) => {
-            pyo3::exceptions::PySystemError::new_err("shoal: internal panic in a record slot")
-                .restore(py);
+            PyErr::from(crate::errors::ShoalError::Internal {
+                detail: "a record slot",
+            })
+            .restore(py);
             fail
         }
     }

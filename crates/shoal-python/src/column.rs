@@ -8,15 +8,15 @@
 use std::ffi::c_int;
 
 use pyo3::buffer::{ElementType, PyUntypedBuffer};
-use pyo3::exceptions::{PyBufferError, PyIndexError, PyTypeError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PySlice, PyString};
 use shoal_core::{Column, ColumnSnapshot, DType};
 
-use crate::convert::{cell_to_py, refused, to_cell};
+use crate::convert::FieldSpec;
+use crate::convert::{cell_to_py, to_cell};
 use crate::errors::{Result, ShoalError};
-use crate::schema::{FieldSpec, PySchema};
+use crate::schema::PySchema;
 
 #[pyclass(frozen, module = "shoal", name = "Column")]
 pub struct PyColumn {
@@ -98,7 +98,7 @@ impl PyColumn {
     #[getter]
     fn r#type(&self) -> String {
         self.spec()
-            .describe(&self.schema.get().core.fields()[self.field])
+            .declared(&self.schema.get().core.fields()[self.field])
     }
 
     /// Bytes of data in this snapshot (every buffer: values, offsets, text, dictionary,
@@ -136,9 +136,11 @@ impl PyColumn {
         let i = if index < 0 { index + len } else { index };
         match (i >= 0 && i < len).then(|| self.value(py, i as usize)) {
             Some(v) => v,
-            None => Err(PyIndexError::new_err(format!(
-                "column index {index} out of range for {len} values"
-            ))),
+            None => Err(ShoalError::ColumnIndex {
+                index,
+                len: len as usize,
+            }
+            .into()),
         }
     }
 
@@ -195,10 +197,12 @@ impl PyColumn {
         let dtype = self.snap.dtype();
         let fixed = self.snap.fixed().filter(|_| dtype.storage() == dtype);
         let Some(f) = fixed else {
-            return Err(PyTypeError::new_err(format!(
-                "sum() needs a numeric column; {} is {dtype}",
-                self.name
-            )));
+            return Err(ShoalError::NotNumeric {
+                column: self.name.to_string(),
+                operation: "sum()",
+                dtype,
+            }
+            .into());
         };
         // Null slots hold zero, so they add nothing.
         if let Some(x) = f.sum_f64() {
@@ -234,12 +238,17 @@ impl PyColumn {
         flags: c_int,
     ) -> PyResult<()> {
         if flags & ffi::PyBUF_WRITABLE == ffi::PyBUF_WRITABLE {
-            return Err(PyBufferError::new_err(
-                "a Column is a read-only snapshot; write values with t[\"x\"] = values or t[i].x = v",
-            ));
+            return Err(ShoalError::NoBuffer {
+                detail: "a Column is a read-only snapshot; write values with t[\"x\"] = values \
+                         or t[i].x = v"
+                    .into(),
+            }
+            .into());
         }
         let this = slf.get();
-        let data = this.exportable().map_err(PyBufferError::new_err)?;
+        let data = this
+            .exportable()
+            .map_err(|detail| ShoalError::NoBuffer { detail })?;
         let spec = crate::capi::ViewSpec {
             data: data.as_bytes(),
             itemsize: this.snap.dtype().itemsize(),
@@ -343,11 +352,10 @@ pub fn column_from_object(
         let at = || schema.target(field, Some(row));
         let cell = to_cell(item.as_borrowed(), spec, at)?;
         c.push(cell).map_err(|p| {
-            refused(
+            spec.refused(
                 p,
-                spec,
                 schema.target(field, Some(row)),
-                crate::convert::describe(&item),
+                crate::convert::value_repr(&item),
             )
         })?;
     }

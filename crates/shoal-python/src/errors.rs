@@ -2,13 +2,17 @@
 //!
 //! Every message names the record type, the field, the row and the value where they are known,
 //! and says what was left unchanged.
+//!
+//! This is the one place a Python exception is made: the rest of the crate returns
+//! `ShoalError` (or lets a `PyErr` that Python raised pass through), and core errors become
+//! `ShoalError`s here, in [`ShoalError::from_core`], with the names the core does not know.
 
 use pyo3::exceptions::{
-    PyAttributeError, PyIndexError, PyKeyError, PyOverflowError, PyReferenceError, PyRuntimeError,
-    PyTypeError, PyValueError,
+    PyAttributeError, PyBufferError, PyIndexError, PyKeyError, PyOverflowError, PyReferenceError,
+    PyRuntimeError, PySystemError, PyTypeError, PyValueError,
 };
 use pyo3::prelude::*;
-use shoal_core::DType;
+use shoal_core::{DType, Problem};
 
 pyo3::create_exception!(
     shoal,
@@ -106,7 +110,186 @@ pub enum ShoalError {
     Changed {
         detail: String,
     },
+    /// The table is borrowed by an operation still running (re-entrant use).
+    Busy,
+    /// `pop()` on an empty table.
+    Empty,
+    /// A key of the wrong type for `t[key]`.
+    BadKey {
+        got: String,
+    },
+    /// Column index out of range.
+    ColumnIndex {
+        index: isize,
+        len: usize,
+    },
+    /// An operation that needs a numeric column got another type.
+    NotNumeric {
+        column: String,
+        operation: &'static str,
+        dtype: DType,
+    },
+    /// A buffer export that cannot be given (a write request, a column without a plain buffer).
+    NoBuffer {
+        detail: String,
+    },
+    /// Arrow input that shoal refused (the core's reason); nothing was imported.
+    Arrow {
+        record: String,
+        error: shoal_core::Error,
+    },
+    /// `from_arrow` given something that is not an Arrow producer.
+    NotArrow {
+        record: String,
+        got: String,
+    },
+    /// An Arrow stream that broke its protocol.
+    MalformedStream {
+        detail: String,
+    },
+    /// A stored value that Python's own type cannot hold.
+    OutOfPython {
+        what: &'static str,
+    },
+    /// A class that cannot be a record class (or a Schema given something that is not one).
+    NotRecordClass {
+        detail: String,
+    },
+    /// A field declaration shoal cannot store.
+    BadField {
+        record: String,
+        field: String,
+        detail: String,
+    },
+    /// Two fields with one name.
+    DuplicateField {
+        record: String,
+    },
+    /// A class with no shoal schema where a record class was expected.
+    NoSchema {
+        class: String,
+    },
+    /// A subclass of a record class that declares no fields of its own.
+    InheritedSchema {
+        class: String,
+        record: String,
+    },
+    /// A field descriptor used on an object that is not one of its records.
+    WrongInstance {
+        owner: String,
+        got: String,
+    },
+    /// `del record.field`.
+    DeleteField {
+        record: String,
+        field: String,
+    },
+    /// A Rust panic caught at the C boundary (a bug: never expected).
+    Internal {
+        detail: &'static str,
+    },
     Python(PyErr),
+}
+
+/// What turning a core error into a message needs to know about a record type: the core
+/// names fields by index.
+pub trait RecordNames {
+    /// The record class's name.
+    fn record_name(&self) -> &str;
+    /// Field `field`'s name.
+    fn field_name(&self, field: usize) -> &str;
+    /// Field `field`'s storage type and, for a closed category, its values.
+    fn field_kind(&self, field: usize) -> (DType, Option<&[String]>);
+}
+
+impl ShoalError {
+    /// The error for a value a column refused (`problem`), naming the value. `dtype` and
+    /// `choices` are the field's storage type and closed-category values.
+    pub fn refused(
+        problem: Problem,
+        at: Target,
+        value: String,
+        dtype: DType,
+        choices: Option<&[String]>,
+    ) -> ShoalError {
+        match problem {
+            Problem::NotOptional => ShoalError::NotOptional {
+                declared: dtype.name().to_owned(),
+                at,
+            },
+            Problem::UnknownCategory => ShoalError::UnknownCategory {
+                at,
+                value,
+                choices: quoted(choices.unwrap_or(&[])),
+            },
+            Problem::TooMuchData => ShoalError::TooMuchData { at },
+            Problem::OutOfRange { dtype } => ShoalError::OutOfRange { at, dtype, value },
+            Problem::WrongType { expected, .. } => ShoalError::WrongType {
+                at,
+                expected,
+                value,
+            },
+        }
+    }
+
+    /// A core error about already-converted values (whose Python objects are gone), or about
+    /// whole columns, with the record's names.
+    pub fn from_core(e: shoal_core::Error, names: &impl RecordNames) -> ShoalError {
+        match e {
+            shoal_core::Error::Cell {
+                field,
+                row,
+                problem,
+            } => {
+                let (dtype, choices) = names.field_kind(field);
+                let at = Target {
+                    record: names.record_name().to_owned(),
+                    field: names.field_name(field).to_owned(),
+                    row: Some(row),
+                };
+                ShoalError::refused(problem, at, "the value".into(), dtype, choices)
+            }
+            other => ShoalError::BadColumn {
+                detail: format!(
+                    "{}: {}",
+                    names.record_name(),
+                    ShoalError::core_message(&other, names)
+                ),
+            },
+        }
+    }
+
+    /// A core error about whole columns in words, with field names instead of indices.
+    pub fn core_message(e: &shoal_core::Error, names: &impl RecordNames) -> String {
+        match e {
+            shoal_core::Error::ColumnLength {
+                field,
+                expected,
+                got,
+            } => format!(
+                "column '{}' has {got} values but the others have {expected}",
+                names.field_name(*field)
+            ),
+            shoal_core::Error::ColumnType {
+                field,
+                expected,
+                got,
+            } => format!(
+                "column '{}' has type {got}, expected {expected}",
+                names.field_name(*field)
+            ),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// `'a', 'b'`: values for a message (the first 10).
+pub fn quoted(values: &[String]) -> String {
+    let mut shown: Vec<String> = values.iter().take(10).map(|v| format!("{v:?}")).collect();
+    if values.len() > 10 {
+        shown.push("...".into());
+    }
+    shown.join(", ")
 }
 
 pub type Result<T> = std::result::Result<T, ShoalError>;
@@ -210,6 +393,69 @@ impl From<ShoalError> for PyErr {
             )),
             ShoalError::BadColumn { detail } => PyValueError::new_err(detail),
             ShoalError::Changed { detail } => PyRuntimeError::new_err(detail),
+            ShoalError::Busy => PyRuntimeError::new_err(
+                "the table is in the middle of another operation (e.g. extend() is iterating a \
+                 generator that uses the same table); finish that first",
+            ),
+            ShoalError::Empty => PyIndexError::new_err("pop from an empty table"),
+            ShoalError::BadKey { got } => PyTypeError::new_err(format!(
+                "table indices must be integers, slices or field names, not {got}"
+            )),
+            ShoalError::ColumnIndex { index, len } => PyIndexError::new_err(format!(
+                "column index {index} out of range for {len} values"
+            )),
+            ShoalError::NotNumeric {
+                column,
+                operation,
+                dtype,
+            } => PyTypeError::new_err(format!(
+                "{operation} needs a numeric column; {column} is {dtype}"
+            )),
+            ShoalError::NoBuffer { detail } => PyBufferError::new_err(detail),
+            ShoalError::Arrow { record, error } => {
+                let message = format!("{record}.from_arrow: {error}; nothing was imported");
+                if error.is_type_error() {
+                    PyTypeError::new_err(message)
+                } else {
+                    PyValueError::new_err(message)
+                }
+            }
+            ShoalError::NotArrow { record, got } => PyTypeError::new_err(format!(
+                "{record}.from_arrow expects an object with __arrow_c_stream__ or \
+                 __arrow_c_array__ (a pyarrow Table or RecordBatch, a polars DataFrame ...), \
+                 got {got}"
+            )),
+            ShoalError::MalformedStream { detail } => {
+                PyValueError::new_err(format!("malformed Arrow stream: {detail}"))
+            }
+            ShoalError::OutOfPython { what } => {
+                PyOverflowError::new_err(format!("{what} out of Python's range"))
+            }
+            ShoalError::NotRecordClass { detail } => PyTypeError::new_err(detail),
+            ShoalError::BadField {
+                record,
+                field,
+                detail,
+            } => PyValueError::new_err(format!("field '{field}' of {record}: {detail}")),
+            ShoalError::DuplicateField { record } => {
+                PyValueError::new_err(format!("{record}: duplicate field name"))
+            }
+            ShoalError::NoSchema { class } => PyTypeError::new_err(format!(
+                "{class} has no fields; declare a record as `class Point(shoal.Record): x: float`"
+            )),
+            ShoalError::InheritedSchema { class, record } => PyTypeError::new_err(format!(
+                "{class} inherits its schema from {record}; declare its fields by subclassing \
+                 shoal.Record"
+            )),
+            ShoalError::WrongInstance { owner, got } => {
+                PyTypeError::new_err(format!("field descriptor for {owner} used on {got}"))
+            }
+            ShoalError::DeleteField { record, field } => PyTypeError::new_err(format!(
+                "cannot delete field '{field}' of {record}: every record has every field"
+            )),
+            ShoalError::Internal { detail } => {
+                PySystemError::new_err(format!("shoal: internal panic in {detail}"))
+            }
             ShoalError::Python(e) => e,
         }
     }

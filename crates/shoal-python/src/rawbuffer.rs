@@ -3,7 +3,6 @@
 
 use std::ffi::c_int;
 
-use pyo3::exceptions::PyBufferError;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use shoal_core::ColumnSnapshot;
@@ -51,7 +50,10 @@ impl PyRawBuffer {
         flags: c_int,
     ) -> PyResult<()> {
         if flags & ffi::PyBUF_WRITABLE == ffi::PyBUF_WRITABLE {
-            return Err(PyBufferError::new_err("a RawBuffer is read-only"));
+            return Err(crate::errors::ShoalError::NoBuffer {
+                detail: "a RawBuffer is read-only".into(),
+            }
+            .into());
         }
         let this = slf.get();
         let spec = crate::capi::ViewSpec {

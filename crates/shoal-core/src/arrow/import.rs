@@ -123,7 +123,7 @@ pub unsafe fn import_struct(
     schema: &Schema,
     arrow_schema: &ArrowSchema,
     array: &ArrowArray,
-    columns: &mut [crate::Column],
+    columns: &mut [crate::column::Column],
 ) -> Result<(), Error> {
     // SAFETY: guaranteed by the caller; children are only read within the producer's counts.
     unsafe {
@@ -166,7 +166,7 @@ pub unsafe fn import_struct(
 unsafe fn import_column(
     field: &Field,
     input: &Input<'_>,
-    col: &mut crate::Column,
+    col: &mut crate::column::Column,
 ) -> Result<(), Error> {
     let mismatch = || Error::TypeMismatch {
         field: field.name.clone(),
@@ -428,7 +428,7 @@ unsafe fn read_views(input: &Input<'_>) -> Result<Vec<(usize, usize, *const u8, 
 unsafe fn import_category(
     field: &Field,
     input: &Input<'_>,
-    col: &mut crate::Column,
+    col: &mut crate::column::Column,
     validity: Option<(&[u8], usize)>,
     mismatch: &dyn Fn() -> Error,
 ) -> Result<(), Error> {

@@ -8,9 +8,10 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use shoal_heap::{AddrMap, Bucket, Heap, Node, Role};
 
-use super::classify::{Kind, TypeInfo};
+use super::classify::{classify, Kind, TypeInfo};
+use super::known::KnownTypes;
 use super::layout::*;
-use super::KnownTypes;
+use super::payload::value_payload;
 
 pub(super) struct CPython<'py> {
     pub(super) py: Python<'py>,
@@ -83,7 +84,7 @@ impl<'py> CPython<'py> {
         let info = match self.types.get(&key) {
             Some(info) => *info,
             None => {
-                let info = self.classify(tp);
+                let info = classify(tp, self.known, &self.registered);
                 self.types.insert(key, info);
                 info
             }

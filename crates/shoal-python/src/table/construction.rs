@@ -5,7 +5,6 @@ use pyo3::types::{PyDict, PyType};
 use shoal_core::{Column, Table};
 
 use crate::column::column_from_object;
-use crate::convert::refused;
 use crate::errors::ShoalError;
 use crate::schema::PySchema;
 
@@ -66,9 +65,7 @@ impl PyTable {
                 (Some(c), _) => c,
                 (None, Some(d)) => Column::for_field(&s.core.fields()[i])
                     .filled_like(d.reborrow(), len)
-                    .map_err(|p| {
-                        refused(p, &s.specs[i], s.target(i, None), "the default".into())
-                    })?,
+                    .map_err(|p| s.specs[i].refused(p, s.target(i, None), "the default".into()))?,
                 (None, None) => {
                     return Err(ShoalError::BadColumn {
                         detail: format!(
@@ -86,7 +83,7 @@ impl PyTable {
                 detail: format!(
                     "{}.from_columns: {}",
                     s.record_name,
-                    s.describe_core_error(&e)
+                    ShoalError::core_message(&e, s)
                 ),
             })
         })?;
@@ -110,7 +107,7 @@ impl PyTable {
                 detail: format!(
                     "{}.from_arrow: {}",
                     s.record_name,
-                    s.describe_core_error(&e)
+                    ShoalError::core_message(&e, s)
                 ),
             })
         })?;

@@ -5,7 +5,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 use shoal_core::Table;
 
-use crate::convert::{fast_cell, refused, to_cell};
+use crate::convert::{fast_cell, to_cell};
 use crate::schema::PySchema;
 
 use super::sequence::maybe_record_value;
@@ -110,11 +110,10 @@ fn push_converted(
         |f, problem| {
             // SAFETY: as above.
             let obj = unsafe { Bound::from_borrowed_ptr(py, argv[f]) };
-            refused(
+            schema.specs[f].refused(
                 problem,
-                &schema.specs[f],
                 schema.target(f, Some(row)),
-                crate::convert::describe(&obj),
+                crate::convert::value_repr(&obj),
             )
         },
     )?;

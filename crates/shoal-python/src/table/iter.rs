@@ -6,9 +6,10 @@
 use std::ffi::{c_int, c_void};
 use std::ptr;
 
-use pyo3::exceptions::PyRuntimeError;
 use pyo3::ffi;
 use pyo3::prelude::*;
+
+use crate::errors::ShoalError;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyType;
 
@@ -94,9 +95,12 @@ unsafe extern "C" fn iter_next(obj: *mut ffi::PyObject) -> *mut ffi::PyObject {
             (st.inner.len(), st.inner.version())
         };
         if version != it.version {
-            return Err(PyRuntimeError::new_err(
-                "Table changed during iteration (rows were removed, inserted or reordered)",
-            ));
+            return Err(ShoalError::Changed {
+                detail: "Table changed during iteration (rows were removed, inserted or \
+                         reordered)"
+                    .into(),
+            }
+            .into());
         }
         if it.next >= len {
             return Ok(ptr::null_mut()); // exhausted: NULL without an exception

@@ -22,7 +22,6 @@ pub use pickle::_table_from_buffers;
 
 use std::cell::{Ref, RefCell, RefMut};
 
-use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyType};
 use pyo3::PyVisit;
@@ -110,11 +109,9 @@ impl TableState {
     }
 }
 
+/// The error for re-entrant use of a table.
 pub fn busy() -> PyErr {
-    PyRuntimeError::new_err(
-        "the table is in the middle of another operation (e.g. extend() is iterating a \
-         generator that uses the same table); finish that first",
-    )
+    ShoalError::Busy.into()
 }
 
 impl PyTable {
@@ -224,7 +221,7 @@ impl PyTable {
 }
 
 /// The values of row `i` as Python objects.
-pub(crate) fn row_values<'py>(
+pub(crate) fn row_objects<'py>(
     slf: &Bound<'py, PyTable>,
     i: usize,
 ) -> PyResult<Vec<Bound<'py, PyAny>>> {

@@ -118,6 +118,6 @@ pub fn _table_from_buffers(
         built.push(column);
     }
     let inner = Table::from_columns(s.core.clone(), built)
-        .map_err(|e| corrupt(s.describe_core_error(&e)))?;
+        .map_err(|e| corrupt(ShoalError::core_message(&e, s)))?;
     Ok(PyTable::with_inner(schema.clone().unbind(), inner))
 }

@@ -2,7 +2,7 @@
 
 use pyo3::prelude::*;
 
-use super::{row_values, PyTable};
+use super::{row_objects, PyTable};
 
 #[pymethods]
 impl PyTable {
@@ -35,7 +35,7 @@ impl PyTable {
             match part {
                 Some(i) => {
                     html += &format!("<tr><th>{i}</th>");
-                    for v in row_values(slf, i)? {
+                    for v in row_objects(slf, i)? {
                         html += &format!("<td>{}</td>", escape(&v.repr()?.to_string()));
                     }
                     html += "</tr>";

@@ -1,6 +1,5 @@
 //! The list API: append, extend, insert, indexing, slices, deletion, pop, clear, sort.
 
-use pyo3::exceptions::{PyIndexError, PyRuntimeError, PyTypeError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyFloat, PyInt, PyList, PySlice, PyString, PyTuple};
@@ -11,7 +10,7 @@ use crate::errors::{Result, ShoalError};
 use crate::record;
 use crate::schema::PySchema;
 
-use super::{row_values, PyTable};
+use super::{row_objects, PyTable};
 
 impl PyTable {
     /// Appends from call arguments (the general path: keywords, records, defaults).
@@ -36,7 +35,7 @@ impl PyTable {
         )?;
         st.inner
             .push_cells(&st.scratch)
-            .map_err(|e| schema.refusal(e))?;
+            .map_err(|e| ShoalError::from_core(e, schema))?;
         Ok(())
     }
 
@@ -124,7 +123,7 @@ impl PyTable {
                 schema.bind_item(&item, start + k, current, &mut st.scratch)?;
                 st.inner
                     .push_cells(&st.scratch)
-                    .map_err(|e| schema.refusal(e))?;
+                    .map_err(|e| ShoalError::from_core(e, schema))?;
             }
             Ok(())
         })();
@@ -156,7 +155,7 @@ impl PyTable {
         bind_call(this.schema.get(), args, kwargs, i, current, &mut values)?;
         st.inner
             .insert_cells(i, &values)
-            .map_err(|e| this.schema.get().refusal(e))?;
+            .map_err(|e| ShoalError::from_core(e, this.schema.get()))?;
         Ok(())
     }
 
@@ -180,11 +179,8 @@ impl PyTable {
         if let Ok(slice) = key.cast::<PySlice>() {
             return Ok(Bound::new(py, Self::slice(slf, slice)?)?.into_any());
         }
-        let index: isize = key.extract().map_err(|_| {
-            PyTypeError::new_err(format!(
-                "table indices must be integers, slices or field names, not {}",
-                key.get_type().name().map_or("?".into(), |n| n.to_string())
-            ))
+        let index: isize = key.extract().map_err(|_| ShoalError::BadKey {
+            got: key.get_type().name().map_or("?".into(), |n| n.to_string()),
         })?;
         let row = this.read()?.row_index(index)?;
         Self::row_handle(slf, row)
@@ -231,7 +227,7 @@ impl PyTable {
                         .set_cell(row, f, prev)
                         .expect("restoring a value it held");
                 }
-                return Err(schema.refusal(e).into());
+                return Err(ShoalError::from_core(e, schema).into());
             }
         }
         Ok(())
@@ -262,7 +258,7 @@ impl PyTable {
         let values = {
             let mut st = this.write()?;
             if st.inner.is_empty() {
-                return Err(PyIndexError::new_err("pop from an empty table"));
+                return Err(ShoalError::Empty.into());
             }
             let row = st.row_index(index)?;
             st.inner.remove(row).expect("in range")
@@ -289,7 +285,7 @@ impl PyTable {
         for i in 0..n {
             keys.append(match key {
                 Some(k) => k.call1((Self::row_handle(slf, i)?,))?,
-                None => PyTuple::new(py, row_values(slf, i)?)?.into_any(),
+                None => PyTuple::new(py, row_objects(slf, i)?)?.into_any(),
             })?;
         }
         let kwargs = PyDict::new(py);
@@ -302,9 +298,10 @@ impl PyTable {
         let order: Vec<usize> = sorted.extract()?;
         let mut st = this.write()?;
         if st.inner.version() != version || st.inner.len() != n {
-            return Err(PyRuntimeError::new_err(
-                "the table changed while its sort keys were computed",
-            ));
+            return Err(ShoalError::Changed {
+                detail: "the table changed while its sort keys were computed".into(),
+            }
+            .into());
         }
         st.inner.permute(&order);
         Ok(())

@@ -1,0 +1,125 @@
+//! Cells back to Python objects: a new `str`, the Enum member, a `datetime` in the field's zone.
+
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyBytes, PyDate, PyDateTime, PyDelta, PyFloat, PyInt, PyTzInfo};
+use shoal_core::temporal::{Civil, US_PER_DAY};
+use shoal_core::{Cell, DType, Scalar};
+
+use super::FieldSpec;
+use crate::errors::ShoalError;
+
+/// A new Python object for a stored cell of a field.
+#[inline(always)]
+pub fn cell_to_py<'py>(
+    py: Python<'py>,
+    cell: Cell<'_>,
+    spec: &FieldSpec,
+) -> PyResult<Bound<'py, PyAny>> {
+    match cell {
+        Cell::Num(s) if spec.dtype.storage() == spec.dtype => Ok(scalar_to_py(py, s)),
+        Cell::Num(s) => temporal_to_py(py, s, spec),
+        Cell::Null => Ok(py.None().into_bound(py)),
+        Cell::Bytes(b) => bytes_to_py(py, &b, spec),
+    }
+}
+
+fn bytes_to_py<'py>(py: Python<'py>, b: &[u8], spec: &FieldSpec) -> PyResult<Bound<'py, PyAny>> {
+    if spec.dtype == DType::Bytes {
+        return Ok(PyBytes::new(py, b).into_any());
+    }
+    if spec.enum_type.is_some() {
+        if let Some(m) = spec.members.get(b) {
+            return Ok(m.bind(py).clone());
+        }
+    }
+    // SAFETY: text reaches a column only as UTF-8 (from a Python str, or Arrow data checked on
+    // import); the length fits a Py_ssize_t as it came from a Rust slice. An ASCII string is
+    // made directly: a new compact ASCII str has room for `len` bytes (and its terminator).
+    unsafe {
+        #[cfg(not(Py_3_14))]
+        if b.is_ascii() {
+            let s = ffi::PyUnicode_New(b.len() as ffi::Py_ssize_t, 127);
+            if !s.is_null() {
+                std::ptr::copy_nonoverlapping(b.as_ptr(), ffi::PyUnicode_1BYTE_DATA(s), b.len());
+            }
+            return Bound::from_owned_ptr_or_err(py, s);
+        }
+        let p = ffi::PyUnicode_DecodeUTF8(
+            b.as_ptr().cast(),
+            b.len() as ffi::Py_ssize_t,
+            std::ptr::null(),
+        );
+        Bound::from_owned_ptr_or_err(py, p)
+    }
+}
+
+fn temporal_to_py<'py>(
+    py: Python<'py>,
+    s: Scalar,
+    spec: &FieldSpec,
+) -> PyResult<Bound<'py, PyAny>> {
+    match (spec.dtype, s) {
+        (DType::Date, Scalar::I32(days)) => {
+            let (y, m, d) = shoal_core::temporal::civil_from_days(days);
+            Ok(PyDate::new(py, y, m as u8, d as u8)?.into_any())
+        }
+        (DType::Timedelta, Scalar::I64(us)) => {
+            let days = us.div_euclid(US_PER_DAY);
+            let rem = us.rem_euclid(US_PER_DAY);
+            let days =
+                i32::try_from(days).map_err(|_| ShoalError::OutOfPython { what: "timedelta" })?;
+            Ok(PyDelta::new(
+                py,
+                days,
+                (rem / 1_000_000) as i32,
+                (rem % 1_000_000) as i32,
+                false,
+            )?
+            .into_any())
+        }
+        (DType::Datetime, Scalar::I64(us)) => {
+            let c = Civil::from_micros(us);
+            let tz = spec
+                .tz
+                .as_ref()
+                .map(|t| t.bind(py).cast::<PyTzInfo>())
+                .transpose()?;
+            let dt = PyDateTime::new(
+                py,
+                c.year,
+                c.month as u8,
+                c.day as u8,
+                c.hour as u8,
+                c.minute as u8,
+                c.second as u8,
+                c.micro,
+                tz,
+            )?;
+            match tz {
+                // The fields are UTC; the zone turns them into its local time.
+                Some(tz) => tz.call_method1(pyo3::intern!(py, "fromutc"), (dt,)),
+                None => Ok(dt.into_any()),
+            }
+        }
+        _ => Ok(scalar_to_py(py, s)),
+    }
+}
+
+/// A new Python object for a stored scalar.
+#[inline(always)]
+pub fn scalar_to_py(py: Python<'_>, s: Scalar) -> Bound<'_, PyAny> {
+    match s {
+        Scalar::F64(x) => PyFloat::new(py, x).into_any(),
+        Scalar::F32(x) => PyFloat::new(py, x.into()).into_any(),
+        Scalar::I8(i) => PyInt::new(py, i).into_any(),
+        Scalar::I16(i) => PyInt::new(py, i).into_any(),
+        Scalar::I32(i) => PyInt::new(py, i).into_any(),
+        Scalar::I64(i) => PyInt::new(py, i).into_any(),
+        Scalar::U8(i) => PyInt::new(py, i).into_any(),
+        Scalar::U16(i) => PyInt::new(py, i).into_any(),
+        Scalar::U32(i) => PyInt::new(py, i).into_any(),
+        Scalar::U64(i) => PyInt::new(py, i).into_any(),
+        Scalar::Bool(b) => PyBool::new(py, b).to_owned().into_any(),
+    }
+}

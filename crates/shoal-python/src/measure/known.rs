@@ -1,0 +1,96 @@
+//! The extension's own types that the walk treats specially: shared ones (schemas, fields)
+//! and stores (tables, columns), whose buffers they report through `HeldBuffers`.
+
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::pyclass::boolean_struct::True;
+use pyo3::sync::PyOnceLock;
+use pyo3::{PyClass, PyTypeInfo};
+
+/// What a store object tells the walk: the allocations behind it, as (allocation id, bytes).
+/// A column and its snapshots share allocations; the walk counts each id once.
+pub trait HeldBuffers {
+    /// The allocations this object keeps alive now.
+    fn held_buffers(&self) -> Vec<(usize, u64)>;
+}
+
+/// Reads the held buffers of an object of one store type.
+///
+/// # Safety
+/// `o` must be a live instance of exactly the type the function was registered for.
+type BuffersOf = unsafe fn(Python<'_>, *mut ffi::PyObject) -> Vec<(usize, u64)>;
+
+/// The extension's own types that the walk treats specially, registered once at import by
+/// `lib.rs`, so measuring depends on no other module of the crate.
+#[derive(Default)]
+pub struct KnownTypes {
+    /// Types whose objects are shared by identity, never owned by a data structure.
+    shared: Vec<usize>,
+    /// Store types, by exact type, with the function that reads their buffers.
+    stores: Vec<(usize, BuffersOf)>,
+}
+
+static KNOWN: PyOnceLock<KnownTypes> = PyOnceLock::new();
+
+/// # Safety
+/// `o` must be a live instance of exactly `T`'s type.
+unsafe fn buffers_of<T>(py: Python<'_>, o: *mut ffi::PyObject) -> Vec<(usize, u64)>
+where
+    T: PyClass<Frozen = True> + HeldBuffers + Sync,
+{
+    // SAFETY: `o` is live (guaranteed by the caller) and the GIL is held.
+    let obj = unsafe { pyo3::Borrowed::from_ptr(py, o) };
+    // SAFETY: `o`'s type is exactly `T`'s (guaranteed by the caller; the walk compares type
+    // pointers for identity).
+    let this = unsafe { obj.cast_unchecked::<T>() };
+    this.get().held_buffers()
+}
+
+impl KnownTypes {
+    /// Objects of `T` are shared (like types and modules), never owned by a data structure.
+    pub fn shared<T: PyTypeInfo>(mut self, py: Python<'_>) -> Self {
+        self.shared.push(py.get_type::<T>().as_type_ptr() as usize);
+        self
+    }
+
+    /// Objects of exactly `T` hold store buffers, which the walk counts once.
+    pub fn store<T>(mut self, py: Python<'_>) -> Self
+    where
+        T: PyClass<Frozen = True> + HeldBuffers + Sync,
+    {
+        let tp = py.get_type::<T>().as_type_ptr() as usize;
+        self.stores.push((tp, buffers_of::<T> as BuffersOf));
+        self
+    }
+
+    /// Makes these the types every later walk uses.
+    pub fn install(self, py: Python<'_>) {
+        let _ = KNOWN.set(py, self);
+    }
+
+    pub(super) fn get(py: Python<'_>) -> &'static KnownTypes {
+        KNOWN.get_or_init(py, KnownTypes::default)
+    }
+
+    pub(super) fn is_shared(&self, tp: *mut ffi::PyTypeObject) -> bool {
+        self.shared.contains(&(tp as usize))
+    }
+
+    pub(super) fn store_index(&self, tp: *mut ffi::PyTypeObject) -> Option<usize> {
+        self.stores.iter().position(|&(t, _)| t == tp as usize)
+    }
+
+    /// The buffers held by `o`, whose exact type is store `index`.
+    ///
+    /// # Safety
+    /// `o` must be a live object whose type is exactly the store type at `index`.
+    pub(super) unsafe fn buffers(
+        &self,
+        py: Python<'_>,
+        index: usize,
+        o: *mut ffi::PyObject,
+    ) -> Vec<(usize, u64)> {
+        // SAFETY: the type of `o` is the one `stores[index]` was registered for.
+        unsafe { (self.stores[index].1)(py, o) }
+    }
+}

@@ -1,0 +1,173 @@
+//! What the metaclass calls: `Schema(cls, fields, frozen)` builds a record class's schema after
+//! checking the class can be one, and `of_class` finds it again for tables and records.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyString, PyType};
+use shoal_core::{Cell, DType, Field, Schema};
+
+use crate::convert::FieldSpec;
+use crate::convert::{cell_to_py, to_cell, value_repr};
+use crate::errors::quoted;
+use crate::errors::ShoalError;
+use crate::errors::Target;
+use crate::schema::{missing, PyField, PySchema};
+
+/// One field as `shoal._record` describes it: name, storage type, default, optional, closed
+/// values, Enum class, tzinfo, Arrow zone name.
+type FieldTuple<'py> = (
+    Bound<'py, PyString>,
+    String,
+    Bound<'py, PyAny>,
+    bool,
+    Option<Vec<String>>,
+    Option<Bound<'py, PyType>>,
+    Option<Bound<'py, PyAny>>,
+    Option<String>,
+);
+
+#[pymethods]
+impl PySchema {
+    /// `fields` is a list of tuples as `shoal._record` builds them (see `FieldTuple`).
+    #[new]
+    fn new(
+        record_type: &Bound<'_, PyType>,
+        fields: Vec<FieldTuple<'_>>,
+        frozen: bool,
+    ) -> PyResult<Self> {
+        let py = record_type.py();
+        if !record_type.is_subclass(super::record_base(py)?)? {
+            return Err(ShoalError::NotRecordClass {
+                detail: "a Schema belongs to a shoal.Record subclass".into(),
+            }
+            .into());
+        }
+        // SAFETY: reading two plain fields of a live type object.
+        let (dictoffset, weakoffset) = unsafe {
+            let t = record_type.as_type_ptr();
+            ((*t).tp_dictoffset, (*t).tp_weaklistoffset)
+        };
+        if dictoffset != 0 || weakoffset != 0 {
+            // Row handles are reused when no one holds them; a __dict__ or weakref would let
+            // state leak from one row to the next.
+            return Err(ShoalError::NotRecordClass {
+                detail: "shoal.Record classes cannot have __dict__ or __weakref__ slots".into(),
+            }
+            .into());
+        }
+        let record_name = record_type.name()?.to_string();
+        let missing = missing(py)?;
+        let mut core_fields = Vec::new();
+        let mut names = Vec::new();
+        let mut specs = Vec::new();
+        let mut defaults = Vec::new();
+        for (name, type_name, default, nullable, choices, enum_type, tzinfo, tz_name) in &fields {
+            let name_str = name.to_str()?.to_owned();
+            let dtype = DType::from_name(type_name).ok_or_else(|| ShoalError::BadField {
+                record: record_name.clone(),
+                field: name_str.clone(),
+                detail: format!("unknown storage type {type_name:?}"),
+            })?;
+            let choices: Option<Arc<[String]>> = choices.clone().map(Into::into);
+            let mut members = HashMap::new();
+            if let Some(e) = enum_type {
+                for member in e.try_iter()? {
+                    let member = member?;
+                    let key: String = member.getattr("name")?.extract()?;
+                    members.insert(key.into_bytes().into_boxed_slice(), member.unbind());
+                }
+            }
+            let core = Field {
+                name: name_str.clone(),
+                dtype,
+                nullable: *nullable,
+                categories: choices.clone(),
+                tz: tz_name.clone(),
+            };
+            let spec = FieldSpec {
+                dtype,
+                nullable: *nullable,
+                choices,
+                enum_type: enum_type.clone().map(Bound::unbind),
+                members,
+                tz: tzinfo.clone().map(Bound::unbind),
+            };
+            let default = if default.is(missing) {
+                None
+            } else {
+                let at = || Target {
+                    record: record_name.clone(),
+                    field: format!("{name_str}' (default"),
+                    row: None,
+                };
+                let cell = to_cell(default.as_borrowed(), &spec, at)?.into_owned();
+                // A closed category checks its default here, not at the first append.
+                if let (Cell::Bytes(b), Some(c)) = (&cell, &spec.choices) {
+                    if !c.iter().any(|v| v.as_bytes() == b.as_ref()) {
+                        return Err(ShoalError::BadField {
+                            record: record_name.clone(),
+                            field: name_str,
+                            detail: format!(
+                                "default {} is not one of {}",
+                                value_repr(default),
+                                quoted(c)
+                            ),
+                        }
+                        .into());
+                    }
+                }
+                Some(cell)
+            };
+            names.push(PyString::intern(py, &name_str).unbind());
+            defaults.push(default);
+            core_fields.push(core);
+            specs.push(spec);
+        }
+        let core = Schema::new(core_fields).ok_or_else(|| ShoalError::DuplicateField {
+            record: record_name.clone(),
+        })?;
+        let mut descriptors = Vec::with_capacity(names.len());
+        for (i, name) in names.iter().enumerate() {
+            let default = match &defaults[i] {
+                Some(d) => Some(cell_to_py(py, d.reborrow(), &specs[i])?.unbind()),
+                None => None,
+            };
+            descriptors.push(Py::new(
+                py,
+                PyField {
+                    name: name.clone_ref(py),
+                    index: i,
+                    type_name: specs[i].declared(&core.fields()[i]),
+                    default,
+                    owner: record_name.clone(),
+                },
+            )?);
+        }
+        Ok(PySchema {
+            core: Arc::new(core),
+            names,
+            specs,
+            defaults,
+            record_name,
+            frozen,
+            record_type: record_type.clone().unbind(),
+            descriptors,
+        })
+    }
+}
+
+impl PySchema {
+    /// The schema of a record class (`cls.__shoal_schema__`).
+    pub fn of_class<'py>(cls: &Bound<'py, PyType>) -> PyResult<Bound<'py, PySchema>> {
+        let py = cls.py();
+        match cls.getattr(pyo3::intern!(py, "__shoal_schema__")) {
+            Ok(s) => Ok(s.cast_into::<PySchema>()?),
+            Err(_) => Err(ShoalError::NoSchema {
+                class: cls.name()?.to_string(),
+            }
+            .into()),
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! `RecordBase`: the C-level base of every `shoal.Record` class.
+//!
+//! Written against the C API rather than as a `#[pyclass]` because table rows must be created
+//! as instances of the *user's* Python subclass (`Point`), and PyO3 offers no public way to
+//! allocate a subclass instance from Rust. A record is one of two things:
+//! - a **row**: `table` points at the `Table` and `row`/`version` say which row, as of which
+//!   structural version; reads and writes go to the table's columns;
+//! - **standalone**: `values` holds its own checked scalars (`Point(1.0, 2.0)`).
+//!
+//! Attribute access has a fast path (`tp_getattro`/`tp_setattro`): the attribute name is compared
+//! by pointer with the schema's interned field names, which is what Python passes for `p.x`.
+//! Anything else falls back to the generic lookup, where `Field` descriptors give the same
+//! answer for non-interned names, and methods resolve as usual.
+//!
+//! `new` allocates records (rows and standalone), `access` reads and writes fields, `type_object`
+//! is the `RecordBase` type and the C slots CPython calls, `class` builds a class's schema, `descriptor` is `Field`'s
+//! descriptor protocol, `items` reads records given as input.
+
+mod access;
+mod class;
+mod descriptor;
+mod items;
+mod new;
+mod type_object;
+
+pub use access::{get_field, record_cells, set_field};
+pub use new::{new_row, new_standalone, rebind_if_unshared};
+
+pub use type_object::{is_record, record_base};
+
+use pyo3::ffi;
+use pyo3::prelude::*;
+use shoal_core::Cell;
+
+use crate::schema::PySchema;
+
+#[repr(C)]
+pub(super) struct RecordObject {
+    ob_base: ffi::PyObject,
+    /// Owned reference to the `Table` this row belongs to; null for a standalone record.
+    table: *mut ffi::PyObject,
+    /// Owned reference to the record class's `Schema`.
+    schema: *mut ffi::PyObject,
+    row: usize,
+    version: u64,
+    /// A leaked `Box<[Cell]>` of `nvalues` owned cells for a standalone record; null for a row.
+    values: *mut Cell<'static>,
+    nvalues: usize,
+}
+
+/// The record struct behind `obj`, which must be an instance of `RecordBase`.
+///
+/// # Safety
+/// `obj` must point to a live instance of `RecordBase` or a subclass.
+pub(super) unsafe fn record<'a>(obj: *mut ffi::PyObject) -> &'a mut RecordObject {
+    // SAFETY: instances of RecordBase subclasses start with the RecordObject layout.
+    unsafe { &mut *obj.cast::<RecordObject>() }
+}
+
+pub(super) fn schema_of<'py>(py: Python<'py>, rec: &RecordObject) -> Option<Bound<'py, PySchema>> {
+    if rec.schema.is_null() {
+        return None;
+    }
+    // SAFETY: `schema` is an owned reference to a `Schema` object (set only by this module).
+    Some(unsafe { Bound::from_borrowed_ptr(py, rec.schema).cast_into_unchecked::<PySchema>() })
+}

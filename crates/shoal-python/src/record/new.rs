@@ -1,0 +1,126 @@
+//! Allocating records: `Point(...)` (standalone, holding its own cells) and row handles
+//! (`t[i]`, iteration), which are reused when nobody else holds them.
+
+use std::ptr;
+
+use pyo3::ffi;
+use pyo3::prelude::*;
+
+use crate::errors::ShoalError;
+use pyo3::types::{PyDict, PyTuple, PyType};
+use shoal_core::Cell;
+
+use crate::capi::trampoline;
+use crate::schema::PySchema;
+use crate::table::PyTable;
+
+use super::{record, RecordObject};
+
+pub(super) unsafe extern "C" fn record_new(
+    subtype: *mut ffi::PyTypeObject,
+    args: *mut ffi::PyObject,
+    kwargs: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    trampoline(ptr::null_mut(), |py| {
+        // SAFETY: CPython passes a valid type, an args tuple and a kwargs dict or null.
+        let (ty, args, kwargs) = unsafe {
+            (
+                Bound::from_borrowed_ptr(py, subtype.cast()).cast_into_unchecked::<PyType>(),
+                Bound::from_borrowed_ptr(py, args).cast_into_unchecked::<PyTuple>(),
+                Bound::from_borrowed_ptr_or_opt(py, kwargs)
+                    .map(|k| k.cast_into_unchecked::<PyDict>()),
+            )
+        };
+        let schema = PySchema::of_class(&ty)?;
+        let mut values = Vec::with_capacity(schema.get().len());
+        schema
+            .get()
+            .bind_args(&args, kwargs.as_ref(), None, &mut values)?;
+        if !ty.is(schema.get().record_type.bind(py)) {
+            return Err(ShoalError::InheritedSchema {
+                class: ty.name()?.to_string(),
+                record: schema.get().record_name.clone(),
+            }
+            .into());
+        }
+        Ok(new_standalone(&schema, values)?.into_ptr())
+    })
+}
+
+/// # Safety
+/// `ty` must be `RecordBase` or a subclass.
+unsafe fn alloc_instance(
+    py: Python<'_>,
+    ty: *mut ffi::PyTypeObject,
+) -> PyResult<*mut ffi::PyObject> {
+    // SAFETY: every type object has tp_alloc (inherited from object at the latest); it returns a
+    // new zeroed instance or null with an exception set.
+    let obj = unsafe { ((*ty).tp_alloc.expect("tp_alloc"))(ty, 0) };
+    if obj.is_null() {
+        Err(PyErr::fetch(py))
+    } else {
+        Ok(obj)
+    }
+}
+
+/// A new, zeroed instance of the schema's record class, holding a reference to the schema.
+fn alloc_record<'py>(
+    schema: &Bound<'py, PySchema>,
+) -> PyResult<(Bound<'py, PyAny>, &'py mut RecordObject)> {
+    let py = schema.py();
+    let ty = schema
+        .get()
+        .record_type
+        .as_ptr()
+        .cast::<ffi::PyTypeObject>();
+    // SAFETY: the schema's record type is a RecordBase subclass (checked in PySchema::new).
+    let obj = unsafe { alloc_instance(py, ty)? };
+    // SAFETY: `obj` is a fresh, zero-initialised instance of a RecordBase subclass, owned by the
+    // returned `Bound` for as long as the caller uses the struct reference.
+    let rec = unsafe { record(obj) };
+    rec.schema = schema.clone().into_any().into_ptr();
+    // SAFETY: `obj` is a new reference.
+    Ok((unsafe { Bound::from_owned_ptr(py, obj) }, rec))
+}
+
+/// A new row handle for `row` of `table`, an instance of the schema's record class.
+pub fn new_row<'py>(
+    table: &Bound<'py, PyTable>,
+    schema: &Bound<'py, PySchema>,
+    row: usize,
+    version: u64,
+) -> PyResult<Bound<'py, PyAny>> {
+    let (obj, rec) = alloc_record(schema)?;
+    rec.table = table.clone().into_any().into_ptr();
+    rec.row = row;
+    rec.version = version;
+    Ok(obj)
+}
+
+/// Points a row handle that nobody else holds at another row, so loops need not allocate.
+/// Returns false (changing nothing) if anyone else holds a reference.
+/// `obj` must be borrowed from the cache without a new reference (so a count of 1 means the
+/// cache is the only holder).
+pub fn rebind_if_unshared(obj: &Bound<'_, PyAny>, row: usize, version: u64) -> bool {
+    // SAFETY: reading the reference count of a live object.
+    if cfg!(Py_GIL_DISABLED) || unsafe { ffi::Py_REFCNT(obj.as_ptr()) } != 1 {
+        return false;
+    }
+    // SAFETY: callers only pass row handles they created with `new_row`.
+    let rec = unsafe { record(obj.as_ptr()) };
+    rec.row = row;
+    rec.version = version;
+    true
+}
+
+/// A new standalone record of the schema's class holding `values` (already checked).
+pub fn new_standalone<'py>(
+    schema: &Bound<'py, PySchema>,
+    values: Vec<Cell<'static>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let (obj, rec) = alloc_record(schema)?;
+    let values = Box::into_raw(values.into_boxed_slice());
+    rec.nvalues = values.len();
+    rec.values = values.cast();
+    Ok(obj)
+}

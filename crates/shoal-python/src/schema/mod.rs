@@ -1,0 +1,116 @@
+//! `Schema` (a record class's fields, built by `shoal.Record`'s metaclass) and `Field`, the
+//! descriptor that stands for each field on the class.
+//!
+//! `binding` binds call arguments to fields; `field` is the `Field` class. Building a schema
+//! from a class and reading records as input live in `record` (they need the record layout).
+
+mod binding;
+mod field;
+
+pub use field::{missing, PyField};
+
+use std::sync::Arc;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyString, PyType};
+use pyo3::PyVisit;
+use shoal_core::{Cell, Schema};
+
+use crate::convert::FieldSpec;
+use crate::errors::{ShoalError, Target};
+
+#[pyclass(frozen, module = "shoal", name = "Schema")]
+pub struct PySchema {
+    pub core: Arc<Schema>,
+    /// Interned field names, compared by pointer on the attribute fast path.
+    pub names: Vec<Py<PyString>>,
+    pub specs: Vec<FieldSpec>,
+    pub defaults: Vec<Option<Cell<'static>>>,
+    pub record_name: String,
+    pub frozen: bool,
+    pub record_type: Py<PyType>,
+    pub(crate) descriptors: Vec<Py<PyField>>,
+}
+
+#[pymethods]
+impl PySchema {
+    /// The `Field` descriptors, in declaration order.
+    #[getter]
+    fn fields(&self, py: Python<'_>) -> Vec<Py<PyField>> {
+        self.descriptors.iter().map(|d| d.clone_ref(py)).collect()
+    }
+
+    /// Bytes of raw data per record.
+    #[getter]
+    fn row_bytes(&self) -> usize {
+        self.core.row_bytes()
+    }
+
+    #[getter]
+    fn frozen(&self) -> bool {
+        self.frozen
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> std::result::Result<(), pyo3::PyTraverseError> {
+        visit.call(&self.record_type)?;
+        for d in &self.descriptors {
+            visit.call(d)?;
+        }
+        for spec in &self.specs {
+            if let Some(e) = &spec.enum_type {
+                visit.call(e)?;
+            }
+            if let Some(tz) = &spec.tz {
+                visit.call(tz)?;
+            }
+            for m in spec.members.values() {
+                visit.call(m)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl PySchema {
+    pub fn len(&self) -> usize {
+        self.core.len()
+    }
+
+    pub fn target(&self, field: usize, row: Option<usize>) -> Target {
+        Target {
+            record: self.record_name.clone(),
+            field: self.core.fields()[field].name.clone(),
+            row,
+        }
+    }
+
+    pub(crate) fn bad_row(&self, detail: String, row: Option<usize>) -> ShoalError {
+        let note = row.map_or(String::new(), |r| {
+            format!(" (row {r}); the table is unchanged")
+        });
+        ShoalError::BadRow {
+            record: self.record_name.clone(),
+            detail: detail + &note,
+        }
+    }
+
+    pub(crate) fn field_list(&self) -> String {
+        let names: Vec<&str> = self.core.fields().iter().map(|f| f.name.as_str()).collect();
+        names.join(", ")
+    }
+}
+
+impl crate::errors::RecordNames for PySchema {
+    fn record_name(&self) -> &str {
+        &self.record_name
+    }
+
+    fn field_name(&self, field: usize) -> &str {
+        &self.core.fields()[field].name
+    }
+
+    fn field_kind(&self, field: usize) -> (shoal_core::DType, Option<&[String]>) {
+        let spec = &self.specs[field];
+        (spec.dtype, spec.choices.as_deref())
+    }
+}
