@@ -50,25 +50,53 @@ fn schema_node(
     }
 }
 
-unsafe extern "C" fn release_schema(schema: *mut ArrowSchema) {
-    // SAFETY: called by the consumer (or our parent's release) on a schema we filled, once;
-    // `private_data` is the Box we leaked there, and every child and the dictionary are Boxes
-    // we leaked too.
-    unsafe {
-        let schema = &mut *schema;
-        let private = Box::from_raw(schema.private_data.cast::<SchemaPrivate>());
-        for &child in private.children.iter().chain(Some(&private.dictionary)) {
-            if child.is_null() {
-                continue;
-            }
-            if let Some(release) = (*child).release {
-                release(child);
-            }
-            drop(Box::from_raw(child));
-        }
-        schema.release = None;
-        schema.private_data = ptr::null_mut();
+/// The C structs whose children a release callback frees: both have a `release` callback.
+trait Released {
+    fn release_fn(&self) -> Option<unsafe extern "C" fn(*mut Self)>;
+}
+
+impl Released for ArrowSchema {
+    fn release_fn(&self) -> Option<unsafe extern "C" fn(*mut Self)> {
+        self.release
     }
+}
+
+impl Released for ArrowArray {
+    fn release_fn(&self) -> Option<unsafe extern "C" fn(*mut Self)> {
+        self.release
+    }
+}
+
+/// Releases and frees the children (and dictionary) an exported struct owns.
+///
+/// # Safety
+/// Each non-null pointer must be a `Box` we leaked when exporting, not yet freed.
+unsafe fn release_children<T: Released>(children: impl Iterator<Item = *mut T>) {
+    for child in children.filter(|c| !c.is_null()) {
+        // SAFETY: `child` is a live Box we leaked (guaranteed by the caller).
+        if let Some(release) = unsafe { &*child }.release_fn() {
+            // SAFETY: the child's own release callback, called once on the struct it filled.
+            unsafe { release(child) };
+        }
+        // SAFETY: as above; nothing refers to the child after its release.
+        drop(unsafe { Box::from_raw(child) });
+    }
+}
+
+/// The consumer's (or a parent's) call that ends an exported schema's life.
+///
+/// Contract (C Data Interface): called once, on a schema we filled, whose `private_data` is
+/// the `SchemaPrivate` we leaked.
+unsafe extern "C" fn release_schema(schema: *mut ArrowSchema) {
+    // SAFETY: the consumer passes the live schema we filled (the contract above).
+    let schema = unsafe { &mut *schema };
+    // SAFETY: `private_data` is the Box we leaked when exporting, freed only here.
+    let private = unsafe { Box::from_raw(schema.private_data.cast::<SchemaPrivate>()) };
+    let children = private.children.iter().chain(Some(&private.dictionary));
+    // SAFETY: every child and the dictionary are Boxes we leaked, released only here.
+    unsafe { release_children(children.copied()) };
+    schema.release = None;
+    schema.private_data = ptr::null_mut();
 }
 
 /// Fills `out` with the schema of a table: a struct with one child per field. `code_types`
@@ -140,23 +168,20 @@ fn array_node(node: Node) -> ArrowArray {
     }
 }
 
+/// The consumer's (or a parent's) call that ends an exported array's life.
+///
+/// Contract (C Data Interface): called once, on an array we filled, whose `private_data` is
+/// the `ArrayPrivate` we leaked (which owns the snapshot its buffers point into).
 unsafe extern "C" fn release_array(array: *mut ArrowArray) {
-    // SAFETY: as for `release_schema`.
-    unsafe {
-        let array = &mut *array;
-        let private = Box::from_raw(array.private_data.cast::<ArrayPrivate>());
-        for &child in private.children.iter().chain(Some(&private.dictionary)) {
-            if child.is_null() {
-                continue;
-            }
-            if let Some(release) = (*child).release {
-                release(child);
-            }
-            drop(Box::from_raw(child));
-        }
-        array.release = None;
-        array.private_data = ptr::null_mut();
-    }
+    // SAFETY: the consumer passes the live array we filled (the contract above).
+    let array = unsafe { &mut *array };
+    // SAFETY: `private_data` is the Box we leaked when exporting, freed only here.
+    let private = unsafe { Box::from_raw(array.private_data.cast::<ArrayPrivate>()) };
+    let children = private.children.iter().chain(Some(&private.dictionary));
+    // SAFETY: every child and the dictionary are Boxes we leaked, released only here.
+    unsafe { release_children(children.copied()) };
+    array.release = None;
+    array.private_data = ptr::null_mut();
 }
 
 pub(super) fn ptr_of<T>(s: &Snapshot<T>) -> *const c_void

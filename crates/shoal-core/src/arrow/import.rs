@@ -24,6 +24,11 @@ unsafe fn c_str(p: *const c_char) -> String {
 
 /// One Arrow array as the importer reads it: its format, length, offset and buffers, checked
 /// against the counts the producer gave.
+///
+/// Invariant (established by the unsafe [`Input::new`]): `schema` and `array` are valid C Data
+/// Interface structs describing the same data, so every buffer the format implies exists with
+/// the length the format and `array.length` imply. Everything read through an `Input` relies on
+/// it, and on nothing else the producer says: offsets, views and indices are checked.
 struct Input<'a> {
     format: String,
     len: usize,
@@ -62,8 +67,11 @@ impl<'a> Input<'a> {
                 self.format
             )));
         }
-        // SAFETY: `i` is below the producer's buffer count.
-        Ok(unsafe { *self.array.buffers.add(i) }.cast())
+        // SAFETY: `i` is below the producer's buffer count, so the slot is inside the array of
+        // buffer pointers (the `Input` invariant).
+        let slot = unsafe { self.array.buffers.add(i) };
+        // SAFETY: as above: the slot holds a buffer pointer (possibly null).
+        Ok(unsafe { *slot }.cast())
     }
 
     /// Elements `[offset, offset + len + extra)` of buffer `i` as `T`s.
@@ -82,8 +90,10 @@ impl<'a> Input<'a> {
                 self.format
             )));
         }
-        // SAFETY: guaranteed by the caller; Arrow buffers are aligned for their element type.
-        Ok(unsafe { std::slice::from_raw_parts(p.cast::<T>().add(self.offset), n) })
+        // SAFETY: the buffer holds `offset + len + extra` `T`s (guaranteed by the caller) and
+        // Arrow buffers are aligned for their element type.
+        let all = unsafe { std::slice::from_raw_parts(p.cast::<T>(), self.offset + n) };
+        Ok(&all[self.offset..])
     }
 
     /// The validity bits and the number of nulls among the rows.
@@ -93,12 +103,71 @@ impl<'a> Input<'a> {
             return Ok(None);
         }
         let bytes = (self.offset + self.len).div_ceil(8);
-        // SAFETY: a validity buffer covers `offset + length` bits.
+        // SAFETY: a validity buffer covers `offset + length` bits (the `Input` invariant).
         let bits = unsafe { std::slice::from_raw_parts(p, bytes) };
         let nulls = (self.offset..self.offset + self.len)
             .filter(|&i| bits[i / 8] >> (i % 8) & 1 == 0)
             .count();
         Ok((nulls > 0).then_some((bits, nulls)))
+    }
+
+    /// Child `i` of a struct array (`i` below both structs' child counts, which the caller
+    /// checked equal), for `len` rows from `offset`.
+    fn child(&self, i: usize, len: usize, offset: usize) -> Result<Input<'a>, Error> {
+        // SAFETY: `i` is below the child count (checked by the caller), so the slot is inside
+        // the schema's array of child pointers (the `Input` invariant).
+        let schema_slot = unsafe { self.schema.children.add(i) };
+        // SAFETY: the same for the array, whose child count equals the schema's.
+        let array_slot = unsafe { self.array.children.add(i) };
+        // SAFETY: the slot holds a pointer to a valid child schema (the invariant).
+        let schema_ptr = unsafe { *schema_slot };
+        // SAFETY: the slot holds a pointer to a valid child array (the invariant).
+        let array_ptr = unsafe { *array_slot };
+        // SAFETY: valid children live as long as their parents.
+        let schema = unsafe { &*schema_ptr };
+        // SAFETY: as above.
+        let array = unsafe { &*array_ptr };
+        // SAFETY: children of valid structs are valid structs describing the same data.
+        unsafe { Input::new(schema, array, len, offset) }
+    }
+
+    /// The name of child `i` of a struct array (`i` below the child count).
+    fn child_name(&self, i: usize) -> String {
+        // SAFETY: `i` is below the child count (checked by the caller).
+        let slot = unsafe { self.schema.children.add(i) };
+        // SAFETY: as above: the slot holds a pointer to a valid child schema.
+        let child = unsafe { *slot };
+        // SAFETY: a valid child schema lives as long as its parent.
+        let name = unsafe { (*child).name };
+        // SAFETY: a valid schema's name is null or a C string.
+        unsafe { c_str(name) }
+    }
+
+    /// The dictionary of a dictionary-encoded array: `None` if the schema has none.
+    fn dictionary(&self) -> Result<Option<Input<'a>>, Error> {
+        if self.schema.dictionary.is_null() {
+            return Ok(None);
+        }
+        if self.array.dictionary.is_null() {
+            return Err(malformed("a dictionary column without its dictionary"));
+        }
+        // SAFETY: both pointers are non-null and, by the invariant, point to valid structs.
+        let schema = unsafe { &*self.schema.dictionary };
+        // SAFETY: as above.
+        let array = unsafe { &*self.array.dictionary };
+        let len = array.length.max(0) as usize;
+        // SAFETY: a valid dictionary is a valid array describing its own data.
+        unsafe { Input::new(schema, array, len, 0) }.map(Some)
+    }
+
+    /// Buffer 1 as `T`s widened to i64: the indices of a dictionary-encoded column.
+    ///
+    /// # Safety
+    /// The format must say buffer 1 holds `T`s.
+    unsafe fn widened<T: Copy + Into<i64>>(&self) -> Result<Vec<i64>, Error> {
+        // SAFETY: guaranteed by the caller.
+        let raw = unsafe { self.slice::<T>(1, 0) }?;
+        Ok(raw.iter().map(|&c| c.into()).collect())
     }
 
     fn is_valid(bits: Option<(&[u8], usize)>, i: usize) -> bool {
@@ -125,45 +194,35 @@ pub unsafe fn import_struct(
     array: &ArrowArray,
     columns: &mut [crate::column::Column],
 ) -> Result<(), Error> {
-    // SAFETY: guaranteed by the caller; children are only read within the producer's counts.
-    unsafe {
-        let top = c_str(arrow_schema.format);
-        if top != "+s" {
-            return Err(Error::NotAStruct { format: top });
-        }
-        if array.n_children != arrow_schema.n_children || array.n_children < 0 || array.length < 0 {
-            return Err(malformed(
-                "the array's and the schema's column counts differ",
-            ));
-        }
-        if array.null_count > 0 {
-            return Err(malformed("null rows at the top level"));
-        }
-        let n = array.n_children as usize;
-        let (len, offset) = (array.length as usize, array.offset.max(0) as usize);
-        for (field, col) in schema.fields().iter().zip(columns.iter_mut()) {
-            let found =
-                (0..n).find(|&i| c_str((**arrow_schema.children.add(i)).name) == field.name);
-            let Some(i) = found else {
-                return Err(Error::MissingColumn {
-                    field: field.name.clone(),
-                });
-            };
-            let input = Input::new(
-                &**arrow_schema.children.add(i),
-                &**array.children.add(i),
-                len,
-                offset,
-            )?;
-            import_column(field, &input, col)?;
-        }
-        Ok(())
+    // SAFETY: a valid schema's format is a C string (guaranteed by the caller).
+    let format = unsafe { c_str(arrow_schema.format) };
+    if format != "+s" {
+        return Err(Error::NotAStruct { format });
     }
+    if array.n_children != arrow_schema.n_children || array.n_children < 0 || array.length < 0 {
+        return Err(malformed(
+            "the array's and the schema's column counts differ",
+        ));
+    }
+    let (len, offset) = (array.length as usize, array.offset.max(0) as usize);
+    // SAFETY: guaranteed by the caller.
+    let top = unsafe { Input::new(arrow_schema, array, len, 0) }?;
+    if array.null_count > 0 {
+        return Err(malformed("null rows at the top level"));
+    }
+    let n = array.n_children as usize;
+    for (field, col) in schema.fields().iter().zip(columns.iter_mut()) {
+        let Some(i) = (0..n).find(|&i| top.child_name(i) == field.name) else {
+            return Err(Error::MissingColumn {
+                field: field.name.clone(),
+            });
+        };
+        import_column(field, &top.child(i, len, offset)?, col)?;
+    }
+    Ok(())
 }
 
-/// # Safety
-/// `input` describes a valid Arrow array (see [`import_struct`]).
-unsafe fn import_column(
+fn import_column(
     field: &Field,
     input: &Input<'_>,
     col: &mut crate::column::Column,
@@ -188,111 +247,118 @@ unsafe fn import_column(
         detail,
     };
     let before = col.len();
-    // SAFETY (for every `slice` below): the format was checked first, so the producer promises
-    // buffers of those element types and lengths.
-    unsafe {
-        match field.dtype {
-            DType::Category => return import_category(field, input, col, validity, &mismatch),
-            DType::Str | DType::Bytes => {
-                let values = read_var(input, field.dtype == DType::Str)
-                    .ok_or_else(mismatch)?
-                    .map_err(|e| match e {
-                        Error::BadValue { row, detail, .. } => bad(row, detail),
-                        other => other,
-                    })?;
-                for (row, v) in values.into_iter().enumerate() {
-                    if let Err(p) = col.push(v.map_or(Cell::Null, Cell::bytes)) {
-                        return Err(bad(row, format!("{p:?}")));
-                    }
+    match field.dtype {
+        DType::Category => return import_category(field, input, col, validity, &mismatch),
+        DType::Str | DType::Bytes => {
+            let values = read_var(input, field.dtype == DType::Str)
+                .ok_or_else(mismatch)?
+                .map_err(|e| match e {
+                    Error::BadValue { row, detail, .. } => bad(row, detail),
+                    other => other,
+                })?;
+            for (row, v) in values.into_iter().enumerate() {
+                if let Err(p) = col.push(v.map_or(Cell::Null, Cell::bytes)) {
+                    return Err(bad(row, format!("{p:?}")));
                 }
-                return Ok(());
             }
-            DType::Datetime | DType::Timedelta => {
-                let (prefix, tz) = if field.dtype == DType::Datetime {
-                    ("ts", format!(":{}", field.tz.as_deref().unwrap_or("")))
-                } else {
-                    ("tD", String::new())
+            return Ok(());
+        }
+        DType::Datetime | DType::Timedelta => {
+            let (prefix, tz) = if field.dtype == DType::Datetime {
+                ("ts", format!(":{}", field.tz.as_deref().unwrap_or("")))
+            } else {
+                ("tD", String::new())
+            };
+            let unit = input
+                .format
+                .strip_prefix(prefix)
+                .filter(|rest| rest.len() == 1 + tz.len() && rest[1..] == tz)
+                .and_then(|rest| unit_factor(&rest[..1]))
+                .ok_or_else(mismatch)?;
+            // SAFETY: the format is a timestamp or duration: buffer 1 holds i64s.
+            let raw = unsafe { input.slice::<i64>(1, 0) }?;
+            let range = field.dtype.temporal_range().unwrap_or((i64::MIN, i64::MAX));
+            let mut out = Vec::with_capacity(raw.len());
+            for (row, &v) in raw.iter().enumerate() {
+                if !Input::is_valid(validity, input.offset + row) {
+                    out.push(0);
+                    continue;
+                }
+                let us = match unit {
+                    (true, k) => v.checked_mul(k),
+                    (false, k) if v % k == 0 => Some(v / k),
+                    (false, _) => {
+                        return Err(bad(
+                            row,
+                            format!("{v} ns is not a whole number of microseconds"),
+                        ))
+                    }
                 };
-                let unit = input
-                    .format
-                    .strip_prefix(prefix)
-                    .filter(|rest| rest.len() == 1 + tz.len() && rest[1..] == tz)
-                    .and_then(|rest| unit_factor(&rest[..1]))
-                    .ok_or_else(mismatch)?;
-                let raw = input.slice::<i64>(1, 0)?;
-                let range = field.dtype.temporal_range().unwrap_or((i64::MIN, i64::MAX));
-                let mut out = Vec::with_capacity(raw.len());
-                for (row, &v) in raw.iter().enumerate() {
-                    if !Input::is_valid(validity, input.offset + row) {
-                        out.push(0);
-                        continue;
-                    }
-                    let us = match unit {
-                        (true, k) => v.checked_mul(k),
-                        (false, k) if v % k == 0 => Some(v / k),
-                        (false, _) => {
-                            return Err(bad(
-                                row,
-                                format!("{v} ns is not a whole number of microseconds"),
-                            ))
-                        }
-                    };
-                    match us.filter(|us| (range.0..=range.1).contains(us)) {
-                        Some(us) => out.push(us),
-                        None => {
-                            return Err(bad(
-                                row,
-                                format!("{v} is out of the {} range", field.dtype),
-                            ))
-                        }
+                match us.filter(|us| (range.0..=range.1).contains(us)) {
+                    Some(us) => out.push(us),
+                    None => {
+                        return Err(bad(row, format!("{v} is out of the {} range", field.dtype)))
                     }
                 }
-                let bytes = std::slice::from_raw_parts(out.as_ptr().cast::<u8>(), out.len() * 8);
-                col.extend_from_bytes(bytes);
             }
-            DType::Date => {
-                if input.format != "tdD" {
-                    return Err(mismatch());
-                }
-                let raw = input.slice::<i32>(1, 0)?;
-                let range = crate::dtype::DATE_RANGE_DAYS;
-                for (row, &v) in raw.iter().enumerate() {
-                    if Input::is_valid(validity, input.offset + row)
-                        && !(range.0..=range.1).contains(&v)
-                    {
-                        return Err(bad(row, format!("{v} days is out of the date range")));
-                    }
-                }
-                let bytes = std::slice::from_raw_parts(raw.as_ptr().cast::<u8>(), raw.len() * 4);
-                col.extend_from_bytes(bytes);
+            // SAFETY: i64s are plain bytes; the view covers exactly `out`, which outlives it.
+            let bytes =
+                unsafe { std::slice::from_raw_parts(out.as_ptr().cast::<u8>(), out.len() * 8) };
+            col.extend_from_bytes(bytes);
+        }
+        DType::Date => {
+            if input.format != "tdD" {
+                return Err(mismatch());
             }
-            DType::Bool => {
-                if input.format != "b" {
-                    return Err(mismatch());
+            // SAFETY: the format is date32: buffer 1 holds i32s.
+            let raw = unsafe { input.slice::<i32>(1, 0) }?;
+            let range = crate::dtype::DATE_RANGE_DAYS;
+            for (row, &v) in raw.iter().enumerate() {
+                if Input::is_valid(validity, input.offset + row)
+                    && !(range.0..=range.1).contains(&v)
+                {
+                    return Err(bad(row, format!("{v} days is out of the date range")));
                 }
-                let data = input.buffer(1)?;
-                if data.is_null() && input.len > 0 {
-                    return Err(malformed("a bool column has no data"));
-                }
-                let bits: Vec<u8> = (input.offset..input.offset + input.len)
-                    .map(|i| (*data.add(i / 8) >> (i % 8)) & 1)
-                    .collect();
-                col.extend_from_bytes(&bits);
             }
-            fixed => {
-                if input.format != fixed_format(fixed) {
-                    return Err(mismatch());
-                }
-                let size = fixed.itemsize();
-                let data = input.buffer(1)?;
-                if data.is_null() && input.len > 0 {
-                    return Err(malformed("a column has no data buffer"));
-                }
-                if input.len > 0 {
-                    let bytes =
-                        std::slice::from_raw_parts(data.add(input.offset * size), input.len * size);
-                    col.extend_from_bytes(bytes);
-                }
+            // SAFETY: i32s are plain bytes; the view covers exactly `raw`.
+            let bytes =
+                unsafe { std::slice::from_raw_parts(raw.as_ptr().cast::<u8>(), raw.len() * 4) };
+            col.extend_from_bytes(bytes);
+        }
+        DType::Bool => {
+            if input.format != "b" {
+                return Err(mismatch());
+            }
+            let data = input.buffer(1)?;
+            if data.is_null() && input.len > 0 {
+                return Err(malformed("a bool column has no data"));
+            }
+            let packed = if input.len == 0 {
+                &[][..]
+            } else {
+                // SAFETY: the format is bool: buffer 1 holds `offset + len` bits.
+                unsafe { std::slice::from_raw_parts(data, (input.offset + input.len).div_ceil(8)) }
+            };
+            let bits: Vec<u8> = (input.offset..input.offset + input.len)
+                .map(|i| (packed[i / 8] >> (i % 8)) & 1)
+                .collect();
+            col.extend_from_bytes(&bits);
+        }
+        fixed => {
+            if input.format != fixed_format(fixed) {
+                return Err(mismatch());
+            }
+            let size = fixed.itemsize();
+            let data = input.buffer(1)?;
+            if data.is_null() && input.len > 0 {
+                return Err(malformed("a column has no data buffer"));
+            }
+            if input.len > 0 {
+                // SAFETY: the format is this fixed-width type: buffer 1 holds `offset + len`
+                // values of `size` bytes.
+                let all =
+                    unsafe { std::slice::from_raw_parts(data, (input.offset + input.len) * size) };
+                col.extend_from_bytes(&all[input.offset * size..]);
             }
         }
     }
@@ -304,59 +370,60 @@ unsafe fn import_column(
 
 /// Reads a text or binary column as row slices (`None` for nulls), checking offsets, views and
 /// (for text) UTF-8. `None` if the format is not a text/binary one of the right kind.
-///
-/// # Safety
-/// `input` describes a valid Arrow array.
-unsafe fn read_var<'a>(
-    input: &Input<'a>,
-    text: bool,
-) -> Option<Result<Vec<Option<&'a [u8]>>, Error>> {
+fn read_var<'a>(input: &Input<'a>, text: bool) -> Option<Result<Vec<Option<&'a [u8]>>, Error>> {
     let kind = match (input.format.as_str(), text) {
-        ("u", true) | ("z", false) => 0,
-        ("U", true) | ("Z", false) => 1,
-        ("vu", true) | ("vz", false) => 2,
+        ("u", true) | ("z", false) => VarKind::Offsets32,
+        ("U", true) | ("Z", false) => VarKind::Offsets64,
+        ("vu", true) | ("vz", false) => VarKind::Views,
         _ => return None,
     };
-    // SAFETY: forwarded from the caller.
-    Some(unsafe { read_var_kind(input, kind, text) })
+    Some(read_var_kind(input, kind, text))
 }
 
-/// # Safety
-/// As for [`read_var`], with `kind` 0 (i32 offsets), 1 (i64 offsets) or 2 (views).
-unsafe fn read_var_kind<'a>(
+/// How a variable-width Arrow array lays out its rows.
+#[derive(Clone, Copy, PartialEq)]
+enum VarKind {
+    Offsets32,
+    Offsets64,
+    Views,
+}
+
+/// The (start, length, buffer, buffer size) of each row of an offsets array (i32 or i64),
+/// with offsets checked monotone and non-negative.
+fn offset_spans(
+    input: &Input<'_>,
+    kind: VarKind,
+) -> Result<Vec<(usize, usize, *const u8, usize)>, Error> {
+    let offsets: Vec<i64> = if kind == VarKind::Offsets32 {
+        // SAFETY: the format is utf8/binary: buffer 1 holds `len + 1` i32 offsets.
+        let raw = unsafe { input.slice::<i32>(1, 1) }?;
+        raw.iter().map(|&o| o.into()).collect()
+    } else {
+        // SAFETY: the format is large utf8/binary: buffer 1 holds `len + 1` i64 offsets.
+        unsafe { input.slice::<i64>(1, 1) }?.to_vec()
+    };
+    let data = input.buffer(2)?;
+    let end = offsets.iter().copied().max().unwrap_or(0);
+    if offsets.windows(2).any(|w| w[0] > w[1] || w[0] < 0) || (data.is_null() && end > 0) {
+        return Err(malformed(
+            "offsets are decreasing, negative or without data",
+        ));
+    }
+    Ok(offsets
+        .windows(2)
+        .map(|w| (w[0] as usize, (w[1] - w[0]) as usize, data, end as usize))
+        .collect())
+}
+
+fn read_var_kind<'a>(
     input: &Input<'a>,
-    kind: u8,
+    kind: VarKind,
     text: bool,
 ) -> Result<Vec<Option<&'a [u8]>>, Error> {
     let validity = input.validity()?;
-    let spans: Vec<(usize, usize, *const u8, usize)> = unsafe {
-        match kind {
-            0 | 1 => {
-                let offsets: Vec<i64> = if kind == 0 {
-                    input
-                        .slice::<i32>(1, 1)?
-                        .iter()
-                        .map(|&o| o.into())
-                        .collect()
-                } else {
-                    input.slice::<i64>(1, 1)?.to_vec()
-                };
-                let data = input.buffer(2)?;
-                let end = offsets.iter().copied().max().unwrap_or(0);
-                if offsets.windows(2).any(|w| w[0] > w[1] || w[0] < 0)
-                    || (data.is_null() && end > 0)
-                {
-                    return Err(malformed(
-                        "offsets are decreasing, negative or without data",
-                    ));
-                }
-                offsets
-                    .windows(2)
-                    .map(|w| (w[0] as usize, (w[1] - w[0]) as usize, data, end as usize))
-                    .collect()
-            }
-            _ => read_views(input)?,
-        }
+    let spans = match kind {
+        VarKind::Views => read_views(input)?,
+        _ => offset_spans(input, kind)?,
     };
     let mut out = Vec::with_capacity(spans.len());
     for (row, (start, len, base, bound)) in spans.into_iter().enumerate() {
@@ -368,8 +435,9 @@ unsafe fn read_var_kind<'a>(
             return Err(malformed("a value runs past its data buffer"));
         }
         // SAFETY: `base` points to a producer buffer of at least `bound` bytes (the largest
-        // offset, or the buffer size the producer listed for views).
-        let bytes = unsafe { std::slice::from_raw_parts(base.add(start), len) };
+        // offset, or the buffer size the producer listed for views), and `start + len <= bound`.
+        let buffer = unsafe { std::slice::from_raw_parts(base, bound) };
+        let bytes = &buffer[start..start + len];
         if text && std::str::from_utf8(bytes).is_err() {
             return Err(Error::BadValue {
                 field: String::new(),
@@ -382,50 +450,56 @@ unsafe fn read_var_kind<'a>(
     Ok(out)
 }
 
-/// The (start, length, buffer, buffer size) of each row of a string/binary view array.
-///
-/// # Safety
-/// `input` describes a valid view array: buffer 1 holds 16-byte views, then the variadic data
-/// buffers, then an i64 array of their sizes.
-unsafe fn read_views(input: &Input<'_>) -> Result<Vec<(usize, usize, *const u8, usize)>, Error> {
+/// The (start, length, buffer, buffer size) of each row of a string/binary view array: buffer
+/// 1 holds 16-byte views, then come the variadic data buffers, then an i64 array of their
+/// sizes.
+fn read_views(input: &Input<'_>) -> Result<Vec<(usize, usize, *const u8, usize)>, Error> {
     let n_buffers = input.array.n_buffers.max(0) as usize;
     if n_buffers < 3 {
         return Err(malformed("a view array needs a sizes buffer"));
     }
     let variadic = n_buffers - 3;
-    // SAFETY: guaranteed by the caller.
-    unsafe {
-        let sizes = input.buffer(n_buffers - 1)?.cast::<i64>();
-        let views = input.slice::<[u8; 16]>(1, 0)?;
-        let mut out = Vec::with_capacity(views.len());
-        for view in views {
-            let len = i32::from_le_bytes(view[0..4].try_into().expect("4 bytes"));
-            if len < 0 {
-                return Err(malformed("negative view length"));
-            }
-            if len <= 12 {
-                out.push((0, len as usize, view.as_ptr().add(4), 12));
-                continue;
-            }
-            let buf = i32::from_le_bytes(view[8..12].try_into().expect("4 bytes"));
-            let off = i32::from_le_bytes(view[12..16].try_into().expect("4 bytes"));
-            if buf < 0 || buf as usize >= variadic || off < 0 {
-                return Err(malformed("a view points to no buffer"));
-            }
-            let base = input.buffer(2 + buf as usize)?;
-            let size = *sizes.add(buf as usize);
-            out.push((off as usize, len as usize, base, size.max(0) as usize));
-        }
-        Ok(out)
+    let sizes_ptr = input.buffer(n_buffers - 1)?.cast::<i64>();
+    if sizes_ptr.is_null() && variadic > 0 {
+        return Err(malformed("a view array without its buffer sizes"));
     }
+    let sizes = if variadic == 0 {
+        &[][..]
+    } else {
+        // SAFETY: the last buffer of a view array holds one i64 size per variadic buffer.
+        unsafe { std::slice::from_raw_parts(sizes_ptr, variadic) }
+    };
+    // SAFETY: the format is a view type: buffer 1 holds `len` 16-byte views.
+    let views = unsafe { input.slice::<[u8; 16]>(1, 0) }?;
+    let mut out = Vec::with_capacity(views.len());
+    for view in views {
+        let len = i32::from_le_bytes(view[0..4].try_into().expect("4 bytes"));
+        if len < 0 {
+            return Err(malformed("negative view length"));
+        }
+        if len <= 12 {
+            // Short values are stored inline, in the 12 bytes after the length.
+            out.push((4, len as usize, view.as_ptr(), 16));
+            continue;
+        }
+        let buf = i32::from_le_bytes(view[8..12].try_into().expect("4 bytes"));
+        let off = i32::from_le_bytes(view[12..16].try_into().expect("4 bytes"));
+        if buf < 0 || buf as usize >= variadic || off < 0 {
+            return Err(malformed("a view points to no buffer"));
+        }
+        let base = input.buffer(2 + buf as usize)?;
+        let size = sizes[buf as usize].max(0) as usize;
+        if base.is_null() && size > 0 {
+            return Err(malformed("a view points to a missing buffer"));
+        }
+        out.push((off as usize, len as usize, base, size));
+    }
+    Ok(out)
 }
 
 /// Imports a category field from a dictionary-encoded column (any integer indices, text
 /// values) or from a plain text column.
-///
-/// # Safety
-/// `input` describes a valid Arrow array.
-unsafe fn import_category(
+fn import_category(
     field: &Field,
     input: &Input<'_>,
     col: &mut crate::column::Column,
@@ -448,67 +522,55 @@ unsafe fn import_category(
         },
         other => other,
     };
-    // SAFETY: the structs are valid per the caller; the dictionary pointers are checked.
-    unsafe {
-        if input.schema.dictionary.is_null() {
-            let values = read_var(input, true)
-                .ok_or_else(mismatch)?
-                .map_err(with_field)?;
-            return col
-                .extend_categories(values.into_iter())
-                .map_err(|(row, p)| refused(row, p));
-        }
-        if input.array.dictionary.is_null() {
-            return Err(malformed("a dictionary column without its dictionary"));
-        }
-        let dict_schema = &*input.schema.dictionary;
-        let dict_array = &*input.array.dictionary;
-        let dict_len = dict_array.length.max(0) as usize;
-        let dict = Input::new(dict_schema, dict_array, dict_len, 0)?;
-        let words = read_var(&dict, true)
+    let Some(dict) = input.dictionary()? else {
+        let values = read_var(input, true)
             .ok_or_else(mismatch)?
             .map_err(with_field)?;
-        let codes: Vec<i64> = match input.format.as_str() {
-            "c" => input.slice::<i8>(1, 0)?.iter().map(|&c| c.into()).collect(),
-            "C" => input.slice::<u8>(1, 0)?.iter().map(|&c| c.into()).collect(),
-            "s" => input
-                .slice::<i16>(1, 0)?
-                .iter()
-                .map(|&c| c.into())
-                .collect(),
-            "S" => input
-                .slice::<u16>(1, 0)?
-                .iter()
-                .map(|&c| c.into())
-                .collect(),
-            "i" => input
-                .slice::<i32>(1, 0)?
-                .iter()
-                .map(|&c| c.into())
-                .collect(),
-            "I" => input
-                .slice::<u32>(1, 0)?
-                .iter()
-                .map(|&c| c.into())
-                .collect(),
-            "l" => input.slice::<i64>(1, 0)?.to_vec(),
-            _ => return Err(mismatch()),
-        };
-        let mut values = Vec::with_capacity(codes.len());
-        for (row, &code) in codes.iter().enumerate() {
-            if !Input::is_valid(validity, input.offset + row) {
-                values.push(None);
-                continue;
-            }
-            let word = usize::try_from(code)
-                .ok()
-                .and_then(|c| words.get(c).copied())
-                .ok_or_else(|| malformed("a dictionary index is out of range"))?;
-            values.push(Some(
-                word.ok_or_else(|| malformed("a null in a dictionary"))?,
-            ));
+        return col
+            .extend_categories(values.into_iter())
+            .map_err(|(row, p)| refused(row, p));
+    };
+    let words = read_var(&dict, true)
+        .ok_or_else(mismatch)?
+        .map_err(with_field)?;
+    let codes = dictionary_indices(input).ok_or_else(mismatch)??;
+    let mut values = Vec::with_capacity(codes.len());
+    for (row, &code) in codes.iter().enumerate() {
+        if !Input::is_valid(validity, input.offset + row) {
+            values.push(None);
+            continue;
         }
-        col.extend_categories(values.into_iter())
-            .map_err(|(row, p)| refused(row, p))
+        let word = usize::try_from(code)
+            .ok()
+            .and_then(|c| words.get(c).copied())
+            .ok_or_else(|| malformed("a dictionary index is out of range"))?;
+        values.push(Some(
+            word.ok_or_else(|| malformed("a null in a dictionary"))?,
+        ));
     }
+    col.extend_categories(values.into_iter())
+        .map_err(|(row, p)| refused(row, p))
+}
+
+/// The indices of a dictionary-encoded column, widened to i64: `None` if the format is not an
+/// integer type.
+fn dictionary_indices(input: &Input<'_>) -> Option<Result<Vec<i64>, Error>> {
+    let codes = match input.format.as_str() {
+        // SAFETY: format "c" says buffer 1 holds int8 indices.
+        "c" => unsafe { input.widened::<i8>() },
+        // SAFETY: format "C" says buffer 1 holds uint8 indices.
+        "C" => unsafe { input.widened::<u8>() },
+        // SAFETY: format "s" says buffer 1 holds int16 indices.
+        "s" => unsafe { input.widened::<i16>() },
+        // SAFETY: format "S" says buffer 1 holds uint16 indices.
+        "S" => unsafe { input.widened::<u16>() },
+        // SAFETY: format "i" says buffer 1 holds int32 indices.
+        "i" => unsafe { input.widened::<i32>() },
+        // SAFETY: format "I" says buffer 1 holds uint32 indices.
+        "I" => unsafe { input.widened::<u32>() },
+        // SAFETY: format "l" says buffer 1 holds int64 indices.
+        "l" => unsafe { input.widened::<i64>() },
+        _ => return None,
+    };
+    Some(codes)
 }

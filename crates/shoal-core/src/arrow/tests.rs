@@ -1,5 +1,9 @@
 //! Export and import round trips, lifetimes and malformed input.
 
+// Tests read and corrupt the structs they exported in one block per check; the one-operation
+// rule is for the library code.
+#![allow(clippy::multiple_unsafe_ops_per_block)]
+
 use super::export::ptr_of;
 use super::*;
 use crate::column::SnapshotData;

@@ -206,8 +206,10 @@ impl<T: Native> Buffer<T> {
         if self.len == self.cap {
             self.reserve(1);
         }
-        // SAFETY: `len < cap`, and index `len` is at or past every snapshot's end.
-        unsafe { self.ptr().add(self.len).write(value) };
+        // SAFETY: `len < cap`, so the slot is inside the allocation.
+        let slot = unsafe { self.ptr().add(self.len) };
+        // SAFETY: index `len` is at or past every snapshot's end: nobody reads it.
+        unsafe { slot.write(value) };
         self.len += 1;
     }
 
@@ -216,10 +218,11 @@ impl<T: Native> Buffer<T> {
         if self.cap - self.len < values.len() {
             self.reserve(values.len());
         }
-        // SAFETY: capacity reserved above; the destination lies past every snapshot's end.
-        unsafe {
-            std::ptr::copy_nonoverlapping(values.as_ptr(), self.ptr().add(self.len), values.len())
-        };
+        // SAFETY: `len <= cap`, so the end is inside (or one past) the allocation.
+        let end = unsafe { self.ptr().add(self.len) };
+        // SAFETY: capacity reserved above; the destination lies past every snapshot's end and
+        // cannot overlap `values`, which the caller borrows from elsewhere.
+        unsafe { std::ptr::copy_nonoverlapping(values.as_ptr(), end, values.len()) };
         self.len += values.len();
     }
 
@@ -238,8 +241,10 @@ impl<T: Native> Buffer<T> {
             self.len
         );
         self.unshare_from(i);
-        // SAFETY: `i < len`, and no snapshot reads index `i` of this allocation.
-        unsafe { self.ptr().add(i).write(value) };
+        // SAFETY: `i < len`, so the slot is inside the allocation.
+        let slot = unsafe { self.ptr().add(i) };
+        // SAFETY: no snapshot reads index `i` of this allocation (unshared above).
+        unsafe { slot.write(value) };
     }
 
     pub fn insert(&mut self, i: usize, value: T) {
@@ -250,12 +255,14 @@ impl<T: Native> Buffer<T> {
         );
         self.reserve(1);
         self.unshare_from(i);
+        // SAFETY: `i <= len < cap`: inside the allocation.
+        let p = unsafe { self.ptr().add(i) };
+        // SAFETY: `i + 1 <= len + 1 <= cap`: inside (or one past) the allocation.
+        let next = unsafe { p.add(1) };
         // SAFETY: capacity for one more element; `[i, len)` moves up by one within it.
-        unsafe {
-            let p = self.ptr().add(i);
-            std::ptr::copy(p, p.add(1), self.len - i);
-            p.write(value);
-        }
+        unsafe { std::ptr::copy(p, next, self.len - i) };
+        // SAFETY: slot `i` is inside the allocation and its old value was moved up.
+        unsafe { p.write(value) };
         self.len += 1;
     }
 
@@ -266,14 +273,16 @@ impl<T: Native> Buffer<T> {
             self.len
         );
         self.unshare_from(i);
-        // SAFETY: `i < len`; `[i + 1, len)` moves down by one inside the initialised region.
-        unsafe {
-            let p = self.ptr().add(i);
-            let value = p.read();
-            std::ptr::copy(p.add(1), p, self.len - i - 1);
-            self.len -= 1;
-            value
-        }
+        // SAFETY: `i < len`: inside the allocation.
+        let p = unsafe { self.ptr().add(i) };
+        // SAFETY: slot `i` is initialised; its value is moved out and overwritten below.
+        let value = unsafe { p.read() };
+        // SAFETY: `i + 1 <= len`: inside (or one past) the allocation.
+        let next = unsafe { p.add(1) };
+        // SAFETY: `[i + 1, len)` moves down by one inside the initialised region.
+        unsafe { std::ptr::copy(next, p, self.len - i - 1) };
+        self.len -= 1;
+        value
     }
 
     /// Shortens to `len` elements; a no-op if already shorter.

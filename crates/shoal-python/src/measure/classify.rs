@@ -4,8 +4,8 @@ use std::ffi::CStr;
 
 use pyo3::ffi;
 
-use super::layout::*;
 use super::known::KnownTypes;
+use super::layout::*;
 
 /// What kind of object a type makes, decided once per type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
