@@ -58,84 +58,100 @@ impl TypeInfo {
     };
 }
 
+/// Whether the live type `tp` is `base` or a subtype of it.
+fn is_subtype(tp: *mut ffi::PyTypeObject, base: *mut ffi::PyTypeObject) -> bool {
+    // SAFETY: both are live type objects (a type being walked and a static builtin type).
+    unsafe { ffi::PyType_IsSubtype(tp, base) != 0 }
+}
+
+/// Whether `tp` is the type of `None`, `True`, `...` or `NotImplemented` (singletons).
+fn is_singleton_type(tp: *mut ffi::PyTypeObject) -> bool {
+    // SAFETY: returns a borrowed pointer to an immortal singleton.
+    let none = unsafe { ffi::Py_None() };
+    // SAFETY: as above.
+    let true_ = unsafe { ffi::Py_True() };
+    // SAFETY: as above.
+    let ellipsis = unsafe { ffi::Py_Ellipsis() };
+    // SAFETY: as above.
+    let not_implemented = unsafe { ffi::Py_NotImplemented() };
+    let singletons = [none, true_, ellipsis, not_implemented];
+    singletons.iter().any(|&o| {
+        // SAFETY: the singletons are live objects.
+        unsafe { ffi::Py_TYPE(o) == tp }
+    })
+}
+
+/// Decides what kind of object the live type `tp` makes, and the layout facts sizing needs.
 pub(super) fn classify(
     tp: *mut ffi::PyTypeObject,
     known: &KnownTypes,
     registered: &[*mut ffi::PyTypeObject],
 ) -> TypeInfo {
-    // SAFETY: reads flags and fields of a live type object.
-    unsafe {
-        let flags = ffi::PyType_GetFlags(tp);
-        let sub = |f: std::ffi::c_ulong| flags & f != 0;
-        let none_like = [
-            ffi::Py_None(),
-            ffi::Py_True(),
-            ffi::Py_Ellipsis(),
-            ffi::Py_NotImplemented(),
-        ]
-        .iter()
-        .any(|&o| ffi::Py_TYPE(o) == tp);
-        let kind = if sub(ffi::Py_TPFLAGS_TYPE_SUBCLASS)
-            || none_like
-            || known.is_shared(tp)
-            || ffi::PyType_IsSubtype(tp, &raw mut ffi::PyModule_Type) != 0
-            || tp == &raw mut ffi::PyFunction_Type
-            || tp == &raw mut ffi::PyCFunction_Type
-            || tp == &raw mut ffi::PyCode_Type
-        {
-            Kind::Shared
-        } else if sub(ffi::Py_TPFLAGS_LIST_SUBCLASS) {
-            Kind::List
-        } else if sub(ffi::Py_TPFLAGS_DICT_SUBCLASS) {
-            Kind::Dict
-        } else if sub(ffi::Py_TPFLAGS_TUPLE_SUBCLASS) {
-            Kind::Tuple
-        } else if sub(ffi::Py_TPFLAGS_UNICODE_SUBCLASS) {
-            Kind::Str
-        } else if sub(ffi::Py_TPFLAGS_LONG_SUBCLASS) {
-            Kind::Int
-        } else if sub(ffi::Py_TPFLAGS_BYTES_SUBCLASS)
-            || ffi::PyType_IsSubtype(tp, &raw mut ffi::PyFloat_Type) != 0
-            || ffi::PyType_IsSubtype(tp, &raw mut ffi::PyComplex_Type) != 0
-        {
-            Kind::Scalar
-        } else if ffi::PyType_IsSubtype(tp, &raw mut ffi::PySet_Type) != 0
-            || ffi::PyType_IsSubtype(tp, &raw mut ffi::PyFrozenSet_Type) != 0
-        {
-            Kind::Set
-        } else if ffi::PyType_IsSubtype(tp, &raw mut ffi::PyByteArray_Type) != 0 {
-            Kind::ByteArray
-        } else if let Some(index) = known.store_index(tp) {
-            Kind::Store(index)
-        } else if registered.contains(&tp) {
-            Kind::Registered
-        } else if is_numpy_array_type(tp) {
-            Kind::Numpy
-        } else {
-            Kind::Instance
-        };
-        let gc_type = ffi::PyType_IS_GC(tp) != 0;
-        #[cfg(Py_3_12)]
-        let managed = sub(TPFLAGS_MANAGED_DICT | TPFLAGS_MANAGED_WEAKREF);
-        #[cfg(not(Py_3_12))]
-        let managed = cfg!(Py_3_11) && sub(TPFLAGS_MANAGED_DICT);
-        #[cfg(Py_3_13)]
-        let inline_values = if sub(TPFLAGS_INLINE_VALUES) {
-            inline_values_size(tp)
-        } else {
-            0
-        };
-        #[cfg(not(Py_3_13))]
-        let inline_values = 0;
-        TypeInfo {
-            kind,
-            gc: gc_type && (*tp).tp_is_gc.is_none(),
-            ask_gc: gc_type && (*tp).tp_is_gc.is_some(),
-            managed: if managed { 2 * WORD } else { 0 },
-            basic: (*tp).tp_basicsize as u64,
-            item: (*tp).tp_itemsize as u64,
-            inline_values,
-        }
+    // SAFETY: reads the flags of a live type object.
+    let flags = unsafe { ffi::PyType_GetFlags(tp) };
+    let sub = |f: std::ffi::c_ulong| flags & f != 0;
+    let kind = if sub(ffi::Py_TPFLAGS_TYPE_SUBCLASS)
+        || is_singleton_type(tp)
+        || known.is_shared(tp)
+        || is_subtype(tp, &raw mut ffi::PyModule_Type)
+        || tp == &raw mut ffi::PyFunction_Type
+        || tp == &raw mut ffi::PyCFunction_Type
+        || tp == &raw mut ffi::PyCode_Type
+    {
+        Kind::Shared
+    } else if sub(ffi::Py_TPFLAGS_LIST_SUBCLASS) {
+        Kind::List
+    } else if sub(ffi::Py_TPFLAGS_DICT_SUBCLASS) {
+        Kind::Dict
+    } else if sub(ffi::Py_TPFLAGS_TUPLE_SUBCLASS) {
+        Kind::Tuple
+    } else if sub(ffi::Py_TPFLAGS_UNICODE_SUBCLASS) {
+        Kind::Str
+    } else if sub(ffi::Py_TPFLAGS_LONG_SUBCLASS) {
+        Kind::Int
+    } else if sub(ffi::Py_TPFLAGS_BYTES_SUBCLASS)
+        || is_subtype(tp, &raw mut ffi::PyFloat_Type)
+        || is_subtype(tp, &raw mut ffi::PyComplex_Type)
+    {
+        Kind::Scalar
+    } else if is_subtype(tp, &raw mut ffi::PySet_Type)
+        || is_subtype(tp, &raw mut ffi::PyFrozenSet_Type)
+    {
+        Kind::Set
+    } else if is_subtype(tp, &raw mut ffi::PyByteArray_Type) {
+        Kind::ByteArray
+    } else if let Some(index) = known.store_index(tp) {
+        Kind::Store(index)
+    } else if registered.contains(&tp) {
+        Kind::Registered
+    } else if is_numpy_array_type(tp) {
+        Kind::Numpy
+    } else {
+        Kind::Instance
+    };
+    #[cfg(Py_3_12)]
+    let managed = sub(TPFLAGS_MANAGED_DICT | TPFLAGS_MANAGED_WEAKREF);
+    #[cfg(not(Py_3_12))]
+    let managed = cfg!(Py_3_11) && sub(TPFLAGS_MANAGED_DICT);
+    #[cfg(Py_3_13)]
+    let inline_values = if sub(TPFLAGS_INLINE_VALUES) {
+        inline_values_size(tp)
+    } else {
+        0
+    };
+    #[cfg(not(Py_3_13))]
+    let inline_values = 0;
+    // SAFETY: reads plain fields of a live type object.
+    let t = unsafe { &*tp };
+    let gc_type = sub(ffi::Py_TPFLAGS_HAVE_GC);
+    TypeInfo {
+        kind,
+        gc: gc_type && t.tp_is_gc.is_none(),
+        ask_gc: gc_type && t.tp_is_gc.is_some(),
+        managed: if managed { 2 * WORD } else { 0 },
+        basic: t.tp_basicsize as u64,
+        item: t.tp_itemsize as u64,
+        inline_values,
     }
 }
 
@@ -143,13 +159,13 @@ pub(super) fn classify(
 pub(super) fn is_numpy_array_type(tp: *mut ffi::PyTypeObject) -> bool {
     let mut t = tp;
     while !t.is_null() {
-        // SAFETY: walks the tp_base chain of a live type; tp_name is a C string.
-        unsafe {
-            if CStr::from_ptr((*t).tp_name).to_bytes() == b"numpy.ndarray" {
-                return true;
-            }
-            t = (*t).tp_base;
+        // SAFETY: `t` is a live type: `tp` or a base in its `tp_base` chain.
+        let ty = unsafe { &*t };
+        // SAFETY: `tp_name` of a live type is a C string it owns.
+        if unsafe { CStr::from_ptr(ty.tp_name) }.to_bytes() == b"numpy.ndarray" {
+            return true;
         }
+        t = ty.tp_base;
     }
     false
 }

@@ -29,6 +29,11 @@ pub(super) struct CPython<'py> {
     pub(super) scratch: Vec<*mut ffi::PyObject>,
 }
 
+/// The visitor `referents` passes to `tp_traverse`: records each referent.
+///
+/// Contract (`visitproc`): CPython calls it with each non-null referent and the `arg` given to
+/// `tp_traverse`, here a `*mut Vec<*mut PyObject>` exclusively borrowed for the call. It runs
+/// no Python code and returns 0 (continue).
 unsafe extern "C" fn collect(obj: *mut ffi::PyObject, arg: *mut c_void) -> c_int {
     // SAFETY: `arg` is the `Vec` passed by `referents` for the duration of tp_traverse.
     let out = unsafe { &mut *arg.cast::<Vec<*mut ffi::PyObject>>() };
@@ -69,8 +74,10 @@ impl<'py> CPython<'py> {
         self.names
             .entry(tp as usize)
             .or_insert_with(|| {
+                // SAFETY: `tp` is a live type (its objects were walked with the GIL held).
+                let raw = unsafe { (*tp).tp_name };
                 // SAFETY: tp_name is a NUL-terminated C string owned by the live type.
-                let name = unsafe { CStr::from_ptr((*tp).tp_name) };
+                let name = unsafe { CStr::from_ptr(raw) };
                 name.to_string_lossy().into_owned()
             })
             .clone()
@@ -100,36 +107,51 @@ impl<'py> CPython<'py> {
         tp: *mut ffi::PyTypeObject,
         info: &TypeInfo,
     ) -> bool {
-        // SAFETY: `tp_is_gc` is a pure predicate on a live object.
-        info.gc || (info.ask_gc && unsafe { (*tp).tp_is_gc.is_some_and(|f| f(o) != 0) })
+        if info.gc || !info.ask_gc {
+            return info.gc;
+        }
+        // SAFETY: `tp` is the live type of `o`.
+        let is_gc = unsafe { (*tp).tp_is_gc };
+        // SAFETY: `tp_is_gc` is a pure predicate on a live object of its type.
+        is_gc.is_some_and(|f| unsafe { f(o) } != 0)
     }
 
     /// Objects shared by identity rather than owned: cached or interned values, singletons.
+    /// `o` is a live object of the kind given (as for every method here: reached by the walk
+    /// with the GIL held, and no Python code runs during it).
     pub(super) fn is_shared_value(o: *mut ffi::PyObject, kind: Kind) -> bool {
-        // SAFETY: each check reads fields the kind guarantees.
-        unsafe {
-            // Immortal objects (3.12+): the low 32 bits of the refcount are negative.
-            #[cfg(Py_3_12)]
-            if (at::<i64>(o, 0) as i32) < 0 {
-                return true;
+        // Immortal objects (3.12+): the low 32 bits of the refcount are negative.
+        #[cfg(Py_3_12)]
+        // SAFETY: the refcount is the first word of every object.
+        if (unsafe { at::<i64>(o, 0) } as i32) < 0 {
+            return true;
+        }
+        match kind {
+            Kind::Str => {
+                // SAFETY: every str starts with a `PyASCIIObject`.
+                let ascii = unsafe { &*o.cast::<ffi::PyASCIIObject>() };
+                // SAFETY: reads the state bits of a live str.
+                let interned = unsafe { ascii.interned() } != 0;
+                // SAFETY: `o` is a live str.
+                interned || unsafe { ffi::PyUnicode_GET_LENGTH(o) } <= 1
             }
-            match kind {
-                Kind::Str => {
-                    let ascii = &*o.cast::<ffi::PyASCIIObject>();
-                    ascii.interned() != 0 || ffi::PyUnicode_GET_LENGTH(o) <= 1
-                }
-                Kind::Int if ffi::PyLong_CheckExact(o) != 0 => {
-                    let mut overflow = 0;
-                    let v = ffi::PyLong_AsLongLongAndOverflow(o, &mut overflow);
-                    overflow == 0 && (-5..=256).contains(&v) // the small-int cache
-                }
-                Kind::Tuple => ffi::PyTuple_GET_SIZE(o) == 0, // the empty-tuple singleton
-                _ => false,
+            // SAFETY: a type check of a live object.
+            Kind::Int if unsafe { ffi::PyLong_CheckExact(o) } != 0 => {
+                let mut overflow = 0;
+                // SAFETY: `o` is an exact int; this reads its value without running Python code.
+                let v = unsafe { ffi::PyLong_AsLongLongAndOverflow(o, &mut overflow) };
+                overflow == 0 && (-5..=256).contains(&v) // the small-int cache
             }
+            // SAFETY: `o` is a live tuple.
+            Kind::Tuple => (unsafe { ffi::PyTuple_GET_SIZE(o) }) == 0, // the empty-tuple singleton
+            _ => false,
         }
     }
 
-    /// The referents of `o` into `self.scratch`.
+    /// The referents of `o` into `self.scratch`. For a dict, PyDict_Next yields borrowed keys
+    /// and values without running Python code or allocating (a dict's tp_traverse skips str
+    /// keys, which cannot form cycles, but they are memory the dict owns). Otherwise
+    /// tp_traverse is called with a visitor that only records pointers.
     pub(super) fn referents(
         &mut self,
         o: *mut ffi::PyObject,
@@ -137,21 +159,20 @@ impl<'py> CPython<'py> {
         info: &TypeInfo,
     ) {
         self.scratch.clear();
-        // SAFETY: `o` is live. For a dict, PyDict_Next yields borrowed keys and values without
-        // running Python code or allocating (a dict's tp_traverse skips str keys, which cannot
-        // form cycles, but they are memory the dict owns). Otherwise tp_traverse is called with
-        // a visitor that only records pointers.
-        unsafe {
-            if info.kind == Kind::Dict {
-                let (mut pos, mut key, mut value) = (0, std::ptr::null_mut(), std::ptr::null_mut());
-                while ffi::PyDict_Next(o, &mut pos, &mut key, &mut value) != 0 {
-                    self.scratch.push(key);
-                    self.scratch.push(value);
-                }
-            } else if self.is_gc(o, tp, info) {
-                if let Some(traverse) = (*tp).tp_traverse {
-                    traverse(o, collect, (&raw mut self.scratch).cast());
-                }
+        if info.kind == Kind::Dict {
+            let (mut pos, mut key, mut value) = (0, std::ptr::null_mut(), std::ptr::null_mut());
+            // SAFETY: `o` is a live dict; the out-pointers are borrowed references.
+            while unsafe { ffi::PyDict_Next(o, &mut pos, &mut key, &mut value) } != 0 {
+                self.scratch.push(key);
+                self.scratch.push(value);
+            }
+        } else if self.is_gc(o, tp, info) {
+            // SAFETY: `tp` is the live type of `o`.
+            let traverse = unsafe { (*tp).tp_traverse };
+            if let Some(traverse) = traverse {
+                // SAFETY: `collect` honours the visitproc contract with `arg` = the scratch
+                // vector, exclusively borrowed for this call.
+                unsafe { traverse(o, collect, (&raw mut self.scratch).cast()) };
             }
         }
     }
@@ -164,16 +185,17 @@ impl<'py> CPython<'py> {
         info: &TypeInfo,
     ) -> u64 {
         let pre = if self.is_gc(o, tp, info) { GC_HEAD } else { 0 } + info.managed;
-        // SAFETY: the kind establishes the layout read.
-        let body = unsafe {
-            match info.kind {
-                Kind::Str => unicode_size(o),
-                Kind::Int => long_size(o),
-                _ if info.item != 0 => {
-                    info.basic + info.item * at::<ffi::Py_ssize_t>(o, 16).unsigned_abs() as u64
-                }
-                _ => info.basic,
+        let body = match info.kind {
+            // SAFETY: `o` is a live str.
+            Kind::Str => unsafe { unicode_size(o) },
+            // SAFETY: `o` is a live int.
+            Kind::Int => unsafe { long_size(o) },
+            _ if info.item != 0 => {
+                // SAFETY: a type with items is a var-sized object: `ob_size` is its third word.
+                let items = unsafe { at::<ffi::Py_ssize_t>(o, 16) };
+                info.basic + info.item * items.unsigned_abs() as u64
             }
+            _ => info.basic,
         };
         pre + body + info.inline_values
     }
@@ -203,98 +225,67 @@ impl<'py> CPython<'py> {
             (Kind::Instance, _) => Role::Attribute(tp as usize),
             _ => Role::Element,
         };
-        // SAFETY: each branch reads fields whose layout its kind establishes.
-        unsafe {
-            match info.kind {
-                Kind::List => {
-                    let items = (*o.cast::<ffi::PyListObject>()).allocated as u64 * WORD;
-                    node.pieces.push((Bucket::Containers, own + items));
-                    allocated += rounded(items);
-                }
-                Kind::Dict => {
-                    let (extra, extra_alloc) = dict_tables(o);
-                    let cat = if matches!(role, Role::InstanceDict(_)) {
-                        Bucket::InstanceDicts
-                    } else {
-                        Bucket::Containers
-                    };
-                    node.pieces.push((cat, own + extra));
-                    allocated += extra_alloc;
-                }
-                Kind::Set => {
-                    let set = &*o.cast::<ffi::PySetObject>();
-                    let small = (&raw const set.smalltable).cast::<ffi::setentry>();
-                    let table = if set.table.cast_const() == small {
-                        0
-                    } else {
-                        (set.mask as u64 + 1) * 16
-                    };
-                    node.pieces.push((Bucket::Containers, own + table));
-                    allocated += rounded(table);
-                }
-                Kind::Tuple => node.pieces.push((Bucket::Containers, own)),
-                Kind::ByteArray => {
-                    let buf = (*o.cast::<ffi::PyByteArrayObject>()).ob_alloc as u64;
-                    node.pieces.push((Bucket::ObjectHeaders, own));
-                    node.pieces.push((Bucket::Buffers, buf));
-                    allocated += rounded(buf);
-                }
-                Kind::Store(index) => {
-                    node.pieces.push((Bucket::ObjectHeaders, own));
-                    node.shared_buffers = self.known.buffers(self.py, index, o);
-                }
-                Kind::Numpy => {
-                    let fields = numpy_fields(o);
-                    let (data, dims) = fields.owned_bytes();
-                    node.pieces.push((Bucket::ObjectHeaders, own + dims));
-                    node.pieces.push((Bucket::Buffers, data));
-                    allocated += rounded(dims) + rounded(data);
-                    if !fields.base.is_null() {
-                        node.referents.push((fields.base as usize, Role::Element));
-                    }
-                }
-                Kind::Str | Kind::Int | Kind::Scalar => {
-                    node.pieces.push((Bucket::AttributeValues, own));
-                }
-                Kind::Registered => {
-                    node.pieces.push((Bucket::ObjectHeaders, own));
-                    self.deferred.push(o);
-                }
-                Kind::Instance => {
-                    let separate = separate_values_size(o, tp);
-                    node.pieces
-                        .push((Bucket::ObjectHeaders, own - info.inline_values));
-                    if info.inline_values + separate > 0 {
-                        node.pieces
-                            .push((Bucket::InlineValues, info.inline_values + separate));
-                    }
-                    allocated += rounded(separate);
-                    let dict = instance_dict(o, tp);
-                    // From 3.13 an instance whose dict was materialised may still traverse its
-                    // inline values instead of the dict, which it owns all the same.
-                    if !dict.is_null() {
-                        node.referents
-                            .push((dict as usize, Role::InstanceDict(tp as usize)));
-                        // The attributes live in the dict: its values are the attributes.
-                        let dict_type = ffi::Py_TYPE(dict);
-                        let dict_info = self.info(dict_type);
-                        let own_refs = std::mem::take(&mut self.scratch);
-                        self.referents(dict, dict_type, &dict_info);
-                        let dict_items = std::mem::replace(&mut self.scratch, own_refs);
-                        self.tally_attributes(node, dict_items.iter().skip(1).step_by(2));
-                    }
-                    let refs = std::mem::take(&mut self.scratch);
-                    let attrs = refs.iter().filter(|&&r| r != dict && r != tp.cast());
-                    if dict.is_null() {
-                        self.tally_attributes(node, attrs.clone());
-                    }
-                    node.referents.extend(attrs.map(|&r| (r as usize, child)));
-                    self.scratch = refs;
-                    node.allocated = allocated;
-                    return;
-                }
-                Kind::Shared => unreachable!("handled above"),
+        match info.kind {
+            Kind::List => {
+                // SAFETY: `o` is a live list.
+                let capacity = unsafe { (*o.cast::<ffi::PyListObject>()).allocated };
+                let items = capacity as u64 * WORD;
+                node.pieces.push((Bucket::Containers, own + items));
+                allocated += rounded(items);
             }
+            Kind::Dict => {
+                // SAFETY: `o` is a live dict.
+                let (extra, extra_alloc) = unsafe { dict_tables(o) };
+                let cat = if matches!(role, Role::InstanceDict(_)) {
+                    Bucket::InstanceDicts
+                } else {
+                    Bucket::Containers
+                };
+                node.pieces.push((cat, own + extra));
+                allocated += extra_alloc;
+            }
+            Kind::Set => {
+                // SAFETY: `o` is a live set or frozenset.
+                let table = set_table_bytes(unsafe { &*o.cast::<ffi::PySetObject>() });
+                node.pieces.push((Bucket::Containers, own + table));
+                allocated += rounded(table);
+            }
+            Kind::Tuple => node.pieces.push((Bucket::Containers, own)),
+            Kind::ByteArray => {
+                // SAFETY: `o` is a live bytearray.
+                let buf = unsafe { (*o.cast::<ffi::PyByteArrayObject>()).ob_alloc } as u64;
+                node.pieces.push((Bucket::ObjectHeaders, own));
+                node.pieces.push((Bucket::Buffers, buf));
+                allocated += rounded(buf);
+            }
+            Kind::Store(index) => {
+                node.pieces.push((Bucket::ObjectHeaders, own));
+                // SAFETY: `o`'s type is exactly store type `index` (classified by identity).
+                node.shared_buffers = unsafe { self.known.buffers(self.py, index, o) };
+            }
+            Kind::Numpy => {
+                // SAFETY: `o` is a live NumPy array.
+                let fields = unsafe { numpy_fields(o) };
+                let (data, dims) = fields.owned_bytes();
+                node.pieces.push((Bucket::ObjectHeaders, own + dims));
+                node.pieces.push((Bucket::Buffers, data));
+                allocated += rounded(dims) + rounded(data);
+                if !fields.base.is_null() {
+                    node.referents.push((fields.base as usize, Role::Element));
+                }
+            }
+            Kind::Str | Kind::Int | Kind::Scalar => {
+                node.pieces.push((Bucket::AttributeValues, own));
+            }
+            Kind::Registered => {
+                node.pieces.push((Bucket::ObjectHeaders, own));
+                self.deferred.push(o);
+            }
+            Kind::Instance => {
+                self.describe_instance(o, tp, &info, own, allocated, child, node);
+                return;
+            }
+            Kind::Shared => unreachable!("handled above"),
         }
         if matches!(info.kind, Kind::List | Kind::Tuple | Kind::Dict) {
             node.lazy_children = Some(child);
@@ -302,6 +293,54 @@ impl<'py> CPython<'py> {
             node.referents
                 .extend(self.scratch.iter().map(|&r| (r as usize, child)));
         }
+        node.allocated = allocated;
+    }
+
+    /// An instance: its header, inline or separate values, and its attributes (from its
+    /// materialised `__dict__` if it has one, else from its traverse).
+    #[allow(clippy::too_many_arguments)]
+    fn describe_instance(
+        &mut self,
+        o: *mut ffi::PyObject,
+        tp: *mut ffi::PyTypeObject,
+        info: &TypeInfo,
+        own: u64,
+        mut allocated: u64,
+        child: Role,
+        node: &mut Node,
+    ) {
+        // SAFETY: `o` is a live object of type `tp`.
+        let separate = unsafe { separate_values_size(o, tp) };
+        node.pieces
+            .push((Bucket::ObjectHeaders, own - info.inline_values));
+        if info.inline_values + separate > 0 {
+            node.pieces
+                .push((Bucket::InlineValues, info.inline_values + separate));
+        }
+        allocated += rounded(separate);
+        // SAFETY: `o` is a live object of type `tp`.
+        let dict = unsafe { instance_dict(o, tp) };
+        // From 3.13 an instance whose dict was materialised may still traverse its inline
+        // values instead of the dict, which it owns all the same.
+        if !dict.is_null() {
+            node.referents
+                .push((dict as usize, Role::InstanceDict(tp as usize)));
+            // The attributes live in the dict: its values are the attributes.
+            // SAFETY: `dict` is the instance's live dict.
+            let dict_type = unsafe { ffi::Py_TYPE(dict) };
+            let dict_info = self.info(dict_type);
+            let own_refs = std::mem::take(&mut self.scratch);
+            self.referents(dict, dict_type, &dict_info);
+            let dict_items = std::mem::replace(&mut self.scratch, own_refs);
+            self.tally_attributes(node, dict_items.iter().skip(1).step_by(2));
+        }
+        let refs = std::mem::take(&mut self.scratch);
+        let attrs = refs.iter().filter(|&&r| r != dict && r != tp.cast());
+        if dict.is_null() {
+            self.tally_attributes(node, attrs.clone());
+        }
+        node.referents.extend(attrs.map(|&r| (r as usize, child)));
+        self.scratch = refs;
         node.allocated = allocated;
     }
 
@@ -329,48 +368,81 @@ impl<'py> CPython<'py> {
         o: *mut ffi::PyObject,
         cursor: &mut usize,
     ) -> Option<*mut ffi::PyObject> {
-        // SAFETY: `o` is a live container whose kind the type cache established; no Python code
-        // runs during the walk, so it does not change under the cursor.
-        unsafe {
-            match self.info(ffi::Py_TYPE(o)).kind {
-                Kind::List | Kind::Tuple => {
-                    let len = at::<ffi::Py_ssize_t>(o, 16) as usize;
-                    if *cursor >= len {
-                        return None;
-                    }
-                    let items: *mut *mut ffi::PyObject =
-                        if self.info(ffi::Py_TYPE(o)).kind == Kind::List {
-                            (*o.cast::<ffi::PyListObject>()).ob_item
-                        } else {
-                            (*o.cast::<ffi::PyTupleObject>()).ob_item.as_mut_ptr()
-                        };
-                    // Items are visited in order: ask for the object a few items ahead now, so
-                    // its cache miss overlaps with the work on this one.
-                    if *cursor + PREFETCH_AHEAD < len {
-                        prefetch(*items.add(*cursor + PREFETCH_AHEAD));
-                    }
-                    let item = *items.add(*cursor);
-                    *cursor += 1;
-                    Some(item)
-                }
-                Kind::Dict => {
-                    let (start, value_due) = ((*cursor >> 1) as ffi::Py_ssize_t, *cursor & 1 == 1);
-                    let mut pos = start;
-                    let (mut key, mut value) = (std::ptr::null_mut(), std::ptr::null_mut());
-                    if ffi::PyDict_Next(o, &mut pos, &mut key, &mut value) == 0 {
-                        return None;
-                    }
-                    if value_due {
-                        *cursor = (pos as usize) << 1;
-                        Some(value)
-                    } else {
-                        *cursor = ((start as usize) << 1) | 1;
-                        Some(key)
-                    }
-                }
-                _ => None,
-            }
+        // `o` is a live container whose kind the type cache established; no Python code runs
+        // during the walk, so it does not change under the cursor.
+        // SAFETY: `o` is a live object.
+        let kind = self.info(unsafe { ffi::Py_TYPE(o) }).kind;
+        match kind {
+            Kind::List | Kind::Tuple => sequence_child(o, kind, cursor),
+            Kind::Dict => dict_child(o, cursor),
+            _ => None,
         }
+    }
+}
+
+/// The next non-null item of a live list or tuple at or after `cursor`. A tuple still being
+/// built (`tuple(gen())` while another thread runs a census) has null slots: they are skipped.
+fn sequence_child(
+    o: *mut ffi::PyObject,
+    kind: Kind,
+    cursor: &mut usize,
+) -> Option<*mut ffi::PyObject> {
+    // SAFETY: `ob_size` of a live list or tuple.
+    let len = unsafe { at::<ffi::Py_ssize_t>(o, 16) }.max(0) as usize;
+    let items: *mut *mut ffi::PyObject = if kind == Kind::List {
+        // SAFETY: `o` is a live list.
+        unsafe { (*o.cast::<ffi::PyListObject>()).ob_item }
+    } else {
+        // SAFETY: `o` is a live tuple, whose items follow its header.
+        unsafe { (&raw mut (*o.cast::<ffi::PyTupleObject>()).ob_item).cast() }
+    };
+    if len == 0 {
+        return None;
+    }
+    // SAFETY: a live list or tuple of `len > 0` items has an item array of `len` slots, which
+    // does not change while no Python code runs.
+    let items = unsafe { std::slice::from_raw_parts(items, len) };
+    while *cursor < len {
+        // Items are visited in order: ask for the object a few items ahead now, so its cache
+        // miss overlaps with the work on this one.
+        if let Some(&ahead) = items.get(*cursor + PREFETCH_AHEAD) {
+            prefetch(ahead);
+        }
+        let item = items[*cursor];
+        *cursor += 1;
+        if !item.is_null() {
+            return Some(item);
+        }
+    }
+    None
+}
+
+/// The child at `cursor` of a live dict: keys and values alternate, the cursor being
+/// `PyDict_Next`'s position times two, plus one while the value is due.
+fn dict_child(o: *mut ffi::PyObject, cursor: &mut usize) -> Option<*mut ffi::PyObject> {
+    let (start, value_due) = ((*cursor >> 1) as ffi::Py_ssize_t, *cursor & 1 == 1);
+    let mut pos = start;
+    let (mut key, mut value) = (std::ptr::null_mut(), std::ptr::null_mut());
+    // SAFETY: `o` is a live dict; the out-pointers are borrowed references.
+    if unsafe { ffi::PyDict_Next(o, &mut pos, &mut key, &mut value) } == 0 {
+        return None;
+    }
+    if value_due {
+        *cursor = (pos as usize) << 1;
+        Some(value)
+    } else {
+        *cursor = ((start as usize) << 1) | 1;
+        Some(key)
+    }
+}
+
+/// Bytes of a set's separately allocated hash table (none while it uses its small table).
+fn set_table_bytes(set: &ffi::PySetObject) -> u64 {
+    let small = (&raw const set.smalltable).cast::<ffi::setentry>();
+    if set.table.cast_const() == small {
+        0
+    } else {
+        (set.mask as u64 + 1) * 16
     }
 }
 

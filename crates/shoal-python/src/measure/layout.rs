@@ -32,27 +32,33 @@ pub fn rounded(n: u64) -> u64 {
 /// # Safety
 /// `p + offset` must be inside a live object and aligned for `T`.
 pub(super) unsafe fn at<T: Copy>(p: *mut ffi::PyObject, offset: isize) -> T {
-    // SAFETY: guaranteed by the caller.
-    unsafe { p.cast::<u8>().offset(offset).cast::<T>().read() }
+    // SAFETY: `p + offset` is inside the same live object (guaranteed by the caller).
+    let field = unsafe { p.cast::<u8>().offset(offset) };
+    // SAFETY: the field is initialised and aligned for `T` (guaranteed by the caller).
+    unsafe { field.cast::<T>().read() }
 }
 
 /// # Safety
 /// `o` must be a live `str`.
 pub(super) unsafe fn unicode_size(o: *mut ffi::PyObject) -> u64 {
-    // SAFETY: guaranteed by the caller; the state bits decide which layout applies.
-    unsafe {
-        let ascii = &*o.cast::<ffi::PyASCIIObject>();
-        let len = ffi::PyUnicode_GET_LENGTH(o) as u64;
-        let kind = u64::from(ascii.kind());
-        if ascii.compact() != 0 {
-            if ascii.ascii() != 0 {
-                std::mem::size_of::<ffi::PyASCIIObject>() as u64 + len + 1
-            } else {
-                std::mem::size_of::<ffi::PyCompactUnicodeObject>() as u64 + (len + 1) * kind
-            }
-        } else {
-            std::mem::size_of::<ffi::PyUnicodeObject>() as u64 + (len + 1) * kind
-        }
+    // SAFETY: every str starts with a `PyASCIIObject` (guaranteed live by the caller).
+    let ascii = unsafe { &*o.cast::<ffi::PyASCIIObject>() };
+    // SAFETY: `o` is a live str.
+    let len = unsafe { ffi::PyUnicode_GET_LENGTH(o) } as u64;
+    // SAFETY: reads the state bits of a live str.
+    let kind = u64::from(unsafe { ascii.kind() });
+    // SAFETY: as above.
+    let (compact, is_ascii) = (
+        unsafe { ascii.compact() } != 0,
+        unsafe { ascii.ascii() } != 0,
+    );
+    // The state bits decide which layout applies.
+    if compact && is_ascii {
+        std::mem::size_of::<ffi::PyASCIIObject>() as u64 + len + 1
+    } else if compact {
+        std::mem::size_of::<ffi::PyCompactUnicodeObject>() as u64 + (len + 1) * kind
+    } else {
+        std::mem::size_of::<ffi::PyUnicodeObject>() as u64 + (len + 1) * kind
     }
 }
 
@@ -97,29 +103,31 @@ pub(super) const KEYS: KeysLayout = KeysLayout {
 /// # Safety
 /// `keys` must point to a live `PyDictKeysObject`.
 pub(super) unsafe fn keys_size(keys: *mut ffi::PyObject) -> u64 {
-    // SAFETY: guaranteed by the caller; offsets per version as in CPython's dict-common.h /
-    // pycore_dict.h.
-    unsafe {
-        #[cfg(Py_3_11)]
-        {
-            let log2_size = at::<u8>(keys, 8);
-            let log2_index_bytes = at::<u8>(keys, 9);
-            let kind = at::<u8>(keys, 10);
-            let size = 1u64 << log2_size;
-            let entry = if kind == 0 { 24 } else { 16 }; // DICT_KEYS_GENERAL = 0
-            32 + (1u64 << log2_index_bytes) + (2 * size / 3) * entry
-        }
-        #[cfg(not(Py_3_11))]
-        {
-            let size = at::<isize>(keys, 8) as u64;
-            let ix = match size {
-                0..=0xff => 1,
-                0x100..=0xffff => 2,
-                0x1_0000..=0xffff_ffff => 4,
-                _ => 8,
-            };
-            40 + ix * size + 24 * (2 * size / 3)
-        }
+    // Offsets per version as in CPython's dict-common.h / pycore_dict.h; `keys` is live
+    // (guaranteed by the caller) for every read below.
+    #[cfg(Py_3_11)]
+    {
+        // SAFETY: `dk_log2_size`, a byte of the live keys object.
+        let log2_size = unsafe { at::<u8>(keys, 8) };
+        // SAFETY: `dk_log2_index_bytes`, likewise.
+        let log2_index_bytes = unsafe { at::<u8>(keys, 9) };
+        // SAFETY: `dk_kind`, likewise.
+        let kind = unsafe { at::<u8>(keys, 10) };
+        let size = 1u64 << log2_size;
+        let entry = if kind == 0 { 24 } else { 16 }; // DICT_KEYS_GENERAL = 0
+        32 + (1u64 << log2_index_bytes) + (2 * size / 3) * entry
+    }
+    #[cfg(not(Py_3_11))]
+    {
+        // SAFETY: `dk_size`, a word of the live keys object.
+        let size = unsafe { at::<isize>(keys, 8) } as u64;
+        let ix = match size {
+            0..=0xff => 1,
+            0x100..=0xffff => 2,
+            0x1_0000..=0xffff_ffff => 4,
+            _ => 8,
+        };
+        40 + ix * size + 24 * (2 * size / 3)
     }
 }
 
@@ -128,18 +136,20 @@ pub(super) unsafe fn keys_size(keys: *mut ffi::PyObject) -> u64 {
 /// # Safety
 /// `keys` must point to a live `PyDictKeysObject`.
 pub(super) unsafe fn split_values_len(keys: *mut ffi::PyObject) -> u64 {
-    // SAFETY: guaranteed by the caller.
-    unsafe {
-        #[cfg(Py_3_11)]
-        {
-            (at::<isize>(keys, KEYS.usable) + at::<isize>(keys, KEYS.nentries)) as u64
-        }
-        #[cfg(not(Py_3_11))]
-        {
-            let _ = KEYS.nentries;
-            let _ = KEYS.usable;
-            2 * at::<isize>(keys, 8) as u64 / 3
-        }
+    #[cfg(Py_3_11)]
+    {
+        // SAFETY: `dk_usable`, a word of the live keys object (guaranteed by the caller).
+        let usable = unsafe { at::<isize>(keys, KEYS.usable) };
+        // SAFETY: `dk_nentries`, likewise.
+        let nentries = unsafe { at::<isize>(keys, KEYS.nentries) };
+        (usable + nentries) as u64
+    }
+    #[cfg(not(Py_3_11))]
+    {
+        let _ = KEYS.nentries;
+        let _ = KEYS.usable;
+        // SAFETY: `dk_size`, a word of the live keys object (guaranteed by the caller).
+        2 * unsafe { at::<isize>(keys, 8) } as u64 / 3
     }
 }
 
@@ -158,32 +168,37 @@ pub(super) fn values_array_size(len: u64) -> u64 {
 /// # Safety
 /// `o` must be a live dict.
 pub(super) unsafe fn dict_tables(o: *mut ffi::PyObject) -> (u64, u64) {
-    // SAFETY: guaranteed by the caller. PyDictObject is: header (16), ma_used (8), version or
-    // watcher tag (8), ma_keys, ma_values.
-    unsafe {
-        let keys = at::<*mut ffi::PyObject>(o, 32);
-        let values = at::<*mut c_void>(o, 40);
-        if keys.is_null() {
-            return (0, 0);
-        }
-        let mut allocs = [0u64; 2];
-        let refcnt = at::<isize>(keys, 0);
-        let empty = if cfg!(Py_3_11) {
-            at::<u8>(keys, 8) == 0
-        } else {
-            at::<isize>(keys, 8) <= 1
-        };
-        if refcnt == 1 && !empty {
-            allocs[0] = keys_size(keys);
-        }
-        if !values.is_null() && !values_embedded(values) {
-            allocs[1] = values_array_size(split_values_len(keys));
-        }
-        (
-            allocs[0] + allocs[1],
-            rounded(allocs[0]) + rounded(allocs[1]),
-        )
+    // PyDictObject is: header (16), ma_used (8), version or watcher tag (8), ma_keys,
+    // ma_values.
+    // SAFETY: `ma_keys` of a live dict (guaranteed by the caller).
+    let keys = unsafe { at::<*mut ffi::PyObject>(o, 32) };
+    // SAFETY: `ma_values`, likewise.
+    let values = unsafe { at::<*mut c_void>(o, 40) };
+    if keys.is_null() {
+        return (0, 0);
     }
+    let mut allocs = [0u64; 2];
+    // SAFETY: `dk_refcnt` of the dict's live keys object.
+    let refcnt = unsafe { at::<isize>(keys, 0) };
+    let empty = if cfg!(Py_3_11) {
+        // SAFETY: `dk_log2_size` (3.11+) of the live keys object.
+        unsafe { at::<u8>(keys, 8) == 0 }
+    } else {
+        // SAFETY: `dk_size` (3.10) of the live keys object.
+        unsafe { at::<isize>(keys, 8) <= 1 }
+    };
+    if refcnt == 1 && !empty {
+        // SAFETY: `keys` is a live keys object.
+        allocs[0] = unsafe { keys_size(keys) };
+    }
+    if !values.is_null() && !values_embedded(values) {
+        // SAFETY: `keys` is a live keys object.
+        allocs[1] = values_array_size(unsafe { split_values_len(keys) });
+    }
+    (
+        allocs[0] + allocs[1],
+        rounded(allocs[0]) + rounded(allocs[1]),
+    )
 }
 
 /// From 3.13 an instance's values live inside the instance; a dict made from them points there.
@@ -191,7 +206,9 @@ pub(super) fn values_embedded(values: *mut c_void) -> bool {
     #[cfg(Py_3_13)]
     {
         // SAFETY: `values` points to a live PyDictValues; `embedded` is its third byte.
-        unsafe { values.cast::<u8>().add(2).read() != 0 }
+        let embedded = unsafe { values.cast::<u8>().add(2) };
+        // SAFETY: as above: an initialised byte.
+        unsafe { embedded.read() != 0 }
     }
     #[cfg(not(Py_3_13))]
     {
@@ -208,15 +225,18 @@ pub(super) unsafe fn separate_values_size(
     o: *mut ffi::PyObject,
     tp: *mut ffi::PyTypeObject,
 ) -> u64 {
+    // Pre-header slots per Objects/object_layout.md; `o` is a live object of type `tp`
+    // (guaranteed by the caller) for every read below.
     #[cfg(all(Py_3_11, not(Py_3_13)))]
-    // SAFETY: guaranteed by the caller; pre-header slots per Objects/object_layout.md.
-    unsafe {
-        if ffi::PyType_GetFlags(tp) & TPFLAGS_MANAGED_DICT == 0 {
+    {
+        // SAFETY: reads the flags of a live type.
+        if unsafe { ffi::PyType_GetFlags(tp) } & TPFLAGS_MANAGED_DICT == 0 {
             return 0;
         }
         #[cfg(Py_3_12)]
         let values = {
-            let tagged = at::<usize>(o, -3 * WORD as isize);
+            // SAFETY: a managed-dict object has the tagged values pointer three words before it.
+            let tagged = unsafe { at::<usize>(o, -3 * WORD as isize) };
             if tagged & 1 == 1 {
                 (tagged - 1) as *mut c_void
             } else {
@@ -224,12 +244,15 @@ pub(super) unsafe fn separate_values_size(
             }
         };
         #[cfg(not(Py_3_12))]
-        let values = at::<*mut c_void>(o, -4 * WORD as isize);
-        let keys = (*tp.cast::<ffi::PyHeapTypeObject>()).ht_cached_keys;
+        // SAFETY: a managed-dict object (3.11) has its values pointer four words before it.
+        let values = unsafe { at::<*mut c_void>(o, -4 * WORD as isize) };
+        // SAFETY: a type with a managed dict is a heap type.
+        let keys = unsafe { (*tp.cast::<ffi::PyHeapTypeObject>()).ht_cached_keys };
         if values.is_null() || keys.is_null() {
             return 0;
         }
-        values_array_size(split_values_len(keys.cast()))
+        // SAFETY: the type's cached keys object is live while the type is.
+        values_array_size(unsafe { split_values_len(keys.cast()) })
     }
     #[cfg(not(all(Py_3_11, not(Py_3_13))))]
     {
@@ -241,17 +264,16 @@ pub(super) unsafe fn separate_values_size(
 /// Bytes of the values array embedded after an instance (3.13).
 #[cfg(Py_3_13)]
 pub(super) fn inline_values_size(tp: *mut ffi::PyTypeObject) -> u64 {
-    // SAFETY: types with inline values are heap types with cached shared keys.
-    unsafe {
-        let keys = (*tp.cast::<ffi::PyHeapTypeObject>()).ht_cached_keys;
-        if keys.is_null() {
-            return 0;
-        }
-        // `_PyInlineValuesSize`: a prefix of one byte per slot rounded up to a word, then
-        // one word more than the slots.
-        let len = split_values_len(keys.cast());
-        len.next_multiple_of(WORD) + (len + 1) * WORD
+    // SAFETY: types with inline values are heap types.
+    let keys = unsafe { (*tp.cast::<ffi::PyHeapTypeObject>()).ht_cached_keys };
+    if keys.is_null() {
+        return 0;
     }
+    // `_PyInlineValuesSize`: a prefix of one byte per slot rounded up to a word, then one word
+    // more than the slots.
+    // SAFETY: the type's cached keys object is live while the type is.
+    let len = unsafe { split_values_len(keys.cast()) };
+    len.next_multiple_of(WORD) + (len + 1) * WORD
 }
 
 /// The instance's materialised `__dict__`, or null. Never creates one.
@@ -262,23 +284,24 @@ pub(super) unsafe fn instance_dict(
     o: *mut ffi::PyObject,
     tp: *mut ffi::PyTypeObject,
 ) -> *mut ffi::PyObject {
-    // SAFETY: guaranteed by the caller.
-    unsafe {
-        let flags = ffi::PyType_GetFlags(tp);
-        if cfg!(Py_3_11) && flags & TPFLAGS_MANAGED_DICT != 0 {
-            let p = at::<usize>(o, -3 * WORD as isize);
-            return if p & 1 == 1 {
-                std::ptr::null_mut()
-            } else {
-                p as *mut ffi::PyObject
-            };
-        }
-        let offset = (*tp).tp_dictoffset;
-        if offset > 0 {
-            return at::<*mut ffi::PyObject>(o, offset);
-        }
-        std::ptr::null_mut()
+    // SAFETY: reads the flags of a live type (guaranteed by the caller).
+    let flags = unsafe { ffi::PyType_GetFlags(tp) };
+    if cfg!(Py_3_11) && flags & TPFLAGS_MANAGED_DICT != 0 {
+        // SAFETY: a managed-dict object has its (tagged) dict pointer three words before it.
+        let p = unsafe { at::<usize>(o, -3 * WORD as isize) };
+        return if p & 1 == 1 {
+            std::ptr::null_mut()
+        } else {
+            p as *mut ffi::PyObject
+        };
     }
+    // SAFETY: reads a field of a live type.
+    let offset = unsafe { (*tp).tp_dictoffset };
+    if offset > 0 {
+        // SAFETY: a positive `tp_dictoffset` is where the object keeps its dict pointer.
+        return unsafe { at::<*mut ffi::PyObject>(o, offset) };
+    }
+    std::ptr::null_mut()
 }
 
 /// The fields of a NumPy array that sizing needs (the layout of `PyArrayObject_fields`, stable
@@ -301,13 +324,10 @@ impl NumpyFields {
         if self.flags & OWNDATA == 0 || nd == 0 {
             return (0, dims_bytes);
         }
-        // SAFETY: `dims` and `strides` hold `nd` entries each.
-        let (dims, strides) = unsafe {
-            (
-                std::slice::from_raw_parts(self.dims, nd),
-                std::slice::from_raw_parts(self.strides, nd),
-            )
-        };
+        // SAFETY: `dims` holds `nd` entries.
+        let dims = unsafe { std::slice::from_raw_parts(self.dims, nd) };
+        // SAFETY: `strides` holds `nd` entries.
+        let strides = unsafe { std::slice::from_raw_parts(self.strides, nd) };
         // An owning array is contiguous: its smallest stride is the item size.
         let itemsize = if self.flags & C_CONTIGUOUS != 0 {
             strides[nd - 1]
@@ -323,14 +343,17 @@ impl NumpyFields {
 /// # Safety
 /// `o` must be a live NumPy array.
 pub(super) unsafe fn numpy_fields(o: *mut ffi::PyObject) -> NumpyFields {
-    // SAFETY: guaranteed by the caller; offsets of `PyArrayObject_fields`.
-    unsafe {
-        NumpyFields {
-            nd: at::<i32>(o, 24),
-            dims: at::<*const isize>(o, 32),
-            strides: at::<*const isize>(o, 40),
-            base: at::<*mut ffi::PyObject>(o, 48),
-            flags: at::<i32>(o, 64),
-        }
+    // Offsets of `PyArrayObject_fields`; `o` is a live array (guaranteed by the caller).
+    NumpyFields {
+        // SAFETY: `nd`, an int field of the array.
+        nd: unsafe { at::<i32>(o, 24) },
+        // SAFETY: `dimensions`, a pointer field.
+        dims: unsafe { at::<*const isize>(o, 32) },
+        // SAFETY: `strides`, a pointer field.
+        strides: unsafe { at::<*const isize>(o, 40) },
+        // SAFETY: `base`, an object pointer field.
+        base: unsafe { at::<*mut ffi::PyObject>(o, 48) },
+        // SAFETY: `flags`, an int field.
+        flags: unsafe { at::<i32>(o, 64) },
     }
 }

@@ -10,41 +10,51 @@ use super::layout::at;
 /// shoal column could hold it (float, int, bool, str, bytes). 8 bytes for a float or an int, 1
 /// for a bool, the UTF-8 bytes plus a 4-byte offset for a str or bytes.
 pub(super) fn value_payload(o: *mut ffi::PyObject, kind: Kind) -> Option<(u64, bool)> {
-    // SAFETY: `o` is live; each branch reads what its kind guarantees.
-    unsafe {
-        if ffi::PyBool_Check(o) != 0 {
-            return Some((1, true));
-        }
-        match kind {
-            Kind::Int => Some((8, true)),
-            Kind::Scalar if ffi::PyFloat_Check(o) != 0 => Some((8, true)),
-            Kind::Str => Some((payload(o, kind), true)),
-            Kind::Scalar => Some((payload(o, kind), ffi::PyBytes_Check(o) != 0)),
-            _ => None,
-        }
+    // SAFETY: `o` is a live object (reached by the walk); type checks only read its type.
+    if unsafe { ffi::PyBool_Check(o) } != 0 {
+        return Some((1, true));
+    }
+    // SAFETY: as above.
+    let is_float = || unsafe { ffi::PyFloat_Check(o) } != 0;
+    // SAFETY: as above.
+    let is_bytes = || unsafe { ffi::PyBytes_Check(o) } != 0;
+    match kind {
+        Kind::Int => Some((8, true)),
+        Kind::Scalar if is_float() => Some((8, true)),
+        // SAFETY: `o` is a live str.
+        Kind::Str => Some((unsafe { payload(o, kind) }, true)),
+        // SAFETY: `o` is a live float, bytes or complex.
+        Kind::Scalar => Some((unsafe { payload(o, kind) }, is_bytes())),
+        _ => None,
     }
 }
 
 /// # Safety
 /// `o` must be a live object of the given kind.
 pub(super) unsafe fn payload(o: *mut ffi::PyObject, kind: Kind) -> u64 {
-    // SAFETY: guaranteed by the caller.
-    unsafe {
-        match kind {
-            Kind::Str => {
-                let ascii = &*o.cast::<ffi::PyASCIIObject>();
-                let len = ffi::PyUnicode_GET_LENGTH(o) as u64;
-                // Non-ASCII code points take 2-4 UTF-8 bytes; the kind bounds it.
-                let per = if ascii.ascii() != 0 {
-                    1
-                } else {
-                    u64::from(ascii.kind()) + 1
-                };
-                len * per.min(4) + 4
-            }
-            Kind::Scalar if ffi::PyBytes_Check(o) != 0 => at::<isize>(o, 16) as u64 + 4, // ob_size
-            Kind::Scalar if ffi::PyComplex_Check(o) != 0 => 16,
-            _ => 8,
+    match kind {
+        Kind::Str => {
+            // SAFETY: every str starts with a `PyASCIIObject` (`o` is live: the caller).
+            let ascii = unsafe { &*o.cast::<ffi::PyASCIIObject>() };
+            // SAFETY: `o` is a live str.
+            let len = unsafe { ffi::PyUnicode_GET_LENGTH(o) } as u64;
+            // Non-ASCII code points take 2-4 UTF-8 bytes; the kind bounds it.
+            // SAFETY: reads the state bits of a live str.
+            let per = if unsafe { ascii.ascii() } != 0 {
+                1
+            } else {
+                // SAFETY: as above.
+                u64::from(unsafe { ascii.kind() }) + 1
+            };
+            len * per.min(4) + 4
         }
+        // SAFETY: type check of a live object.
+        Kind::Scalar if unsafe { ffi::PyBytes_Check(o) } != 0 => {
+            // SAFETY: `ob_size` of a live bytes object.
+            unsafe { at::<isize>(o, 16) as u64 + 4 }
+        }
+        // SAFETY: type check of a live object.
+        Kind::Scalar if unsafe { ffi::PyComplex_Check(o) } != 0 => 16,
+        _ => 8,
     }
 }
