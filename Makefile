@@ -29,6 +29,12 @@ lint-rust:  ## cargo fmt --check, clippy -D warnings, no module cycle
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	python3 scripts/module-graph > /dev/null || python3 scripts/module-graph
+	@# The binding reads per-version layouts under #[cfg(Py_3_1x)]: lint each installed version.
+	@for v in $(PY_OTHERS); do \
+	  py=$$(scripts/find-python $$v); [ -n "$$py" ] || continue; \
+	  echo "== clippy for CPython $$v"; \
+	  PYO3_PYTHON=$$py CARGO_TARGET_DIR=target/py$$v cargo clippy -p shoal-python --all-targets -- -D warnings || exit 1; \
+	done
 
 test-rust:  ## cargo test (unit tests + proptest models of the core)
 	cargo test --workspace

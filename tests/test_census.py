@@ -126,3 +126,21 @@ def test_tables_in_a_census_report_their_buffers():
     t.extend((float(i),) for i in range(N))
     report = shoal.census()
     assert report.categories["buffers"] >= t.nbytes
+
+
+def test_census_during_tuple_construction_does_not_crash():
+    # tuple(gen()) keeps the tuple GC-tracked with null slots while the generator runs
+    # (../shared/repros/reliability/01): the walk must skip them. In a subprocess, so that a
+    # crash fails this test instead of the run.
+    code = (
+        "import shoal\n"
+        "def gen():\n"
+        "    for i in range(3):\n"
+        "        if i == 1:\n"
+        "            shoal.census()\n"
+        "        yield i\n"
+        "print(tuple(gen()))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "(0, 1, 2)"

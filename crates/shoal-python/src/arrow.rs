@@ -41,43 +41,57 @@ pub fn code_types(columns: &[ColumnSnapshot]) -> Vec<Option<DType>> {
     columns.iter().map(ColumnSnapshot::code_type).collect()
 }
 
+/// The private state of a stream we made.
+///
+/// # Safety
+/// `stream` must be a live stream made by `export_stream`, not yet released.
+unsafe fn stream_private<'a>(stream: *mut ArrowArrayStream) -> &'a mut StreamPrivate {
+    // SAFETY: guaranteed by the caller.
+    let private = unsafe { (*stream).private_data };
+    // SAFETY: a live stream's `private_data` is the `StreamPrivate` Box we leaked.
+    unsafe { &mut *private.cast::<StreamPrivate>() }
+}
+
+/// Contract (Arrow C stream interface): called by the consumer with a live stream we made and
+/// an `ArrowSchema` to fill; returns 0.
 unsafe extern "C" fn stream_get_schema(
     stream: *mut ArrowArrayStream,
     out: *mut ArrowSchema,
 ) -> c_int {
-    // SAFETY: the consumer passes the stream we made and an ArrowSchema to fill.
-    unsafe {
-        let private = &*(*stream).private_data.cast::<StreamPrivate>();
-        export_schema(&private.schema, &private.codes, &mut *out);
-    }
+    // SAFETY: the consumer passes the stream we made (the contract).
+    let private = unsafe { stream_private(stream) };
+    // SAFETY: `out` is a schema struct the consumer owns and hands us to fill.
+    export_schema(&private.schema, &private.codes, unsafe { &mut *out });
     0
 }
 
+/// Contract (Arrow C stream interface): called by the consumer with a live stream we made and
+/// an `ArrowArray` to fill: the one batch, then an array with a null release (the end).
 unsafe extern "C" fn stream_get_next(stream: *mut ArrowArrayStream, out: *mut ArrowArray) -> c_int {
-    // SAFETY: as above; an array with a null release marks the end of the stream.
-    unsafe {
-        let private = &mut *(*stream).private_data.cast::<StreamPrivate>();
-        match private.batch.take() {
-            Some((columns, len)) => export_columns(columns, len, &mut *out),
-            None => *out = ArrowArray::empty(),
-        }
+    // SAFETY: the consumer passes the stream we made (the contract).
+    let private = unsafe { stream_private(stream) };
+    // SAFETY: `out` is an array struct the consumer owns and hands us to fill.
+    let out = unsafe { &mut *out };
+    match private.batch.take() {
+        Some((columns, len)) => export_columns(columns, len, out),
+        None => *out = ArrowArray::empty(),
     }
     0
 }
 
+/// Contract (Arrow C stream interface): the last error's message, or null; we report none.
 unsafe extern "C" fn stream_last_error(_stream: *mut ArrowArrayStream) -> *const c_char {
     std::ptr::null()
 }
 
+/// Contract (Arrow C stream interface): called once, by the consumer, on a stream we made.
 unsafe extern "C" fn stream_release(stream: *mut ArrowArrayStream) {
-    // SAFETY: called once on a stream we made; `private_data` is the Box we leaked.
-    unsafe {
-        drop(Box::from_raw(
-            (*stream).private_data.cast::<StreamPrivate>(),
-        ));
-        (*stream).release = None;
-        (*stream).private_data = std::ptr::null_mut();
-    }
+    // SAFETY: the consumer passes the live stream we made (the contract).
+    let stream = unsafe { &mut *stream };
+    // SAFETY: `private_data` is the Box we leaked when exporting, freed only here.
+    drop(unsafe { Box::from_raw(stream.private_data.cast::<StreamPrivate>()) });
+    stream.release = None;
+    stream.private_data = std::ptr::null_mut();
 }
 
 fn capsule<'py, T: 'static>(
@@ -234,28 +248,29 @@ pub fn import_columns(
         let mut stream = Released(unsafe { take(&capsule, c"arrow_array_stream", empty)? });
         let s = &mut stream.0;
         let mut arrow_schema = Released(ArrowSchema::empty());
-        // SAFETY: calling the producer's callbacks as the stream interface specifies.
-        unsafe {
-            let get_schema = s
-                .get_schema
-                .ok_or_else(|| malformed("stream without get_schema"))?;
-            if get_schema(s, &mut arrow_schema.0) != 0 {
-                return Err(malformed("the stream's get_schema failed"));
+        let get_schema = s
+            .get_schema
+            .ok_or_else(|| malformed("stream without get_schema"))?;
+        // SAFETY: the producer's callback, called as the stream interface specifies: with its
+        // own live stream and a released schema for it to fill.
+        if unsafe { get_schema(s, &mut arrow_schema.0) } != 0 {
+            return Err(malformed("the stream's get_schema failed"));
+        }
+        let get_next = s
+            .get_next
+            .ok_or_else(|| malformed("stream without get_next"))?;
+        loop {
+            let mut batch = Released(ArrowArray::empty());
+            // SAFETY: as above, with a released array for it to fill.
+            if unsafe { get_next(s, &mut batch.0) } != 0 {
+                return Err(malformed("the stream's get_next failed"));
             }
-            let get_next = s
-                .get_next
-                .ok_or_else(|| malformed("stream without get_next"))?;
-            loop {
-                let mut batch = Released(ArrowArray::empty());
-                if get_next(s, &mut batch.0) != 0 {
-                    return Err(malformed("the stream's get_next failed"));
-                }
-                if batch.0.release.is_none() {
-                    break; // end of stream
-                }
-                import_struct(schema, &arrow_schema.0, &batch.0, &mut columns)
-                    .map_err(|e| import_error(e, record))?;
+            if batch.0.release.is_none() {
+                break; // end of stream
             }
+            // SAFETY: a schema and a batch the producer's stream handed over for each other.
+            unsafe { import_struct(schema, &arrow_schema.0, &batch.0, &mut columns) }
+                .map_err(|e| import_error(e, record))?;
         }
         return Ok(columns);
     }

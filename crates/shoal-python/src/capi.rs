@@ -65,31 +65,58 @@ pub unsafe fn fill_readonly_view(
     spec: ViewSpec<'_>,
 ) {
     let wanted = |flag: c_int| flags & flag == flag;
-    // SAFETY: `view` is valid per the caller; every pointer stored lives as long as `owner`,
-    // which the view keeps alive.
-    unsafe {
-        (*view).buf = spec.data.as_ptr() as *mut c_void;
-        (*view).len = spec.data.len() as ffi::Py_ssize_t;
-        (*view).readonly = 1;
-        (*view).itemsize = spec.itemsize as ffi::Py_ssize_t;
-        (*view).format = if wanted(ffi::PyBUF_FORMAT) {
-            spec.format.as_ptr() as *mut _
-        } else {
-            std::ptr::null_mut()
-        };
-        (*view).ndim = 1;
-        (*view).shape = if wanted(ffi::PyBUF_ND) {
-            spec.shape.as_ptr() as *mut _
-        } else {
-            std::ptr::null_mut()
-        };
-        (*view).strides = if wanted(ffi::PyBUF_STRIDES) {
-            spec.strides.as_ptr() as *mut _
-        } else {
-            std::ptr::null_mut()
-        };
-        (*view).suboffsets = std::ptr::null_mut();
-        (*view).internal = std::ptr::null_mut();
-        (*view).obj = owner.into_ptr();
-    }
+    // SAFETY: `view` is a valid, exclusively borrowed Py_buffer (guaranteed by the caller).
+    // Every pointer stored below lives as long as `owner`, which the view keeps alive.
+    let view = unsafe { &mut *view };
+    view.buf = spec.data.as_ptr() as *mut c_void;
+    view.len = spec.data.len() as ffi::Py_ssize_t;
+    view.readonly = 1;
+    view.itemsize = spec.itemsize as ffi::Py_ssize_t;
+    view.format = if wanted(ffi::PyBUF_FORMAT) {
+        spec.format.as_ptr() as *mut _
+    } else {
+        std::ptr::null_mut()
+    };
+    view.ndim = 1;
+    view.shape = if wanted(ffi::PyBUF_ND) {
+        spec.shape.as_ptr() as *mut _
+    } else {
+        std::ptr::null_mut()
+    };
+    view.strides = if wanted(ffi::PyBUF_STRIDES) {
+        spec.strides.as_ptr() as *mut _
+    } else {
+        std::ptr::null_mut()
+    };
+    view.suboffsets = std::ptr::null_mut();
+    view.internal = std::ptr::null_mut();
+    view.obj = owner.into_ptr();
+}
+
+/// The end of an instance of one of our GC heap types: untracks it, drops its references with
+/// its `clear` slot, runs `release` for whatever else it owns, frees it, and drops its
+/// reference to its type (instances of heap types own one; `subtype_dealloc` leaves dropping
+/// it to us because our base types are heap types themselves).
+///
+/// # Safety
+/// `obj` must be a live, GC-tracked instance whose refcount reached zero, and `clear` its
+/// type's `tp_clear`. `obj` is freed on return.
+pub unsafe fn dealloc_gc(
+    obj: *mut ffi::PyObject,
+    clear: unsafe extern "C" fn(*mut ffi::PyObject) -> c_int,
+    release: impl FnOnce(),
+) {
+    // SAFETY: `obj` is live until `free` below (guaranteed by the caller).
+    let tp = unsafe { ffi::Py_TYPE(obj) };
+    // SAFETY: as above; the instance is tracked until now.
+    unsafe { ffi::PyObject_GC_UnTrack(obj.cast()) };
+    // SAFETY: `clear` is the instance's `tp_clear` (guaranteed by the caller).
+    unsafe { clear(obj) };
+    release();
+    // SAFETY: `tp` is the live type of `obj`; every type has `tp_free` (inherited at least).
+    let free = unsafe { (*tp).tp_free }.expect("tp_free");
+    // SAFETY: frees the object's memory once; nothing refers to `obj` any more.
+    unsafe { free(obj.cast()) };
+    // SAFETY: the instance's reference to its heap type, dropped once.
+    unsafe { ffi::Py_DECREF(tp.cast()) };
 }

@@ -17,24 +17,41 @@ use super::FieldSpec;
 /// `p` must be a live `str`; the slice is valid while it lives.
 #[inline(always)]
 pub(super) unsafe fn str_utf8<'a>(p: *mut ffi::PyObject) -> Option<&'a [u8]> {
-    // SAFETY: guaranteed by the caller; a compact ASCII string's characters are its UTF-8.
-    unsafe {
-        #[cfg(not(Py_3_14))]
-        if ffi::PyUnicode_IS_COMPACT_ASCII(p) != 0 {
-            let data = ffi::PyUnicode_DATA(p).cast::<u8>();
-            return Some(std::slice::from_raw_parts(
-                data,
-                ffi::PyUnicode_GET_LENGTH(p) as usize,
-            ));
-        }
-        let mut size: ffi::Py_ssize_t = 0;
-        let data = ffi::PyUnicode_AsUTF8AndSize(p, &mut size);
-        if data.is_null() {
-            ffi::PyErr_Clear();
-            return None;
-        }
-        Some(std::slice::from_raw_parts(data.cast::<u8>(), size as usize))
+    #[cfg(not(Py_3_14))]
+    // SAFETY: `p` is a live str (guaranteed by the caller).
+    if unsafe { ffi::PyUnicode_IS_COMPACT_ASCII(p) } != 0 {
+        // SAFETY: as above.
+        let data = unsafe { ffi::PyUnicode_DATA(p) }.cast::<u8>();
+        // SAFETY: as above.
+        let len = unsafe { ffi::PyUnicode_GET_LENGTH(p) } as usize;
+        // SAFETY: a compact ASCII string's `len` characters are its UTF-8, stored in the object
+        // for as long as it lives.
+        return Some(unsafe { std::slice::from_raw_parts(data, len) });
     }
+    let mut size: ffi::Py_ssize_t = 0;
+    // SAFETY: `p` is a live str; the UTF-8 form is cached in the object.
+    let data = unsafe { ffi::PyUnicode_AsUTF8AndSize(p, &mut size) };
+    if data.is_null() {
+        // SAFETY: an exception is set (the lone surrogate); the caller reports its own error.
+        unsafe { ffi::PyErr_Clear() };
+        return None;
+    }
+    // SAFETY: CPython returned `size` bytes of UTF-8 that live as long as the str.
+    Some(unsafe { std::slice::from_raw_parts(data.cast::<u8>(), size as usize) })
+}
+
+/// The bytes of a bytes object (which must be one), borrowed from it.
+///
+/// # Safety
+/// `p` must be a live `bytes`; its buffer is immutable and the slice valid while it lives.
+#[inline(always)]
+pub(super) unsafe fn bytes_data<'a>(p: *mut ffi::PyObject) -> &'a [u8] {
+    // SAFETY: `p` is a live bytes object (guaranteed by the caller).
+    let data = unsafe { ffi::PyBytes_AsString(p) }.cast::<u8>();
+    // SAFETY: as above.
+    let len = unsafe { ffi::PyBytes_Size(p) } as usize;
+    // SAFETY: the object holds `len` bytes at `data`, immutable while it lives.
+    unsafe { std::slice::from_raw_parts(data, len) }
 }
 
 /// The hot path of appends: exact `float`, `int`, `str`, `bytes` and `None` values that need no
@@ -47,14 +64,12 @@ pub fn fast_cell<'a>(obj: pyo3::Borrowed<'a, '_, PyAny>, spec: &FieldSpec) -> Op
     }
     match spec.dtype {
         DType::Str | DType::Category if spec.enum_type.is_none() => {
-            // SAFETY: a type check on a live object; for an exact str the UTF-8 form CPython
-            // returns is cached in the object and lives as long as it does (`'a`).
-            let bytes = unsafe {
-                if ffi::PyUnicode_CheckExact(p) == 0 {
-                    return None;
-                }
-                str_utf8(p)?
-            };
+            // SAFETY: a type check on a live object.
+            if unsafe { ffi::PyUnicode_CheckExact(p) } == 0 {
+                return None;
+            }
+            // SAFETY: `p` is an exact str; its UTF-8 form lives as long as it does (`'a`).
+            let bytes = unsafe { str_utf8(p) }?;
             let allowed = spec
                 .choices
                 .as_ref()
@@ -62,17 +77,12 @@ pub fn fast_cell<'a>(obj: pyo3::Borrowed<'a, '_, PyAny>, spec: &FieldSpec) -> Op
             allowed.then_some(Cell::Bytes(Cow::Borrowed(bytes)))
         }
         DType::Bytes => {
-            // SAFETY: an exact bytes object's buffer is immutable and lives as long as it does.
-            unsafe {
-                if ffi::PyBytes_CheckExact(p) == 0 {
-                    return None;
-                }
-                let data = ffi::PyBytes_AsString(p).cast::<u8>();
-                let len = ffi::PyBytes_Size(p) as usize;
-                Some(Cell::Bytes(Cow::Borrowed(std::slice::from_raw_parts(
-                    data, len,
-                ))))
+            // SAFETY: a type check on a live object.
+            if unsafe { ffi::PyBytes_CheckExact(p) } == 0 {
+                return None;
             }
+            // SAFETY: `p` is an exact bytes object, alive for `'a`.
+            Some(Cell::Bytes(Cow::Borrowed(unsafe { bytes_data(p) })))
         }
         d if d.is_fixed() && d.storage() == d => fast_scalar(&obj, d).map(Cell::Num),
         _ => None,
@@ -84,29 +94,31 @@ pub fn fast_cell<'a>(obj: pyo3::Borrowed<'a, '_, PyAny>, spec: &FieldSpec) -> Op
 #[inline(always)]
 pub(super) fn fast_scalar(obj: &Bound<'_, PyAny>, dtype: DType) -> Option<Scalar> {
     let p = obj.as_ptr();
-    // SAFETY: `p` is a live object; the exact type checks guarantee the layout the accessors
-    // below read.
-    unsafe {
-        if ffi::PyFloat_CheckExact(p) != 0 {
-            let x = ffi::PyFloat_AS_DOUBLE(p);
-            return match dtype {
-                DType::F64 => Some(Scalar::F64(x)),
-                _ => None,
-            };
+    // SAFETY: a type check on a live object.
+    if unsafe { ffi::PyFloat_CheckExact(p) } != 0 {
+        // SAFETY: `p` is an exact float.
+        let x = unsafe { ffi::PyFloat_AS_DOUBLE(p) };
+        return match dtype {
+            DType::F64 => Some(Scalar::F64(x)),
+            _ => None,
+        };
+    }
+    // SAFETY: a type check on a live object.
+    if unsafe { ffi::PyLong_CheckExact(p) } != 0 {
+        let mut overflow = 0;
+        // SAFETY: `p` is an exact int; reading it runs no Python code.
+        let v = unsafe { ffi::PyLong_AsLongLongAndOverflow(p, &mut overflow) };
+        // SAFETY: checks the thread's error indicator.
+        if overflow != 0 || (v == -1 && !unsafe { ffi::PyErr_Occurred() }.is_null()) {
+            // SAFETY: clears the error the conversion set (the slow path explains it).
+            unsafe { ffi::PyErr_Clear() };
+            return None;
         }
-        if ffi::PyLong_CheckExact(p) != 0 {
-            let mut overflow = 0;
-            let v = ffi::PyLong_AsLongLongAndOverflow(p, &mut overflow);
-            if overflow != 0 || (v == -1 && !ffi::PyErr_Occurred().is_null()) {
-                ffi::PyErr_Clear();
-                return None;
-            }
-            // The default int type needs no range check.
-            if dtype == DType::I64 {
-                return Some(Scalar::I64(v));
-            }
-            return dtype.coerce(Value::Int(v)).ok();
+        // The default int type needs no range check.
+        if dtype == DType::I64 {
+            return Some(Scalar::I64(v));
         }
+        return dtype.coerce(Value::Int(v)).ok();
     }
     None
 }

@@ -13,7 +13,7 @@ use pyo3::types::{
 use shoal_core::temporal::{days_from_civil, Civil, US_PER_DAY};
 use shoal_core::{Cell, DType, Problem, Scalar, Value};
 
-use super::fast::{fast_scalar, str_utf8};
+use super::fast::{bytes_data, fast_scalar, str_utf8};
 use super::{value_repr, FieldSpec};
 use crate::errors::quoted;
 use crate::errors::{Result, ShoalError, Target};
@@ -127,12 +127,10 @@ fn enum_cell<'a>(
 
 fn bytes_cell<'a>(obj: pyo3::Borrowed<'a, '_, PyAny>, at: impl Fn() -> Target) -> Result<Cell<'a>> {
     if let Ok(b) = obj.cast::<PyBytes>() {
-        // SAFETY: a bytes object's buffer is immutable and lives as long as the object (`'a`).
-        let data = unsafe {
-            let p = ffi::PyBytes_AsString(b.as_ptr());
-            std::slice::from_raw_parts(p.cast::<u8>(), ffi::PyBytes_Size(b.as_ptr()) as usize)
-        };
-        return Ok(Cell::Bytes(Cow::Borrowed(data)));
+        // SAFETY: `b` is a bytes object (or subclass) alive for `'a`.
+        return Ok(Cell::Bytes(Cow::Borrowed(unsafe {
+            bytes_data(b.as_ptr())
+        })));
     }
     if let Ok(b) = obj.cast::<PyByteArray>() {
         return Ok(Cell::Bytes(Cow::Owned(b.to_vec())));

@@ -33,25 +33,33 @@ fn bytes_to_py<'py>(py: Python<'py>, b: &[u8], spec: &FieldSpec) -> PyResult<Bou
             return Ok(m.bind(py).clone());
         }
     }
-    // SAFETY: text reaches a column only as UTF-8 (from a Python str, or Arrow data checked on
-    // import); the length fits a Py_ssize_t as it came from a Rust slice. An ASCII string is
-    // made directly: a new compact ASCII str has room for `len` bytes (and its terminator).
-    unsafe {
-        #[cfg(not(Py_3_14))]
-        if b.is_ascii() {
-            let s = ffi::PyUnicode_New(b.len() as ffi::Py_ssize_t, 127);
-            if !s.is_null() {
-                std::ptr::copy_nonoverlapping(b.as_ptr(), ffi::PyUnicode_1BYTE_DATA(s), b.len());
-            }
-            return Bound::from_owned_ptr_or_err(py, s);
+    // Text reaches a column only as UTF-8 (from a Python str, or Arrow data checked on
+    // import); the length fits a Py_ssize_t as it came from a Rust slice.
+    #[cfg(not(Py_3_14))]
+    if b.is_ascii() {
+        // An ASCII string is made directly: a new compact ASCII str has room for `len` bytes
+        // (and its terminator).
+        // SAFETY: creating a str object; null with an exception set on failure.
+        let s = unsafe { ffi::PyUnicode_New(b.len() as ffi::Py_ssize_t, 127) };
+        if !s.is_null() {
+            // SAFETY: `s` is a new compact ASCII str of `len` characters, not yet shared.
+            let data = unsafe { ffi::PyUnicode_1BYTE_DATA(s) };
+            // SAFETY: `data` has room for `len` bytes; `b` is a separate Rust slice.
+            unsafe { std::ptr::copy_nonoverlapping(b.as_ptr(), data, b.len()) };
         }
-        let p = ffi::PyUnicode_DecodeUTF8(
+        // SAFETY: `s` is a new reference or null with an exception set.
+        return unsafe { Bound::from_owned_ptr_or_err(py, s) };
+    }
+    // SAFETY: decodes `len` bytes of UTF-8 from a live slice.
+    let p = unsafe {
+        ffi::PyUnicode_DecodeUTF8(
             b.as_ptr().cast(),
             b.len() as ffi::Py_ssize_t,
             std::ptr::null(),
-        );
-        Bound::from_owned_ptr_or_err(py, p)
-    }
+        )
+    };
+    // SAFETY: a new reference or null with an exception set.
+    unsafe { Bound::from_owned_ptr_or_err(py, p) }
 }
 
 fn temporal_to_py<'py>(

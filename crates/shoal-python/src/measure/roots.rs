@@ -1,5 +1,10 @@
 //! The census's roots: every object the cycle collector tracks.
 
+#[cfg(Py_3_12)]
+use std::ffi::{c_int, c_void};
+
+#[cfg(Py_3_12)]
+use pyo3::ffi;
 use pyo3::prelude::*;
 
 #[cfg(Py_3_12)]
@@ -10,6 +15,11 @@ extern "C" {
     );
 }
 
+/// The visitor `gc_roots` passes to `PyUnstable_GC_VisitObjects`.
+///
+/// Contract (`gcvisitobjects_t`): called with the attached thread for each object the collector
+/// tracks and the `arg` given, here a `*mut Vec<usize>` exclusively borrowed for the visit;
+/// returns 1 to continue. Runs no Python code.
 #[cfg(Py_3_12)]
 unsafe extern "C" fn collect_root(obj: *mut ffi::PyObject, arg: *mut c_void) -> c_int {
     // SAFETY: `arg` is the `Vec` passed by `gc_roots` for the duration of the visit.
@@ -25,6 +35,7 @@ pub(super) fn gc_roots(py: Python<'_>) -> PyResult<(Vec<usize>, Option<Bound<'_,
         // SAFETY: the callback only records addresses; the GIL is held throughout, and the walk
         // that follows runs no Python code, so every recorded object stays alive.
         unsafe { PyUnstable_GC_VisitObjects(collect_root, (&raw mut roots).cast()) };
+        let _ = py; // needed only to call gc.get_objects() before 3.12
         Ok((roots, None))
     }
     #[cfg(not(Py_3_12))]

@@ -8,9 +8,8 @@ use shoal_core::Cell;
 use crate::convert::{cell_to_py, to_cell};
 use crate::errors::{Result, ShoalError};
 use crate::schema::PySchema;
-use crate::table::PyTable;
 
-use super::{is_record, record, schema_of, RecordObject};
+use super::{is_record, record, schema_of, table_ref, RecordObject};
 
 /// The schema and values of a record, or `None` if `obj` is not a record. Rows of `current` are
 /// read from `current_table` (which the caller has already borrowed mutably).
@@ -33,8 +32,7 @@ pub fn record_cells(
         let _ = ptr;
         handle_cells(table, rec, schema.get())?
     } else {
-        // SAFETY: `table` is an owned reference to a `Table`.
-        let t = unsafe { Bound::from_borrowed_ptr(py, rec.table).cast_into_unchecked::<PyTable>() };
+        let t = table_ref(py, rec);
         let st = t.get().read()?;
         handle_cells(&st.inner, rec, schema.get())?
     };
@@ -148,8 +146,7 @@ pub(super) fn read_field_raw(
             .ok_or(ReadFail::Uninitialised)?;
         return cell_ptr(py, cell.reborrow(), spec);
     }
-    // SAFETY: `table` is an owned reference to a `Table`, alive as long as `rec`.
-    let t = unsafe { pyo3::Borrowed::from_ptr(py, rec.table).cast_unchecked::<PyTable>() };
+    let t = table_ref(py, rec);
     t.get()
         .peek(|st| {
             if st.inner.version() != rec.version {
@@ -203,12 +200,12 @@ pub unsafe fn set_field(
         if index >= rec.nvalues {
             return Err(uninitialised());
         }
-        // SAFETY: `index < nvalues`, and `values` is owned by `rec`.
-        unsafe { *rec.values.add(index) = cell.into_owned() };
+        // SAFETY: `values` is the leaked `Box<[Cell]>` of `nvalues` cells `rec` owns.
+        let values = unsafe { std::slice::from_raw_parts_mut(rec.values, rec.nvalues) };
+        values[index] = cell.into_owned();
         return Ok(());
     }
-    // SAFETY: `table` is an owned reference to a `Table`.
-    let t = unsafe { Bound::from_borrowed_ptr(py, rec.table).cast_into_unchecked::<PyTable>() };
+    let t = table_ref(py, rec);
     let mut st = t.get().write()?;
     check_version(&st.inner, rec, s)?;
     st.inner

@@ -44,11 +44,9 @@ impl PySchema {
             }
             .into());
         }
-        // SAFETY: reading two plain fields of a live type object.
-        let (dictoffset, weakoffset) = unsafe {
-            let t = record_type.as_type_ptr();
-            ((*t).tp_dictoffset, (*t).tp_weaklistoffset)
-        };
+        // SAFETY: reading plain fields of a live type object.
+        let t = unsafe { &*record_type.as_type_ptr() };
+        let (dictoffset, weakoffset) = (t.tp_dictoffset, t.tp_weaklistoffset);
         if dictoffset != 0 || weakoffset != 0 {
             // Row handles are reused when no one holds them; a __dict__ or weakref would let
             // state leak from one row to the next.

@@ -33,6 +33,7 @@ use pyo3::prelude::*;
 use shoal_core::Cell;
 
 use crate::schema::PySchema;
+use crate::table::PyTable;
 
 #[repr(C)]
 pub(super) struct RecordObject {
@@ -61,6 +62,29 @@ pub(super) fn schema_of<'py>(py: Python<'py>, rec: &RecordObject) -> Option<Boun
     if rec.schema.is_null() {
         return None;
     }
-    // SAFETY: `schema` is an owned reference to a `Schema` object (set only by this module).
-    Some(unsafe { Bound::from_borrowed_ptr(py, rec.schema).cast_into_unchecked::<PySchema>() })
+    Some(schema_ref(py, rec).to_owned())
+}
+
+/// The record's schema, borrowed; `rec.schema` must be non-null.
+pub(super) fn schema_ref<'a, 'py>(
+    py: Python<'py>,
+    rec: &'a RecordObject,
+) -> pyo3::Borrowed<'a, 'py, PySchema> {
+    debug_assert!(!rec.schema.is_null());
+    // SAFETY: `schema` is an owned reference, alive as long as `rec` (set only by this module).
+    let any = unsafe { pyo3::Borrowed::from_ptr(py, rec.schema) };
+    // SAFETY: it is a `Schema` (set only by `alloc_record`, from a `PySchema`).
+    unsafe { any.cast_unchecked::<PySchema>() }
+}
+
+/// The table a row handle belongs to; `rec.table` must be non-null (a row, not standalone).
+pub(super) fn table_ref<'a, 'py>(
+    py: Python<'py>,
+    rec: &'a RecordObject,
+) -> pyo3::Borrowed<'a, 'py, PyTable> {
+    debug_assert!(!rec.table.is_null());
+    // SAFETY: `table` is an owned reference, alive as long as `rec` (set only by `new_row`).
+    let any = unsafe { pyo3::Borrowed::from_ptr(py, rec.table) };
+    // SAFETY: it is a `Table` (set only by `new_row`, from a `PyTable`).
+    unsafe { any.cast_unchecked::<PyTable>() }
 }

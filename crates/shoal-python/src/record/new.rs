@@ -16,21 +16,29 @@ use crate::table::PyTable;
 
 use super::{record, RecordObject};
 
+/// `tp_new` of `RecordBase`: `Point(1.0, y=2.0)`.
+///
+/// Contract (`newfunc`): CPython calls it with the attached thread, a live type (a Record
+/// subclass), the args tuple and the kwargs dict or null; it returns a new reference, or null
+/// with an exception set.
 pub(super) unsafe extern "C" fn record_new(
     subtype: *mut ffi::PyTypeObject,
     args: *mut ffi::PyObject,
     kwargs: *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
     trampoline(ptr::null_mut(), |py| {
-        // SAFETY: CPython passes a valid type, an args tuple and a kwargs dict or null.
-        let (ty, args, kwargs) = unsafe {
-            (
-                Bound::from_borrowed_ptr(py, subtype.cast()).cast_into_unchecked::<PyType>(),
-                Bound::from_borrowed_ptr(py, args).cast_into_unchecked::<PyTuple>(),
-                Bound::from_borrowed_ptr_or_opt(py, kwargs)
-                    .map(|k| k.cast_into_unchecked::<PyDict>()),
-            )
-        };
+        // SAFETY: CPython passes a live type (the contract).
+        let ty = unsafe { Bound::from_borrowed_ptr(py, subtype.cast()) };
+        // SAFETY: as above: it is a type.
+        let ty = unsafe { ty.cast_into_unchecked::<PyType>() };
+        // SAFETY: CPython passes a live args tuple (the contract).
+        let args = unsafe { Bound::from_borrowed_ptr(py, args) };
+        // SAFETY: as above: it is a tuple.
+        let args = unsafe { args.cast_into_unchecked::<PyTuple>() };
+        // SAFETY: CPython passes a live kwargs dict, or null (the contract).
+        let kwargs = unsafe { Bound::from_borrowed_ptr_or_opt(py, kwargs) };
+        // SAFETY: as above: it is a dict.
+        let kwargs = kwargs.map(|k| unsafe { k.cast_into_unchecked::<PyDict>() });
         let schema = PySchema::of_class(&ty)?;
         let mut values = Vec::with_capacity(schema.get().len());
         schema
@@ -53,9 +61,11 @@ unsafe fn alloc_instance(
     py: Python<'_>,
     ty: *mut ffi::PyTypeObject,
 ) -> PyResult<*mut ffi::PyObject> {
-    // SAFETY: every type object has tp_alloc (inherited from object at the latest); it returns a
-    // new zeroed instance or null with an exception set.
-    let obj = unsafe { ((*ty).tp_alloc.expect("tp_alloc"))(ty, 0) };
+    // SAFETY: `ty` is a live type; every type object has tp_alloc (inherited from object at the
+    // latest).
+    let alloc = unsafe { (*ty).tp_alloc }.expect("tp_alloc");
+    // SAFETY: returns a new zeroed instance of `ty` or null with an exception set.
+    let obj = unsafe { alloc(ty, 0) };
     if obj.is_null() {
         Err(PyErr::fetch(py))
     } else {

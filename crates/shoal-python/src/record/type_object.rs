@@ -10,12 +10,12 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyType;
 
-use crate::capi::{clear_refs, trampoline};
+use crate::capi::{clear_refs, dealloc_gc, trampoline};
 use crate::schema::PySchema;
 
 use super::access::{read_error, read_field_raw, set_field};
 use super::new::record_new;
-use super::{record, schema_of, RecordObject};
+use super::{record, schema_of, schema_ref, RecordObject};
 
 static RECORD_BASE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
@@ -64,6 +64,10 @@ fn fast_field_index(schema: &PySchema, name: *mut ffi::PyObject) -> Option<usize
     schema.names.iter().position(|n| n.as_ptr() == name)
 }
 
+/// `tp_getattro`: field names by pointer first, then the generic lookup.
+///
+/// Contract (`getattrofunc`): called with the attached thread, a live instance of a Record
+/// subclass and a str; returns a new reference, or null with an exception set.
 pub(super) unsafe extern "C" fn record_getattro(
     obj: *mut ffi::PyObject,
     name: *mut ffi::PyObject,
@@ -72,9 +76,7 @@ pub(super) unsafe extern "C" fn record_getattro(
         // SAFETY: CPython calls tp_getattro with a live instance of our type.
         let rec = unsafe { record(obj) };
         if !rec.schema.is_null() {
-            // SAFETY: `schema` is an owned reference to a `Schema`, alive as long as `rec`.
-            let schema =
-                unsafe { pyo3::Borrowed::from_ptr(py, rec.schema).cast_unchecked::<PySchema>() };
+            let schema = schema_ref(py, rec);
             if let Some(i) = fast_field_index(schema.get(), name) {
                 return read_field_raw(py, rec, schema.get(), i)
                     .map_err(|f| read_error(py, rec, schema.get(), f).into());
@@ -90,6 +92,10 @@ pub(super) unsafe extern "C" fn record_getattro(
     })
 }
 
+/// `tp_setattro`: writes fields (through to the table for a row), else the generic setter.
+///
+/// Contract (`setattrofunc`): called with the attached thread, a live instance, a str and the
+/// value (null for `del`); returns 0, or -1 with an exception set.
 pub(super) unsafe extern "C" fn record_setattro(
     obj: *mut ffi::PyObject,
     name: *mut ffi::PyObject,
@@ -101,13 +107,10 @@ pub(super) unsafe extern "C" fn record_setattro(
         let field = schema_of(py, rec).and_then(|s| fast_field_index(s.get(), name));
         if !value.is_null() {
             if let Some(i) = field {
-                // SAFETY: `obj` is live for the call; `value` is a valid borrowed object.
-                let (o, v) = unsafe {
-                    (
-                        Bound::from_borrowed_ptr(py, obj),
-                        Bound::from_borrowed_ptr(py, value),
-                    )
-                };
+                // SAFETY: `obj` is live for the call (the contract).
+                let o = unsafe { Bound::from_borrowed_ptr(py, obj) };
+                // SAFETY: `value` is a live borrowed object (non-null: checked above).
+                let v = unsafe { Bound::from_borrowed_ptr(py, value) };
                 // SAFETY: `o` is a RecordBase instance.
                 unsafe { set_field(&o, i, &v)? };
                 return Ok(0);
@@ -122,6 +125,10 @@ pub(super) unsafe extern "C" fn record_setattro(
     })
 }
 
+/// `tp_traverse`: visits the table and schema the record owns references to.
+///
+/// Contract (`traverseproc`): called by the collector with a live instance, a visitor and its
+/// argument; returns the first non-zero visitor result, else 0. Runs no Python code.
 pub(super) unsafe extern "C" fn record_traverse(
     obj: *mut ffi::PyObject,
     visit: ffi::visitproc,
@@ -142,6 +149,9 @@ pub(super) unsafe extern "C" fn record_traverse(
     0
 }
 
+/// `tp_clear`: drops the references that could form cycles.
+///
+/// Contract (`inquiry`): called with a live instance; returns 0.
 pub(super) unsafe extern "C" fn record_clear(obj: *mut ffi::PyObject) -> c_int {
     // SAFETY: CPython calls tp_clear with a live instance of our type.
     let rec = unsafe { record(obj) };
@@ -149,23 +159,20 @@ pub(super) unsafe extern "C" fn record_clear(obj: *mut ffi::PyObject) -> c_int {
     0
 }
 
+/// `tp_dealloc`: frees a record.
+///
+/// Contract (`destructor`): called once, with a live instance whose refcount reached zero.
 pub(super) unsafe extern "C" fn record_dealloc(obj: *mut ffi::PyObject) {
-    // SAFETY: CPython calls tp_dealloc once, with a live instance whose refcount reached zero.
-    unsafe {
-        let tp = ffi::Py_TYPE(obj);
-        ffi::PyObject_GC_UnTrack(obj.cast());
-        record_clear(obj);
-        let rec = record(obj);
-        if !rec.values.is_null() {
-            drop(Box::from_raw(ptr::slice_from_raw_parts_mut(
-                rec.values,
-                rec.nvalues,
-            )));
-            rec.values = ptr::null_mut();
+    // SAFETY: `obj` is a live instance (the contract), until `dealloc_gc` frees it.
+    let rec = unsafe { record(obj) };
+    let (values, nvalues) = (rec.values, rec.nvalues);
+    let release = || {
+        if !values.is_null() {
+            let values = ptr::slice_from_raw_parts_mut(values, nvalues);
+            // SAFETY: the `Box<[Cell]>` leaked by `new_standalone`, freed only here.
+            drop(unsafe { Box::from_raw(values) });
         }
-        ((*tp).tp_free.expect("tp_free"))(obj.cast());
-        // Instances of heap types own a reference to their type; subtype_dealloc leaves
-        // dropping it to us because RecordBase is itself a heap type.
-        ffi::Py_DECREF(tp.cast());
-    }
+    };
+    // SAFETY: the contract; `record_clear` is our type's `tp_clear`.
+    unsafe { dealloc_gc(obj, record_clear, release) };
 }

@@ -33,6 +33,20 @@ t.append(x=1.0) or t.append(Point(1.0, 2.0)). On error nothing is appended."
     ty.setattr("append", descr)
 }
 
+/// A new reference to `None`, what a method returns when it has nothing to say.
+fn new_none() -> *mut ffi::PyObject {
+    // SAFETY: a borrowed pointer to the immortal `None` singleton.
+    let none = unsafe { ffi::Py_None() };
+    // SAFETY: `none` is a live object; this adds the reference the caller returns.
+    unsafe { ffi::Py_NewRef(none) }
+}
+
+/// `Table.append` as METH_FASTCALL | METH_KEYWORDS.
+///
+/// Contract (`_PyCFunctionFastWithKeywords`): called with the attached thread, `slf` a Table
+/// (checked by the method descriptor), `args` holding the positional values then one value per
+/// name in `kwnames` (a tuple of str, or null), all borrowed; returns a new reference, or null
+/// with an exception set.
 unsafe extern "C" fn append_fast(
     slf: *mut ffi::PyObject,
     args: *const *mut ffi::PyObject,
@@ -40,8 +54,10 @@ unsafe extern "C" fn append_fast(
     kwnames: *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
     crate::capi::trampoline(std::ptr::null_mut(), |py| {
+        // SAFETY: `slf` is a live object (the contract).
+        let table = unsafe { Bound::from_borrowed_ptr(py, slf) };
         // SAFETY: the method descriptor has checked that `slf` is a Table.
-        let table = unsafe { Bound::from_borrowed_ptr(py, slf).cast_into_unchecked::<PyTable>() };
+        let table = unsafe { table.cast_into_unchecked::<PyTable>() };
         let this = table.get();
         // SAFETY: CPython passes `nargs` positional arguments followed by one per keyword name.
         let nargs = unsafe { ffi::PyVectorcall_NARGS(nargsf as usize) } as usize;
@@ -59,13 +75,11 @@ unsafe extern "C" fn append_fast(
             let first = (nargs == 1).then(|| unsafe { Bound::from_borrowed_ptr(py, argv[0]) });
             if !first.as_ref().is_some_and(|a| maybe_record_value(a)) {
                 push_positional(py, this, argv)?;
-                // SAFETY: returning a new reference to None.
-                return Ok(unsafe { ffi::Py_NewRef(ffi::Py_None()) });
+                return Ok(new_none());
             }
         }
         append_slow(&table, argv, nargs, kwnames)?;
-        // SAFETY: returning a new reference to None.
-        Ok(unsafe { ffi::Py_NewRef(ffi::Py_None()) })
+        Ok(new_none())
     })
 }
 
@@ -138,13 +152,12 @@ fn append_slow(
     let tuple = PyTuple::new(py, positional)?;
     let kwargs = PyDict::new(py);
     for k in 0..nkw {
-        // SAFETY: `kwnames` has `nkw` items; the values follow the positional arguments.
-        let (name, value) = unsafe {
-            (
-                Bound::from_borrowed_ptr(py, ffi::PyTuple_GET_ITEM(kwnames, k as ffi::Py_ssize_t)),
-                Bound::from_borrowed_ptr(py, argv[nargs + k]),
-            )
-        };
+        // SAFETY: `kwnames` is a tuple of `nkw` names.
+        let name = unsafe { ffi::PyTuple_GET_ITEM(kwnames, k as ffi::Py_ssize_t) };
+        // SAFETY: a live borrowed str.
+        let name = unsafe { Bound::from_borrowed_ptr(py, name) };
+        // SAFETY: the keyword values follow the positional arguments, borrowed for the call.
+        let value = unsafe { Bound::from_borrowed_ptr(py, argv[nargs + k]) };
         kwargs.set_item(name, value)?;
     }
     PyTable::append_args(table, &tuple, Some(&kwargs))

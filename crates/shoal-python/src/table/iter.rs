@@ -13,7 +13,7 @@ use crate::errors::ShoalError;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyType;
 
-use crate::capi::{clear_refs, slot, trampoline};
+use crate::capi::{clear_refs, dealloc_gc, slot, trampoline};
 use crate::record;
 use crate::table::PyTable;
 
@@ -55,7 +55,9 @@ fn iter_type(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
             }));
             // SAFETY: `spec` and its slots are 'static and well-formed (zero-terminated, each
             // function has its slot's signature).
-            let ty = unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyType_FromSpec(spec))? };
+            let ty = unsafe { ffi::PyType_FromSpec(spec) };
+            // SAFETY: a new reference or null with an exception set.
+            let ty = unsafe { Bound::from_owned_ptr_or_err(py, ty)? };
             Ok::<_, PyErr>(ty.cast_into::<PyType>()?.unbind())
         })
         .map(|t| t.bind(py))
@@ -80,6 +82,9 @@ pub fn new_iter<'py>(table: &Bound<'py, PyTable>) -> PyResult<Bound<'py, PyAny>>
     Ok(unsafe { Bound::from_owned_ptr(py, obj) })
 }
 
+/// `tp_iternext`. Contract (`iternextfunc`): called with the attached thread and a live
+/// instance; returns a new reference, or null (with an exception set on error, without one
+/// when exhausted).
 unsafe extern "C" fn iter_next(obj: *mut ffi::PyObject) -> *mut ffi::PyObject {
     trampoline(ptr::null_mut(), |py| {
         // SAFETY: CPython calls tp_iternext with a live instance of our type.
@@ -87,9 +92,10 @@ unsafe extern "C" fn iter_next(obj: *mut ffi::PyObject) -> *mut ffi::PyObject {
         if it.table.is_null() {
             return Ok(ptr::null_mut());
         }
-        // SAFETY: `table` is an owned reference to a `Table`.
-        let table =
-            unsafe { Bound::from_borrowed_ptr(py, it.table).cast_into_unchecked::<PyTable>() };
+        // SAFETY: `table` is an owned reference, alive as long as the iterator.
+        let table = unsafe { Bound::from_borrowed_ptr(py, it.table) };
+        // SAFETY: it is a `Table` (set only by `new_iter`).
+        let table = unsafe { table.cast_into_unchecked::<PyTable>() };
         let (len, version) = {
             let st = table.get().read()?;
             (st.inner.len(), st.inner.version())
@@ -128,6 +134,8 @@ unsafe extern "C" fn iter_next(obj: *mut ffi::PyObject) -> *mut ffi::PyObject {
     })
 }
 
+/// `tp_traverse`. Contract (`traverseproc`): called by the collector with a live instance, a
+/// visitor and its argument; returns the first non-zero visitor result, else 0.
 unsafe extern "C" fn iter_traverse(
     obj: *mut ffi::PyObject,
     visit: ffi::visitproc,
@@ -149,6 +157,7 @@ unsafe extern "C" fn iter_traverse(
     0
 }
 
+/// `tp_clear`. Contract (`inquiry`): called with a live instance; returns 0.
 unsafe extern "C" fn iter_clear(obj: *mut ffi::PyObject) -> c_int {
     // SAFETY: CPython calls tp_clear with a live instance of our type.
     let it = unsafe { &mut *obj.cast::<IterObject>() };
@@ -157,13 +166,9 @@ unsafe extern "C" fn iter_clear(obj: *mut ffi::PyObject) -> c_int {
     0
 }
 
+/// `tp_dealloc`. Contract (`destructor`): called once, with a live instance whose refcount
+/// reached zero.
 unsafe extern "C" fn iter_dealloc(obj: *mut ffi::PyObject) {
-    // SAFETY: CPython calls tp_dealloc once, with a live instance whose refcount reached zero.
-    unsafe {
-        let tp = ffi::Py_TYPE(obj);
-        ffi::PyObject_GC_UnTrack(obj.cast());
-        iter_clear(obj);
-        ((*tp).tp_free.expect("tp_free"))(obj.cast());
-        ffi::Py_DECREF(tp.cast());
-    }
+    // SAFETY: the contract; `iter_clear` is our type's `tp_clear`.
+    unsafe { dealloc_gc(obj, iter_clear, || ()) };
 }
