@@ -15,7 +15,18 @@ import sys
 import types
 import typing
 import zoneinfo
-from typing import Annotated, Any, ClassVar, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Union
+
+if TYPE_CHECKING:
+    from typing_extensions import Self, dataclass_transform
+else:
+    try:
+        from typing import dataclass_transform
+    except ImportError:  # CPython 3.10: the marker only matters to type checkers
+
+        def dataclass_transform(**_kwargs: Any) -> Any:
+            return lambda cls: cls
+
 
 from shoal import _shoal
 
@@ -128,6 +139,20 @@ class _FieldSpec:
     tz: _Tz | None = None
 
 
+@dataclasses.dataclass(frozen=True)
+class FieldDecl:
+    """One field as the extension reads it (by attribute) to build a ``Schema``."""
+
+    name: str
+    storage: str
+    default: object
+    optional: bool
+    choices: tuple[str, ...] | None
+    enum_type: type[enum.Enum] | None
+    tzinfo: datetime.tzinfo | None
+    tz_name: str | None
+
+
 def _optional_inner(hint: Any) -> Any | None:
     """``T`` for ``T | None`` / ``Optional[T]``, else None."""
     if typing.get_origin(hint) in (Union, types.UnionType):
@@ -168,6 +193,7 @@ def _is_classvar(hint: Any) -> bool:
     return hint is ClassVar or typing.get_origin(hint) is ClassVar
 
 
+@dataclass_transform(eq_default=True, frozen_default=False)
 class RecordMeta(type):
     """Builds the schema of every ``shoal.Record`` subclass."""
 
@@ -222,15 +248,15 @@ def _install_schema(cls: type, frozen: bool, localns: dict[str, Any]) -> None:
         tzinfo = spec.tz.tzinfo if spec.tz else None
         tz_name = spec.tz.name if spec.tz else None
         specs.append(
-            (
-                fname,
-                spec.storage,
-                default,
-                spec.optional,
-                spec.choices,
-                spec.enum_type,
-                tzinfo,
-                tz_name,
+            FieldDecl(
+                name=fname,
+                storage=spec.storage,
+                default=default,
+                optional=spec.optional,
+                choices=spec.choices,
+                enum_type=spec.enum_type,
+                tzinfo=tzinfo,
+                tz_name=tz_name,
             )
         )
     schema = _shoal.Schema(cls, specs, frozen)
@@ -268,10 +294,10 @@ class Record(_shoal.RecordBase, metaclass=RecordMeta):
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), astuple(self))
 
-    def __copy__(self) -> Record:
+    def __copy__(self) -> Self:
         return type(self)(*astuple(self))
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> Record:
+    def __deepcopy__(self, memo: dict[int, Any]) -> Self:
         return self.__copy__()
 
 
@@ -283,7 +309,7 @@ def _schema_of(obj: Any) -> Any:
     return schema
 
 
-def fields(record_or_class: Any) -> tuple[_shoal.Field, ...]:
+def fields(record_or_class: Record | type[Record]) -> tuple[_shoal.Field, ...]:
     """The fields of a record class or instance, in declaration order."""
     return tuple(_schema_of(record_or_class).fields)
 

@@ -15,26 +15,30 @@ use crate::errors::ShoalError;
 use crate::errors::Target;
 use crate::schema::{missing, PyField, PySchema};
 
-/// One field as `shoal._record` describes it: name, storage type, default, optional, closed
-/// values, Enum class, tzinfo, Arrow zone name.
-type FieldTuple<'py> = (
-    Bound<'py, PyString>,
-    String,
-    Bound<'py, PyAny>,
-    bool,
-    Option<Vec<String>>,
-    Option<Bound<'py, PyType>>,
-    Option<Bound<'py, PyAny>>,
-    Option<String>,
-);
+/// One field as `shoal._record.FieldDecl` declares it, read by attribute.
+#[derive(FromPyObject)]
+struct FieldDecl<'py> {
+    name: Bound<'py, PyString>,
+    /// The storage type's name (`f64`, `str`, `category` ...).
+    storage: String,
+    /// The default, or `dataclasses.MISSING`.
+    default: Bound<'py, PyAny>,
+    optional: bool,
+    /// The values of a closed category (Enum member names or Literal strings).
+    choices: Option<Vec<String>>,
+    enum_type: Option<Bound<'py, PyType>>,
+    tzinfo: Option<Bound<'py, PyAny>>,
+    /// The zone's name as Arrow writes it.
+    tz_name: Option<String>,
+}
 
 #[pymethods]
 impl PySchema {
-    /// `fields` is a list of tuples as `shoal._record` builds them (see `FieldTuple`).
+    /// `fields` is a list of `shoal._record.FieldDecl`s (see `FieldDecl`).
     #[new]
     fn new(
         record_type: &Bound<'_, PyType>,
-        fields: Vec<FieldTuple<'_>>,
+        fields: Vec<FieldDecl<'_>>,
         frozen: bool,
     ) -> PyResult<Self> {
         let py = record_type.py();
@@ -61,7 +65,17 @@ impl PySchema {
         let mut names = Vec::new();
         let mut specs = Vec::new();
         let mut defaults = Vec::new();
-        for (name, type_name, default, nullable, choices, enum_type, tzinfo, tz_name) in &fields {
+        for decl in &fields {
+            let FieldDecl {
+                name,
+                storage: type_name,
+                default,
+                optional: nullable,
+                choices,
+                enum_type,
+                tzinfo,
+                tz_name,
+            } = decl;
             let name_str = name.to_str()?.to_owned();
             let dtype = DType::from_name(type_name).ok_or_else(|| ShoalError::BadField {
                 record: record_name.clone(),
