@@ -4,7 +4,7 @@
 //! imported when one is returned.
 //!
 //! [`Problem`] is the context-free reason a column refused one value; `Error::Value` and
-//! `Error::Cell` carry it with the field and row.
+//! `Error::Datum` carry it with the field and row.
 
 use crate::dtype::{DType, Problem, Value};
 use std::fmt;
@@ -19,7 +19,7 @@ pub enum Error {
         problem: Problem,
     },
     /// A column refused a value for field `field` (the caller knows the value); nothing changed.
-    Cell {
+    Datum {
         field: usize,
         row: usize,
         problem: Problem,
@@ -99,7 +99,7 @@ impl fmt::Display for Error {
                 problem,
                 ..
             }
-            | Error::Cell {
+            | Error::Datum {
                 field,
                 row,
                 problem,

@@ -16,6 +16,6 @@ pub mod table;
 
 pub use buffer::{Buffer, Native, Snapshot};
 pub use column::{Column, ColumnSnapshot, Fixed, FixedSnapshot, SnapshotData};
-pub use dtype::{temporal, Cell, DType, Field, Problem, Scalar, Schema, Value};
+pub use dtype::{temporal, DType, Datum, Field, Problem, Scalar, Schema, Value};
 pub use error::Error;
 pub use table::Table;

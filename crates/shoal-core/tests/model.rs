@@ -2,7 +2,7 @@
 //! taken along the way that must never change.
 
 use proptest::prelude::*;
-use shoal_core::{Buffer, Cell, DType, Error, Field, Scalar, Schema, Table, Value};
+use shoal_core::{Buffer, DType, Datum, Error, Field, Scalar, Schema, Table, Value};
 use std::sync::Arc;
 
 #[derive(Clone, Debug)]
@@ -74,14 +74,14 @@ proptest! {
             Field::new("b", DType::Bool),
         ]).unwrap();
         let mut table = Table::new(Arc::new(schema));
-        let mut model: Vec<Vec<Cell<'static>>> = Vec::new();
+        let mut model: Vec<Vec<Datum<'static>>> = Vec::new();
         for (x, n, b) in rows {
             let values = [Value::Int(x), Value::Int(n), Value::Bool(b)];
             match table.push_row(&values) {
                 Ok(()) => model.push(vec![
-                    Cell::Num(Scalar::F64(x as f64)),
-                    Cell::Num(Scalar::U8(n as u8)),
-                    Cell::Num(Scalar::Bool(b)),
+                    Datum::Num(Scalar::F64(x as f64)),
+                    Datum::Num(Scalar::U8(n as u8)),
+                    Datum::Num(Scalar::Bool(b)),
                 ]),
                 Err(Error::Value { field, row, .. }) => {
                     prop_assert_eq!(field, 1);
@@ -133,7 +133,7 @@ fn text() -> impl Strategy<Value = String> {
     prop_oneof![Just(String::new()), "[a-c]{0,3}", "\\PC{0,30}"]
 }
 
-fn mixed_row() -> impl Strategy<Value = Vec<Cell<'static>>> {
+fn mixed_row() -> impl Strategy<Value = Vec<Datum<'static>>> {
     (
         text(),
         prop::option::of(any::<i64>()),
@@ -142,19 +142,19 @@ fn mixed_row() -> impl Strategy<Value = Vec<Cell<'static>>> {
     )
         .prop_map(|(name, n, tag, blob)| {
             vec![
-                Cell::Bytes(name.into_bytes().into()),
-                n.map_or(Cell::Null, |n| Cell::Num(Scalar::I64(n))),
-                Cell::Bytes(tag.into_bytes().into()),
-                blob.map_or(Cell::Null, |b| Cell::Bytes(b.into())),
+                Datum::Bytes(name.into_bytes().into()),
+                n.map_or(Datum::Null, |n| Datum::Num(Scalar::I64(n))),
+                Datum::Bytes(tag.into_bytes().into()),
+                blob.map_or(Datum::Null, |b| Datum::Bytes(b.into())),
             ]
         })
 }
 
 #[derive(Clone, Debug)]
 enum RowOp {
-    Push(Vec<Cell<'static>>),
-    Set(usize, usize, Vec<Cell<'static>>),
-    Insert(usize, Vec<Cell<'static>>),
+    Push(Vec<Datum<'static>>),
+    Set(usize, usize, Vec<Datum<'static>>),
+    Insert(usize, Vec<Datum<'static>>),
     Remove(usize),
     Rollback(usize),
     Snapshot,
@@ -179,7 +179,7 @@ proptest! {
     #[test]
     fn mixed_table_matches_a_list_of_rows(ops in prop::collection::vec(row_op(), 0..80)) {
         let mut table = Table::new(mixed_schema());
-        let mut model: Vec<Vec<Cell<'static>>> = Vec::new();
+        let mut model: Vec<Vec<Datum<'static>>> = Vec::new();
         let mut snaps = Vec::new();
         for op in ops {
             match op {
@@ -189,7 +189,7 @@ proptest! {
                     // Field 0 is not optional: a null there must be refused, changing nothing.
                     table.set_cell(i, f, r[f].clone()).unwrap();
                     model[i][f] = r[f].clone();
-                    prop_assert!(table.set_cell(i, 0, Cell::Null).is_err());
+                    prop_assert!(table.set_cell(i, 0, Datum::Null).is_err());
                 }
                 RowOp::Insert(i, r) => {
                     let i = i % (model.len() + 1);
@@ -240,21 +240,21 @@ fn refused_cells_leave_the_table_unchanged() {
         .unwrap(),
     );
     let mut t = Table::new(schema);
-    t.push_cells(&[Cell::bytes(b"a"), Cell::bytes(b"red")])
+    t.push_cells(&[Datum::bytes(b"a"), Datum::bytes(b"red")])
         .unwrap();
     let err = t
-        .push_cells(&[Cell::bytes(b"b"), Cell::bytes(b"blue")])
+        .push_cells(&[Datum::bytes(b"b"), Datum::bytes(b"blue")])
         .unwrap_err();
     assert_eq!(
         err,
-        Error::Cell {
+        Error::Datum {
             field: 1,
             row: 1,
             problem: shoal_core::Problem::UnknownCategory
         }
     );
-    assert!(t.push_cells(&[Cell::Null, Cell::bytes(b"red")]).is_err());
+    assert!(t.push_cells(&[Datum::Null, Datum::bytes(b"red")]).is_err());
     assert_eq!(t.len(), 1);
     assert_eq!(t.column(0).len(), 1);
-    assert_eq!(t.row(0).unwrap()[0], Cell::bytes(b"a"));
+    assert_eq!(t.row(0).unwrap()[0], Datum::bytes(b"a"));
 }

@@ -236,7 +236,7 @@ impl ShoalError {
     /// whole columns, with the record's names.
     pub fn from_core(e: shoal_core::Error, names: &impl RecordNames) -> ShoalError {
         match e {
-            shoal_core::Error::Cell {
+            shoal_core::Error::Datum {
                 field,
                 row,
                 problem,

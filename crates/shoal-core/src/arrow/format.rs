@@ -34,7 +34,7 @@ pub(super) fn fixed_format(dtype: DType) -> &'static str {
 }
 
 /// A readable name for an Arrow format string.
-pub fn describe_format(fmt: &str) -> String {
+pub fn format_name(fmt: &str) -> String {
     let name = match fmt {
         "g" => "float64",
         "f" => "float32",

@@ -4,8 +4,8 @@
 use std::ffi::c_char;
 
 use super::ffi::{ArrowArray, ArrowSchema};
-use super::format::{describe_format, field_type_name, fixed_format, unit_factor};
-use crate::dtype::{Cell, DType, Field, Problem, Schema};
+use super::format::{field_type_name, fixed_format, format_name, unit_factor};
+use crate::dtype::{DType, Datum, Field, Problem, Schema};
 use crate::error::Error;
 
 /// Reads a NUL-terminated C string (empty for null).
@@ -230,7 +230,7 @@ fn import_column(
     let mismatch = || Error::TypeMismatch {
         field: field.name.clone(),
         expected: field_type_name(field),
-        got: describe_format(&input.format),
+        got: format_name(&input.format),
     };
     let validity = input.validity()?;
     if let Some((_, count)) = validity {
@@ -257,7 +257,7 @@ fn import_column(
                     other => other,
                 })?;
             for (row, v) in values.into_iter().enumerate() {
-                if let Err(p) = col.push(v.map_or(Cell::Null, Cell::bytes)) {
+                if let Err(p) = col.push(v.map_or(Datum::Null, Datum::bytes)) {
                     return Err(bad(row, format!("{p:?}")));
                 }
             }

@@ -12,7 +12,7 @@ mod import;
 
 pub use export::{export_columns, export_schema};
 pub use ffi::{ArrowArray, ArrowSchema};
-pub use format::{describe_format, format};
+pub use format::{format, format_name};
 pub use import::import_struct;
 
 #[cfg(test)]

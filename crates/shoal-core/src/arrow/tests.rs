@@ -7,7 +7,7 @@
 use super::export::ptr_of;
 use super::*;
 use crate::column::SnapshotData;
-use crate::dtype::{Cell, DType, Field, Schema};
+use crate::dtype::{DType, Datum, Field, Schema};
 use crate::error::Error;
 use crate::{Column, Scalar, Table};
 use std::ffi::CStr;
@@ -25,14 +25,14 @@ fn sample() -> Table {
     for i in 0..10 {
         let name = format!("n{i}");
         t.push_cells(&[
-            Cell::Num(Scalar::F64(i as f64)),
-            Cell::Num(Scalar::Bool(i % 3 == 0)),
+            Datum::Num(Scalar::F64(i as f64)),
+            Datum::Num(Scalar::Bool(i % 3 == 0)),
             if i == 4 {
-                Cell::Null
+                Datum::Null
             } else {
-                Cell::bytes(name.as_bytes())
+                Datum::bytes(name.as_bytes())
             },
-            Cell::bytes(if i % 2 == 0 { b"even" } else { b"odd" }),
+            Datum::bytes(if i % 2 == 0 { b"even" } else { b"odd" }),
         ])
         .unwrap();
     }

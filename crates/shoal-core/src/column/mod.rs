@@ -14,7 +14,7 @@ pub use snapshot::{ColumnSnapshot, SnapshotData};
 pub use strings::Strings;
 
 use crate::buffer::bitmap::Bitmap;
-use crate::dtype::{Cell, DType, Problem, Scalar};
+use crate::dtype::{DType, Datum, Problem, Scalar};
 
 /// Where a column's values live.
 #[derive(Clone, Debug)]
@@ -62,7 +62,7 @@ impl Column {
     }
 
     /// `len` copies of `cell` in an empty column like `self`.
-    pub fn filled_like(&self, cell: Cell<'_>, len: usize) -> Result<Column, Problem> {
+    pub fn filled_like(&self, cell: Datum<'_>, len: usize) -> Result<Column, Problem> {
         let mut c = self.empty_like();
         c.reserve(len);
         for _ in 0..len {
@@ -151,14 +151,14 @@ impl Column {
     }
 
     #[inline]
-    pub fn get(&self, i: usize) -> Option<Cell<'_>> {
+    pub fn get(&self, i: usize) -> Option<Datum<'_>> {
         if i < self.len() && self.is_null(i) {
-            return Some(Cell::Null);
+            return Some(Datum::Null);
         }
         match &self.values {
-            Values::Fixed(f) => f.get(i).map(Cell::Num),
-            Values::Var(s) => s.get(i).map(Cell::bytes),
-            Values::Cat(c) => c.get(i).map(Cell::bytes),
+            Values::Fixed(f) => f.get(i).map(Datum::Num),
+            Values::Var(s) => s.get(i).map(Datum::bytes),
+            Values::Cat(c) => c.get(i).map(Datum::bytes),
         }
     }
 
@@ -172,33 +172,33 @@ impl Column {
     }
 
     /// Checks `cell` against this column's type without storing it.
-    fn check(&self, cell: &Cell<'_>) -> Result<(), Problem> {
+    fn check(&self, cell: &Datum<'_>) -> Result<(), Problem> {
         let wrong = |got| Problem::WrongType {
             expected: self.dtype,
             got,
         };
         match (cell, &self.values) {
-            (Cell::Null, _) if !self.nullable => Err(Problem::NotOptional),
-            (Cell::Null, _) => Ok(()),
-            (Cell::Num(s), Values::Fixed(f)) if s.dtype() == f.dtype() => Ok(()),
-            (Cell::Num(s), _) => Err(wrong(s.to_value().kind())),
-            (Cell::Bytes(_), Values::Fixed(_)) => Err(wrong("bytes")),
-            (Cell::Bytes(_), _) => Ok(()),
+            (Datum::Null, _) if !self.nullable => Err(Problem::NotOptional),
+            (Datum::Null, _) => Ok(()),
+            (Datum::Num(s), Values::Fixed(f)) if s.dtype() == f.dtype() => Ok(()),
+            (Datum::Num(s), _) => Err(wrong(s.to_value().kind())),
+            (Datum::Bytes(_), Values::Fixed(_)) => Err(wrong("bytes")),
+            (Datum::Bytes(_), _) => Ok(()),
         }
     }
 
     /// Appends a value; on error nothing is appended.
     #[inline]
-    pub fn push(&mut self, cell: Cell<'_>) -> Result<(), Problem> {
+    pub fn push(&mut self, cell: Datum<'_>) -> Result<(), Problem> {
         match (cell, &mut self.values) {
-            (Cell::Num(s), Values::Fixed(f)) => {
+            (Datum::Num(s), Values::Fixed(f)) => {
                 if !f.try_push(s) {
-                    return self.check(&Cell::Num(s));
+                    return self.check(&Datum::Num(s));
                 }
             }
-            (Cell::Bytes(b), Values::Var(s)) => s.push(&b)?,
-            (Cell::Bytes(b), Values::Cat(c)) => c.push(&b)?,
-            (Cell::Null, _) => return self.push_null(),
+            (Datum::Bytes(b), Values::Var(s)) => s.push(&b)?,
+            (Datum::Bytes(b), Values::Cat(c)) => c.push(&b)?,
+            (Datum::Null, _) => return self.push_null(),
             (cell, _) => return self.check(&cell),
         }
         if let Some(v) = &mut self.validity {
@@ -209,7 +209,7 @@ impl Column {
 
     #[cold]
     fn push_null(&mut self) -> Result<(), Problem> {
-        self.check(&Cell::Null)?;
+        self.check(&Datum::Null)?;
         let len = self.len();
         self.push_placeholder();
         self.validity
@@ -219,17 +219,17 @@ impl Column {
     }
 
     /// Overwrites row `i` (which must exist); on error nothing changes.
-    pub fn set(&mut self, i: usize, cell: Cell<'_>) -> Result<(), Problem> {
+    pub fn set(&mut self, i: usize, cell: Datum<'_>) -> Result<(), Problem> {
         self.check(&cell)?;
-        let valid = !matches!(cell, Cell::Null);
+        let valid = !matches!(cell, Datum::Null);
         match (cell, &mut self.values) {
             // Null slots hold zero (so sums can ignore validity) or empty bytes.
-            (Cell::Null, Values::Fixed(f)) => f.set(i, Scalar::zero(f.dtype())),
-            (Cell::Null, Values::Var(s)) => s.set(i, b"")?,
-            (Cell::Null, Values::Cat(_)) => {}
-            (Cell::Num(s), Values::Fixed(f)) => f.set(i, s),
-            (Cell::Bytes(b), Values::Var(s)) => s.set(i, &b)?,
-            (Cell::Bytes(b), Values::Cat(c)) => c.set(i, &b)?,
+            (Datum::Null, Values::Fixed(f)) => f.set(i, Scalar::zero(f.dtype())),
+            (Datum::Null, Values::Var(s)) => s.set(i, b"")?,
+            (Datum::Null, Values::Cat(_)) => {}
+            (Datum::Num(s), Values::Fixed(f)) => f.set(i, s),
+            (Datum::Bytes(b), Values::Var(s)) => s.set(i, &b)?,
+            (Datum::Bytes(b), Values::Cat(c)) => c.set(i, &b)?,
             _ => unreachable!("checked"),
         }
         let len = self.len();
@@ -244,17 +244,17 @@ impl Column {
     }
 
     /// Inserts before row `i` (at most `len`); on error nothing changes.
-    pub fn insert(&mut self, i: usize, cell: Cell<'_>) -> Result<(), Problem> {
+    pub fn insert(&mut self, i: usize, cell: Datum<'_>) -> Result<(), Problem> {
         self.check(&cell)?;
         let len = self.len();
-        let valid = !matches!(cell, Cell::Null);
+        let valid = !matches!(cell, Datum::Null);
         match (cell, &mut self.values) {
-            (Cell::Null, Values::Fixed(f)) => f.insert(i, Scalar::zero(f.dtype())),
-            (Cell::Null, Values::Var(s)) => s.insert(i, b"")?,
-            (Cell::Null, Values::Cat(c)) => c.insert_code(i, 0),
-            (Cell::Num(s), Values::Fixed(f)) => f.insert(i, s),
-            (Cell::Bytes(b), Values::Var(s)) => s.insert(i, &b)?,
-            (Cell::Bytes(b), Values::Cat(c)) => c.insert(i, &b)?,
+            (Datum::Null, Values::Fixed(f)) => f.insert(i, Scalar::zero(f.dtype())),
+            (Datum::Null, Values::Var(s)) => s.insert(i, b"")?,
+            (Datum::Null, Values::Cat(c)) => c.insert_code(i, 0),
+            (Datum::Num(s), Values::Fixed(f)) => f.insert(i, s),
+            (Datum::Bytes(b), Values::Var(s)) => s.insert(i, &b)?,
+            (Datum::Bytes(b), Values::Cat(c)) => c.insert(i, &b)?,
             _ => unreachable!("checked"),
         }
         if !valid || self.validity.is_some() {
@@ -384,7 +384,7 @@ impl Column {
     ) -> Result<(), (usize, Problem)> {
         let before = self.len();
         for (row, v) in values.enumerate() {
-            if let Err(e) = self.push(v.map_or(Cell::Null, Cell::bytes)) {
+            if let Err(e) = self.push(v.map_or(Datum::Null, Datum::bytes)) {
                 self.truncate(before);
                 return Err((row, e));
             }
@@ -408,7 +408,7 @@ impl Column {
         for k in before..self.len() {
             let i = offset + (k - before);
             if bits[i / 8] >> (i % 8) & 1 == 0 {
-                self.set(k, Cell::Null).expect("nullable column");
+                self.set(k, Datum::Null).expect("nullable column");
             }
         }
     }

@@ -2,7 +2,7 @@
 
 use super::FixedSnapshot;
 use crate::buffer::Snapshot;
-use crate::dtype::{Cell, DType, Scalar};
+use crate::dtype::{DType, Datum, Scalar};
 
 /// The buffers of a column at one moment.
 #[derive(Clone, Debug)]
@@ -71,13 +71,13 @@ impl ColumnSnapshot {
         }
     }
 
-    pub fn get(&self, i: usize) -> Option<Cell<'_>> {
+    pub fn get(&self, i: usize) -> Option<Datum<'_>> {
         if i >= self.len {
             return None;
         }
         if let Some((bits, _)) = &self.validity {
             if bits.as_slice()[i / 8] >> (i % 8) & 1 == 0 {
-                return Some(Cell::Null);
+                return Some(Datum::Null);
             }
         }
         let span = |offsets: &Snapshot<i32>, k: usize| {
@@ -85,10 +85,10 @@ impl ColumnSnapshot {
             (o[k] as usize, o[k + 1] as usize)
         };
         Some(match &self.data {
-            SnapshotData::Fixed(f) => Cell::Num(f.get(i)?),
+            SnapshotData::Fixed(f) => Datum::Num(f.get(i)?),
             SnapshotData::Var { offsets, data } => {
                 let (a, b) = span(offsets, i);
-                Cell::bytes(&data.as_slice()[a..b])
+                Datum::bytes(&data.as_slice()[a..b])
             }
             SnapshotData::Cat {
                 codes,
@@ -102,7 +102,7 @@ impl ColumnSnapshot {
                     _ => unreachable!("codes are unsigned"),
                 };
                 let (a, b) = span(offsets, code);
-                Cell::bytes(&data.as_slice()[a..b])
+                Datum::bytes(&data.as_slice()[a..b])
             }
         })
     }

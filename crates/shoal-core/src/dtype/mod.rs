@@ -352,38 +352,38 @@ impl Scalar {
 /// One value of a row as columns take and give it: a null, a fixed-width scalar, or the bytes of
 /// a string, a bytes value or a category (borrowed on the way in and out, owned when kept).
 #[derive(Clone, Debug, PartialEq)]
-pub enum Cell<'a> {
+pub enum Datum<'a> {
     Null,
     Num(Scalar),
     Bytes(Cow<'a, [u8]>),
 }
 
-impl Cell<'_> {
-    pub fn into_owned(self) -> Cell<'static> {
+impl Datum<'_> {
+    pub fn into_owned(self) -> Datum<'static> {
         match self {
-            Cell::Null => Cell::Null,
-            Cell::Num(s) => Cell::Num(s),
-            Cell::Bytes(b) => Cell::Bytes(Cow::Owned(b.into_owned())),
+            Datum::Null => Datum::Null,
+            Datum::Num(s) => Datum::Num(s),
+            Datum::Bytes(b) => Datum::Bytes(Cow::Owned(b.into_owned())),
         }
     }
 
     /// A borrowed copy (cheap whatever `self` holds).
-    pub fn reborrow(&self) -> Cell<'_> {
+    pub fn reborrow(&self) -> Datum<'_> {
         match self {
-            Cell::Null => Cell::Null,
-            Cell::Num(s) => Cell::Num(*s),
-            Cell::Bytes(b) => Cell::Bytes(Cow::Borrowed(b)),
+            Datum::Null => Datum::Null,
+            Datum::Num(s) => Datum::Num(*s),
+            Datum::Bytes(b) => Datum::Bytes(Cow::Borrowed(b)),
         }
     }
 
-    pub fn bytes(b: &[u8]) -> Cell<'_> {
-        Cell::Bytes(Cow::Borrowed(b))
+    pub fn bytes(b: &[u8]) -> Datum<'_> {
+        Datum::Bytes(Cow::Borrowed(b))
     }
 }
 
-impl From<Scalar> for Cell<'_> {
+impl From<Scalar> for Datum<'_> {
     fn from(s: Scalar) -> Self {
-        Cell::Num(s)
+        Datum::Num(s)
     }
 }
 

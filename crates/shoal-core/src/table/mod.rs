@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::column::{Column, ColumnSnapshot};
 use crate::dtype::Schema;
-use crate::dtype::{Cell, DType, Problem, Value};
+use crate::dtype::{DType, Datum, Problem, Value};
 use crate::error::Error;
 
 #[derive(Clone, Debug)]
@@ -111,7 +111,7 @@ impl Table {
             |field, dtype| {
                 dtype
                     .coerce(values[field])
-                    .map(Cell::Num)
+                    .map(Datum::Num)
                     .map_err(|problem| Error::Value {
                         field,
                         row,
@@ -119,7 +119,7 @@ impl Table {
                         problem,
                     })
             },
-            |field, problem| Error::Cell {
+            |field, problem| Error::Datum {
                 field,
                 row,
                 problem,
@@ -128,12 +128,12 @@ impl Table {
     }
 
     /// Appends a row of cells. On error nothing is appended.
-    pub fn push_cells(&mut self, cells: &[Cell<'_>]) -> Result<(), Error> {
+    pub fn push_cells(&mut self, cells: &[Datum<'_>]) -> Result<(), Error> {
         self.check_arity(cells.len())?;
         let row = self.len;
         self.push_with(
             |field, _| Ok(cells[field].reborrow()),
-            |field, problem| Error::Cell {
+            |field, problem| Error::Datum {
                 field,
                 row,
                 problem,
@@ -147,7 +147,7 @@ impl Table {
     #[inline]
     pub fn push_with<'a, E>(
         &mut self,
-        mut value_of: impl FnMut(usize, DType) -> Result<Cell<'a>, E>,
+        mut value_of: impl FnMut(usize, DType) -> Result<Datum<'a>, E>,
         mut refused: impl FnMut(usize, Problem) -> E,
     ) -> Result<(), E> {
         for field in 0..self.columns.len() {
@@ -169,7 +169,7 @@ impl Table {
     }
 
     /// Inserts a row of cells before `row` (at most `len`). On error nothing changes.
-    pub fn insert_cells(&mut self, row: usize, cells: &[Cell<'_>]) -> Result<(), Error> {
+    pub fn insert_cells(&mut self, row: usize, cells: &[Datum<'_>]) -> Result<(), Error> {
         self.check_arity(cells.len())?;
         if row > self.len {
             return Err(Error::RowOutOfRange {
@@ -182,7 +182,7 @@ impl Table {
                 for c in &mut self.columns[..field] {
                     c.remove(row);
                 }
-                return Err(Error::Cell {
+                return Err(Error::Datum {
                     field,
                     row,
                     problem,
@@ -195,11 +195,11 @@ impl Table {
     }
 
     /// Overwrites one cell. On error nothing changes.
-    pub fn set_cell(&mut self, row: usize, field: usize, cell: Cell<'_>) -> Result<(), Error> {
+    pub fn set_cell(&mut self, row: usize, field: usize, cell: Datum<'_>) -> Result<(), Error> {
         self.check_row(row)?;
         self.columns[field]
             .set(row, cell)
-            .map_err(|problem| Error::Cell {
+            .map_err(|problem| Error::Datum {
                 field,
                 row,
                 problem,
@@ -218,7 +218,7 @@ impl Table {
                 value,
                 problem,
             })?;
-        self.set_cell(row, field, Cell::Num(s))
+        self.set_cell(row, field, Datum::Num(s))
     }
 
     /// Replaces a whole column with one of the same type and length.
@@ -268,13 +268,13 @@ impl Table {
         }
     }
 
-    pub fn get(&self, row: usize, field: usize) -> Result<Cell<'_>, Error> {
+    pub fn get(&self, row: usize, field: usize) -> Result<Datum<'_>, Error> {
         self.check_row(row)?;
         Ok(self.columns[field].get(row).expect("row checked"))
     }
 
     /// The values of a row, owned.
-    pub fn row(&self, row: usize) -> Result<Vec<Cell<'static>>, Error> {
+    pub fn row(&self, row: usize) -> Result<Vec<Datum<'static>>, Error> {
         self.check_row(row)?;
         Ok(self
             .columns
@@ -293,7 +293,7 @@ impl Table {
                 self.schema.fields()[field]
                     .dtype
                     .coerce(value)
-                    .map(Cell::Num)
+                    .map(Datum::Num)
                     .map_err(|problem| Error::Value {
                         field,
                         row,
@@ -306,7 +306,7 @@ impl Table {
     }
 
     /// Removes a row and returns its values.
-    pub fn remove(&mut self, row: usize) -> Result<Vec<Cell<'static>>, Error> {
+    pub fn remove(&mut self, row: usize) -> Result<Vec<Datum<'static>>, Error> {
         let values = self.row(row)?;
         for c in &mut self.columns {
             c.remove(row);

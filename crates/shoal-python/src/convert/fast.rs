@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use pyo3::ffi;
 use pyo3::prelude::*;
-use shoal_core::{Cell, DType, Scalar, Value};
+use shoal_core::{DType, Datum, Scalar, Value};
 
 use super::FieldSpec;
 
@@ -57,10 +57,10 @@ pub(super) unsafe fn bytes_data<'a>(p: *mut ffi::PyObject) -> &'a [u8] {
 /// The hot path of appends: exact `float`, `int`, `str`, `bytes` and `None` values that need no
 /// conversion and fit. `None` means "take the slow path" (which converts or explains).
 #[inline(always)]
-pub fn fast_cell<'a>(obj: pyo3::Borrowed<'a, '_, PyAny>, spec: &FieldSpec) -> Option<Cell<'a>> {
+pub fn fast_cell<'a>(obj: pyo3::Borrowed<'a, '_, PyAny>, spec: &FieldSpec) -> Option<Datum<'a>> {
     let p = obj.as_ptr();
     if obj.is_none() {
-        return spec.nullable.then_some(Cell::Null);
+        return spec.nullable.then_some(Datum::Null);
     }
     match spec.dtype {
         DType::Str | DType::Category if spec.enum_type.is_none() => {
@@ -74,7 +74,7 @@ pub fn fast_cell<'a>(obj: pyo3::Borrowed<'a, '_, PyAny>, spec: &FieldSpec) -> Op
                 .choices
                 .as_ref()
                 .is_none_or(|c| c.iter().any(|v| v.as_bytes() == bytes));
-            allowed.then_some(Cell::Bytes(Cow::Borrowed(bytes)))
+            allowed.then_some(Datum::Bytes(Cow::Borrowed(bytes)))
         }
         DType::Bytes => {
             // SAFETY: a type check on a live object.
@@ -82,9 +82,9 @@ pub fn fast_cell<'a>(obj: pyo3::Borrowed<'a, '_, PyAny>, spec: &FieldSpec) -> Op
                 return None;
             }
             // SAFETY: `p` is an exact bytes object, alive for `'a`.
-            Some(Cell::Bytes(Cow::Borrowed(unsafe { bytes_data(p) })))
+            Some(Datum::Bytes(Cow::Borrowed(unsafe { bytes_data(p) })))
         }
-        d if d.is_fixed() && d.storage() == d => fast_scalar(&obj, d).map(Cell::Num),
+        d if d.is_fixed() && d.storage() == d => fast_scalar(&obj, d).map(Datum::Num),
         _ => None,
     }
 }

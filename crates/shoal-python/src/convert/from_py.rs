@@ -11,7 +11,7 @@ use pyo3::types::{
     PyFloat, PyInt, PyTimeAccess, PyType,
 };
 use shoal_core::temporal::{days_from_civil, Civil, US_PER_DAY};
-use shoal_core::{Cell, DType, Problem, Scalar, Value};
+use shoal_core::{DType, Datum, Problem, Scalar, Value};
 
 use super::fast::{bytes_data, fast_scalar, str_utf8};
 use super::{value_repr, FieldSpec};
@@ -25,10 +25,10 @@ pub fn to_cell<'a>(
     obj: pyo3::Borrowed<'a, '_, PyAny>,
     spec: &FieldSpec,
     at: impl Fn() -> Target,
-) -> Result<Cell<'a>> {
+) -> Result<Datum<'a>> {
     if obj.is_none() {
         return if spec.nullable {
-            Ok(Cell::Null)
+            Ok(Datum::Null)
         } else {
             Err(not_optional(spec, at))
         };
@@ -37,7 +37,7 @@ pub fn to_cell<'a>(
         DType::Str | DType::Category => text_cell(obj, spec, at),
         DType::Bytes => bytes_cell(obj, at),
         DType::Datetime | DType::Date | DType::Timedelta => temporal_cell(&obj, spec, at),
-        numeric => to_scalar(&obj, numeric, at).map(Cell::Num),
+        numeric => to_scalar(&obj, numeric, at).map(Datum::Num),
     }
 }
 
@@ -64,7 +64,7 @@ fn text_cell<'a>(
     obj: pyo3::Borrowed<'a, '_, PyAny>,
     spec: &FieldSpec,
     at: impl Fn() -> Target,
-) -> Result<Cell<'a>> {
+) -> Result<Datum<'a>> {
     if let Some(e) = &spec.enum_type {
         return enum_cell(&obj, spec, e.bind(obj.py()), at);
     }
@@ -92,7 +92,7 @@ fn text_cell<'a>(
             });
         }
     }
-    Ok(Cell::Bytes(Cow::Borrowed(bytes)))
+    Ok(Datum::Bytes(Cow::Borrowed(bytes)))
 }
 
 /// An Enum field takes its members, or a value the Enum maps to a member (`Color(1)`), like
@@ -102,7 +102,7 @@ fn enum_cell<'a>(
     spec: &FieldSpec,
     enum_type: &Bound<'_, PyType>,
     at: impl Fn() -> Target,
-) -> Result<Cell<'a>> {
+) -> Result<Datum<'a>> {
     let member = if obj.is_instance(enum_type)? {
         obj.clone()
     } else {
@@ -122,18 +122,21 @@ fn enum_cell<'a>(
         }
     };
     let name: String = member.getattr(pyo3::intern!(obj.py(), "name"))?.extract()?;
-    Ok(Cell::Bytes(Cow::Owned(name.into_bytes())))
+    Ok(Datum::Bytes(Cow::Owned(name.into_bytes())))
 }
 
-fn bytes_cell<'a>(obj: pyo3::Borrowed<'a, '_, PyAny>, at: impl Fn() -> Target) -> Result<Cell<'a>> {
+fn bytes_cell<'a>(
+    obj: pyo3::Borrowed<'a, '_, PyAny>,
+    at: impl Fn() -> Target,
+) -> Result<Datum<'a>> {
     if let Ok(b) = obj.cast::<PyBytes>() {
         // SAFETY: `b` is a bytes object (or subclass) alive for `'a`.
-        return Ok(Cell::Bytes(Cow::Borrowed(unsafe {
+        return Ok(Datum::Bytes(Cow::Borrowed(unsafe {
             bytes_data(b.as_ptr())
         })));
     }
     if let Ok(b) = obj.cast::<PyByteArray>() {
-        return Ok(Cell::Bytes(Cow::Owned(b.to_vec())));
+        return Ok(Datum::Bytes(Cow::Owned(b.to_vec())));
     }
     Err(ShoalError::WrongType {
         at: at(),
@@ -146,7 +149,7 @@ fn temporal_cell<'a>(
     obj: &Bound<'_, PyAny>,
     spec: &FieldSpec,
     at: impl Fn() -> Target,
-) -> Result<Cell<'a>> {
+) -> Result<Datum<'a>> {
     let wrong = || ShoalError::WrongType {
         at: at(),
         expected: spec.dtype,
@@ -178,7 +181,7 @@ fn temporal_cell<'a>(
             })?)
         }
     };
-    Ok(Cell::Num(scalar))
+    Ok(Datum::Num(scalar))
 }
 
 /// Microseconds since the epoch (UTC for a tz-aware field); `None` if `obj` is not a datetime.

@@ -4,7 +4,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDate, PyDateTime, PyDelta, PyFloat, PyInt, PyTzInfo};
 use shoal_core::temporal::{Civil, US_PER_DAY};
-use shoal_core::{Cell, DType, Scalar};
+use shoal_core::{DType, Datum, Scalar};
 
 use super::FieldSpec;
 use crate::errors::ShoalError;
@@ -13,14 +13,14 @@ use crate::errors::ShoalError;
 #[inline(always)]
 pub fn cell_to_py<'py>(
     py: Python<'py>,
-    cell: Cell<'_>,
+    cell: Datum<'_>,
     spec: &FieldSpec,
 ) -> PyResult<Bound<'py, PyAny>> {
     match cell {
-        Cell::Num(s) if spec.dtype.storage() == spec.dtype => Ok(scalar_to_py(py, s)),
-        Cell::Num(s) => temporal_to_py(py, s, spec),
-        Cell::Null => Ok(py.None().into_bound(py)),
-        Cell::Bytes(b) => bytes_to_py(py, &b, spec),
+        Datum::Num(s) if spec.dtype.storage() == spec.dtype => Ok(scalar_to_py(py, s)),
+        Datum::Num(s) => temporal_to_py(py, s, spec),
+        Datum::Null => Ok(py.None().into_bound(py)),
+        Datum::Bytes(b) => bytes_to_py(py, &b, spec),
     }
 }
 

@@ -3,7 +3,7 @@
 
 use pyo3::ffi;
 use pyo3::prelude::*;
-use shoal_core::Cell;
+use shoal_core::Datum;
 
 use crate::convert::{cell_to_py, to_cell};
 use crate::errors::{Result, ShoalError};
@@ -16,7 +16,7 @@ use super::{is_record, record, schema_of, table_ref, RecordObject};
 pub fn record_cells(
     obj: &Bound<'_, PyAny>,
     current: Option<(*mut ffi::PyObject, &shoal_core::Table)>,
-) -> Result<Option<(Py<PySchema>, Vec<Cell<'static>>)>> {
+) -> Result<Option<(Py<PySchema>, Vec<Datum<'static>>)>> {
     let py = obj.py();
     if !is_record(obj)? {
         return Ok(None);
@@ -43,16 +43,16 @@ fn handle_cells(
     table: &shoal_core::Table,
     rec: &RecordObject,
     schema: &PySchema,
-) -> Result<Vec<Cell<'static>>> {
+) -> Result<Vec<Datum<'static>>> {
     check_version(table, rec, schema)?;
     table.row(rec.row).map_err(|_| stale(rec, schema))
 }
 
-fn values_slice(rec: &RecordObject) -> &[Cell<'static>] {
+fn values_slice(rec: &RecordObject) -> &[Datum<'static>] {
     if rec.values.is_null() {
         return &[];
     }
-    // SAFETY: `values` is a leaked Box<[Cell]> of `nvalues` elements owned by `rec`.
+    // SAFETY: `values` is a leaked Box<[Datum]> of `nvalues` elements owned by `rec`.
     unsafe { std::slice::from_raw_parts(rec.values, rec.nvalues) }
 }
 
@@ -119,7 +119,7 @@ pub(super) fn read_error(
 #[inline(always)]
 pub(super) fn cell_ptr(
     py: Python<'_>,
-    cell: Cell<'_>,
+    cell: Datum<'_>,
     spec: &crate::convert::FieldSpec,
 ) -> std::result::Result<*mut ffi::PyObject, ReadFail> {
     match cell_to_py(py, cell, spec) {
@@ -200,7 +200,7 @@ pub unsafe fn set_field(
         if index >= rec.nvalues {
             return Err(uninitialised());
         }
-        // SAFETY: `values` is the leaked `Box<[Cell]>` of `nvalues` cells `rec` owns.
+        // SAFETY: `values` is the leaked `Box<[Datum]>` of `nvalues` cells `rec` owns.
         let values = unsafe { std::slice::from_raw_parts_mut(rec.values, rec.nvalues) };
         values[index] = cell.into_owned();
         return Ok(());
@@ -211,7 +211,7 @@ pub unsafe fn set_field(
     st.inner
         .set_cell(rec.row, index, cell)
         .map_err(|e| match e {
-            shoal_core::Error::Cell { problem, .. } => spec.refused(
+            shoal_core::Error::Datum { problem, .. } => spec.refused(
                 problem,
                 s.target(index, row),
                 crate::convert::value_repr(value),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyType};
-use shoal_core::{Cell, DType, Field, Schema};
+use shoal_core::{DType, Datum, Field, Schema};
 
 use crate::convert::FieldSpec;
 use crate::convert::{cell_to_py, to_cell, value_repr};
@@ -116,7 +116,7 @@ impl PySchema {
                 };
                 let cell = to_cell(default.as_borrowed(), &spec, at)?.into_owned();
                 // A closed category checks its default here, not at the first append.
-                if let (Cell::Bytes(b), Some(c)) = (&cell, &spec.choices) {
+                if let (Datum::Bytes(b), Some(c)) = (&cell, &spec.choices) {
                     if !c.iter().any(|v| v.as_bytes() == b.as_ref()) {
                         return Err(ShoalError::BadField {
                             record: record_name.clone(),

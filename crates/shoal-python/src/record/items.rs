@@ -3,7 +3,7 @@
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
-use shoal_core::Cell;
+use shoal_core::Datum;
 
 use crate::convert::value_repr;
 use crate::errors::{Result, ShoalError};
@@ -17,7 +17,7 @@ impl PySchema {
         item: &Bound<'_, PyAny>,
         row: usize,
         current: Option<(*mut pyo3::ffi::PyObject, &shoal_core::Table)>,
-        out: &mut Vec<Cell<'static>>,
+        out: &mut Vec<Datum<'static>>,
     ) -> Result<()> {
         let py = item.py();
         if let Ok(t) = item.cast::<PyTuple>() {
@@ -45,7 +45,7 @@ impl PySchema {
         &self,
         item: &Bound<'_, PyAny>,
         current: Option<(*mut pyo3::ffi::PyObject, &shoal_core::Table)>,
-    ) -> Result<Option<Vec<Cell<'static>>>> {
+    ) -> Result<Option<Vec<Datum<'static>>>> {
         match record::record_cells(item, current)? {
             Some((schema, values))
                 if schema.get().core == self.core || *schema.get().core == *self.core =>

@@ -30,7 +30,7 @@ pub use type_object::{is_record, record_base};
 
 use pyo3::ffi;
 use pyo3::prelude::*;
-use shoal_core::Cell;
+use shoal_core::Datum;
 
 use crate::schema::PySchema;
 use crate::table::PyTable;
@@ -44,8 +44,8 @@ pub(super) struct RecordObject {
     schema: *mut ffi::PyObject,
     row: usize,
     version: u64,
-    /// A leaked `Box<[Cell]>` of `nvalues` owned cells for a standalone record; null for a row.
-    values: *mut Cell<'static>,
+    /// A leaked `Box<[Datum]>` of `nvalues` owned cells for a standalone record; null for a row.
+    values: *mut Datum<'static>,
     nvalues: usize,
 }
 

@@ -8,7 +8,7 @@ use pyo3::prelude::*;
 
 use crate::errors::ShoalError;
 use pyo3::types::{PyDict, PyTuple, PyType};
-use shoal_core::Cell;
+use shoal_core::Datum;
 
 use crate::capi::trampoline;
 use crate::schema::PySchema;
@@ -126,7 +126,7 @@ pub fn rebind_if_unshared(obj: &Bound<'_, PyAny>, row: usize, version: u64) -> b
 /// A new standalone record of the schema's class holding `values` (already checked).
 pub fn new_standalone<'py>(
     schema: &Bound<'py, PySchema>,
-    values: Vec<Cell<'static>>,
+    values: Vec<Datum<'static>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let (obj, rec) = alloc_record(schema)?;
     let values = Box::into_raw(values.into_boxed_slice());

@@ -169,7 +169,7 @@ pub(super) unsafe extern "C" fn record_dealloc(obj: *mut ffi::PyObject) {
     let release = || {
         if !values.is_null() {
             let values = ptr::slice_from_raw_parts_mut(values, nvalues);
-            // SAFETY: the `Box<[Cell]>` leaked by `new_standalone`, freed only here.
+            // SAFETY: the `Box<[Datum]>` leaked by `new_standalone`, freed only here.
             drop(unsafe { Box::from_raw(values) });
         }
     };

@@ -2,7 +2,7 @@
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
-use shoal_core::Cell;
+use shoal_core::Datum;
 
 use super::PySchema;
 use crate::convert::{to_cell, value_repr};
@@ -16,7 +16,7 @@ impl PySchema {
         args: &Bound<'_, PyTuple>,
         kwargs: Option<&Bound<'_, PyDict>>,
         row: Option<usize>,
-        out: &mut Vec<Cell<'static>>,
+        out: &mut Vec<Datum<'static>>,
     ) -> Result<()> {
         let n = self.len();
         let nargs = args.len();

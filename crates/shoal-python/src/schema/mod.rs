@@ -14,7 +14,7 @@ use std::sync::Arc;
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyType};
 use pyo3::PyVisit;
-use shoal_core::{Cell, Schema};
+use shoal_core::{Datum, Schema};
 
 use crate::convert::FieldSpec;
 use crate::errors::{ShoalError, Target};
@@ -25,7 +25,7 @@ pub struct PySchema {
     /// Interned field names, compared by pointer on the attribute fast path.
     pub names: Vec<Py<PyString>>,
     pub specs: Vec<FieldSpec>,
-    pub defaults: Vec<Option<Cell<'static>>>,
+    pub defaults: Vec<Option<Datum<'static>>>,
     pub record_name: String,
     pub frozen: bool,
     pub record_type: Py<PyType>,

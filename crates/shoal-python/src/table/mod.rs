@@ -25,7 +25,7 @@ use std::cell::{Ref, RefCell, RefMut};
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyType};
 use pyo3::PyVisit;
-use shoal_core::{Cell, Table};
+use shoal_core::{Datum, Table};
 
 use crate::convert::cell_to_py;
 use crate::errors::{Result, ShoalError};
@@ -46,7 +46,7 @@ unsafe impl Sync for PyTable {}
 pub struct TableState {
     pub inner: Table,
     /// Reused row buffer for appends.
-    scratch: Vec<Cell<'static>>,
+    scratch: Vec<Datum<'static>>,
     /// The last row handle `t[i]` returned; reused when nothing else holds it.
     cached_row: Option<Py<PyAny>>,
     /// Per field: the `str` of each category code read so far (the first `CACHED_CODES`), so

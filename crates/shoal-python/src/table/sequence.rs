@@ -3,7 +3,7 @@
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyFloat, PyInt, PyList, PySlice, PyString, PyTuple};
-use shoal_core::{Cell, Table};
+use shoal_core::{Datum, Table};
 
 use crate::column::{column_from_object, PyColumn};
 use crate::errors::{Result, ShoalError};
@@ -78,7 +78,7 @@ pub(crate) fn bind_call(
     kwargs: Option<&Bound<'_, PyDict>>,
     row: usize,
     current: Option<(*mut ffi::PyObject, &Table)>,
-    out: &mut Vec<Cell<'static>>,
+    out: &mut Vec<Datum<'static>>,
 ) -> Result<()> {
     if args.len() == 1 && kwargs.is_none_or(|k| k.is_empty()) && maybe_record(args) {
         if let Some(values) = schema.record_item(&args.get_item(0)?, current)? {
