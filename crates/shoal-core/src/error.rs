@@ -9,57 +9,107 @@
 use crate::dtype::{DType, Problem, Value};
 use std::fmt;
 
+/// Why the core refused an operation; the table is unchanged when one is returned.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Error {
     /// `value` does not fit field `field`; nothing was changed.
     Value {
+        /// The field's index.
         field: usize,
+        /// The row.
         row: usize,
+        /// The value as it came in.
         value: Value,
+        /// Why it does not fit.
         problem: Problem,
     },
     /// A column refused a value for field `field` (the caller knows the value); nothing changed.
     Datum {
+        /// The field's index.
         field: usize,
+        /// The row.
         row: usize,
+        /// Why the column refused it.
         problem: Problem,
     },
     /// A row had `got` values for a schema of `expected` fields.
-    Arity { expected: usize, got: usize },
+    /// A row had `got` values for a schema of `expected` fields.
+    Arity {
+        /// Fields in the schema.
+        expected: usize,
+        /// Values given.
+        got: usize,
+    },
     /// Row `index` does not exist in a table of `len` rows.
-    RowOutOfRange { index: usize, len: usize },
+    /// Row `index` does not exist in a table of `len` rows.
+    RowOutOfRange {
+        /// The row asked for.
+        index: usize,
+        /// Rows in the table.
+        len: usize,
+    },
     /// A column given to `from_columns` has `got` rows where the first had `expected`.
     ColumnLength {
+        /// The field's index.
         field: usize,
+        /// Rows of the first column.
         expected: usize,
+        /// Rows of this one.
         got: usize,
     },
     /// A column given to `from_columns` has the wrong type.
     ColumnType {
+        /// The field's index.
         field: usize,
+        /// The field's type.
         expected: DType,
+        /// The column's type.
         got: DType,
     },
     /// Arrow input whose top level is not a struct (record batch) of columns.
-    NotAStruct { format: String },
+    /// Arrow input whose top level is not a struct (record batch) of columns.
+    NotAStruct {
+        /// The top level's Arrow format.
+        format: String,
+    },
     /// Arrow input without a column for field `field`.
-    MissingColumn { field: String },
+    /// Arrow input without a column for field `field`.
+    MissingColumn {
+        /// The field's name.
+        field: String,
+    },
     /// An Arrow column whose type (`got`, described) does not fit the field's type.
     TypeMismatch {
+        /// The field's name.
         field: String,
+        /// The field's type, as users declared it.
         expected: String,
+        /// The Arrow type, described.
         got: String,
     },
     /// An Arrow column holding nulls for a field that is not optional.
-    Nulls { field: String, count: usize },
+    /// An Arrow column holding `count` nulls for a field that is not optional.
+    Nulls {
+        /// The field's name.
+        field: String,
+        /// Nulls in the column.
+        count: usize,
+    },
     /// An Arrow value the field cannot hold (out of range, not in a closed category, ...).
     BadValue {
+        /// The field's name.
         field: String,
+        /// The row.
         row: usize,
+        /// What was wrong.
         detail: String,
     },
     /// Arrow arrays that do not have the shape their schema promises.
-    Malformed { detail: String },
+    /// Arrow arrays that do not have the shape their schema promises.
+    Malformed {
+        /// What was wrong.
+        detail: String,
+    },
 }
 
 impl Error {

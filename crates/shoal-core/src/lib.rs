@@ -6,6 +6,7 @@
 //! Modules depend one way: `buffer` ← `dtype` ← `column` ← `table` ← `arrow`; `error` is
 //! shared by all of them.
 #![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
 
 pub mod arrow;
 pub mod buffer;

@@ -4,30 +4,51 @@
 use std::ffi::{c_char, c_void};
 use std::ptr;
 
+/// The C Data Interface's `struct ArrowSchema`: one array's type.
 #[repr(C)]
 pub struct ArrowSchema {
+    /// The format string (`g`, `u`, `+s`, `tsu:UTC` ...).
     pub format: *const c_char,
+    /// The field name, or null.
     pub name: *const c_char,
+    /// Key-value metadata in the interface's binary layout, or null.
     pub metadata: *const c_char,
+    /// `ARROW_FLAG_*` bits (nullable, dictionary ordered, map keys sorted).
     pub flags: i64,
+    /// Number of children.
     pub n_children: i64,
+    /// The children's schemas.
     pub children: *mut *mut ArrowSchema,
+    /// The dictionary's schema for a dictionary-encoded array, else null.
     pub dictionary: *mut ArrowSchema,
+    /// Frees what the producer allocated; null once released.
     pub release: Option<unsafe extern "C" fn(*mut ArrowSchema)>,
+    /// The producer's own state.
     pub private_data: *mut c_void,
 }
 
+/// The C Data Interface's `struct ArrowArray`: one array's data.
 #[repr(C)]
 pub struct ArrowArray {
+    /// Number of rows.
     pub length: i64,
+    /// Number of nulls (-1 if not computed).
     pub null_count: i64,
+    /// Rows to skip at the start of every buffer.
     pub offset: i64,
+    /// Number of buffers.
     pub n_buffers: i64,
+    /// Number of children.
     pub n_children: i64,
+    /// The buffers (validity first), as the format prescribes.
     pub buffers: *mut *const c_void,
+    /// The children's arrays.
     pub children: *mut *mut ArrowArray,
+    /// The dictionary's values for a dictionary-encoded array, else null.
     pub dictionary: *mut ArrowArray,
+    /// Frees what the producer allocated; null once released.
     pub release: Option<unsafe extern "C" fn(*mut ArrowArray)>,
+    /// The producer's own state.
     pub private_data: *mut c_void,
 }
 
@@ -49,6 +70,7 @@ impl ArrowSchema {
 }
 
 impl ArrowArray {
+    /// A released (empty) array, as consumers allocate before an export fills it.
     pub fn empty() -> ArrowArray {
         ArrowArray {
             length: 0,

@@ -3,6 +3,7 @@
 
 use crate::buffer::{Buffer, Snapshot};
 
+/// Arrow validity bits (1 = valid), least significant bit first, in a copy-on-write buffer.
 #[derive(Clone, Debug, Default)]
 pub struct Bitmap {
     bytes: Buffer<u8>,
@@ -34,24 +35,29 @@ impl Bitmap {
         b
     }
 
+    /// Number of bits.
     pub fn len(&self) -> usize {
         self.len
     }
 
+    /// Whether there are no bits.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
+    /// Bytes of packed bits.
     pub fn nbytes(&self) -> usize {
         self.bytes.nbytes()
     }
 
+    /// Bit `i` (`i < len`).
     #[inline]
     pub fn get(&self, i: usize) -> bool {
         debug_assert!(i < self.len);
         self.bytes.as_slice()[i / 8] >> (i % 8) & 1 == 1
     }
 
+    /// Appends one bit.
     pub fn push(&mut self, bit: bool) {
         if self.len % 8 == 0 {
             self.bytes.push(u8::from(bit));
@@ -61,6 +67,7 @@ impl Bitmap {
         self.len += 1;
     }
 
+    /// Sets bit `i` (copying first if a snapshot can see it). Panics if `i >= len`.
     pub fn set(&mut self, i: usize, bit: bool) {
         assert!(i < self.len, "bit {i} of {}", self.len);
         self.write(i, bit);
@@ -84,6 +91,7 @@ impl Bitmap {
         *self = Bitmap::collect(bits);
     }
 
+    /// Removes bit `i` (O(n)), moving the later bits down by one.
     pub fn remove(&mut self, i: usize) {
         *self = Bitmap::collect((0..self.len).filter(|&k| k != i).map(|k| self.get(k)));
     }
@@ -109,6 +117,7 @@ impl Bitmap {
         self.len = len;
     }
 
+    /// Number of unset bits (nulls).
     pub fn count_unset(&self) -> usize {
         let full = self.len / 8;
         let bytes = self.bytes.as_slice();
@@ -119,6 +128,7 @@ impl Bitmap {
         self.len - set
     }
 
+    /// The packed bytes as an immutable snapshot.
     pub fn snapshot(&mut self) -> Snapshot<u8> {
         self.bytes.snapshot()
     }

@@ -112,10 +112,12 @@ impl<T: Native> std::fmt::Debug for Buffer<T> {
 }
 
 impl<T: Native> Buffer<T> {
+    /// An empty buffer (no allocation yet).
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// An empty buffer with room for `cap` elements.
     pub fn with_capacity(cap: usize) -> Self {
         Buffer {
             alloc: Arc::new(Alloc::new::<T>(cap)),
@@ -126,14 +128,17 @@ impl<T: Native> Buffer<T> {
         }
     }
 
+    /// Number of initialised elements.
     pub fn len(&self) -> usize {
         self.len
     }
 
+    /// Whether there are no elements.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
+    /// Elements the allocation has room for.
     pub fn capacity(&self) -> usize {
         self.cap
     }
@@ -153,11 +158,13 @@ impl<T: Native> Buffer<T> {
         Arc::as_ptr(&self.alloc) as usize
     }
 
+    /// The initialised elements `[0, len)`.
     pub fn as_slice(&self) -> &[T] {
         // SAFETY: `[0, len)` is initialised, and writes need `&mut self`.
         unsafe { std::slice::from_raw_parts(self.ptr(), self.len) }
     }
 
+    /// Element `i`, or `None` past the end.
     pub fn get(&self, i: usize) -> Option<T> {
         self.as_slice().get(i).copied()
     }
@@ -201,6 +208,7 @@ impl<T: Native> Buffer<T> {
         }
     }
 
+    /// Appends one element (in place: past every snapshot's end).
     #[inline]
     pub fn push(&mut self, value: T) {
         if self.len == self.cap {
@@ -213,6 +221,7 @@ impl<T: Native> Buffer<T> {
         self.len += 1;
     }
 
+    /// Appends elements (in place: past every snapshot's end).
     #[inline]
     pub fn extend_from_slice(&mut self, values: &[T]) {
         if self.cap - self.len < values.len() {
@@ -247,6 +256,8 @@ impl<T: Native> Buffer<T> {
         unsafe { slot.write(value) };
     }
 
+    /// Inserts at `i`, moving the later elements up (copying first if a snapshot can see them).
+    /// Panics if `i > len`.
     pub fn insert(&mut self, i: usize, value: T) {
         assert!(
             i <= self.len,
@@ -266,6 +277,8 @@ impl<T: Native> Buffer<T> {
         self.len += 1;
     }
 
+    /// Removes and returns element `i` (copying first if a snapshot can see it). Panics if `i >=
+    /// len`.
     pub fn remove(&mut self, i: usize) -> T {
         assert!(
             i < self.len,
@@ -300,6 +313,7 @@ impl<T: Native> Buffer<T> {
         }
     }
 
+    /// Removes every element (a new allocation if snapshots hold the old one).
     pub fn clear(&mut self) {
         if Arc::strong_count(&self.alloc) > 1 {
             *self = Self::new();
@@ -329,16 +343,19 @@ pub struct Snapshot<T: Native> {
 }
 
 impl<T: Native> Snapshot<T> {
+    /// The snapshot's elements, immutable while it lives.
     pub fn as_slice(&self) -> &[T] {
         // SAFETY: the buffer never writes `[0, len)` of this allocation again (module comment),
         // and the `Arc` keeps the allocation alive as long as `self`.
         unsafe { std::slice::from_raw_parts(self.alloc.ptr.as_ptr().cast(), self.len) }
     }
 
+    /// Number of elements.
     pub fn len(&self) -> usize {
         self.len
     }
 
+    /// Whether there are no elements.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }

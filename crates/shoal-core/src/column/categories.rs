@@ -11,6 +11,8 @@ use super::strings::Strings;
 use crate::buffer::Snapshot;
 use crate::dtype::{DType, Problem, Scalar};
 
+/// A category column: integer codes (u8, widened to u16/u32 as the dictionary grows) into an
+/// append-only dictionary of distinct texts, open or closed.
 #[derive(Clone, Debug)]
 pub struct Categories {
     codes: Fixed,
@@ -81,32 +83,40 @@ impl Categories {
         c
     }
 
+    /// Number of rows.
     pub fn len(&self) -> usize {
         self.codes.len()
     }
 
+    /// Whether there are no rows.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
+    /// Number of distinct values in the dictionary.
     pub fn dictionary_len(&self) -> usize {
         self.values.len()
     }
 
+    /// Bytes of data held (values, offsets, codes, dictionary; not spare capacity).
     pub fn nbytes(&self) -> usize {
         let entry = std::mem::size_of::<(Box<[u8]>, u32)>() + 8;
         let keys: usize = self.lookup.keys().map(|k| k.len()).sum();
         self.codes.nbytes() + self.values.nbytes() + self.lookup.capacity() * entry + keys
     }
 
+    /// Makes room for `additional` more rows.
     pub fn reserve(&mut self, additional: usize) {
         self.codes.reserve(additional);
     }
 
+    /// Identifies the allocation, which snapshots may share: memory accounting counts each
+    /// allocation once.
     pub fn allocation_id(&self) -> usize {
         self.codes.allocation_id()
     }
 
+    /// The storage type of the codes now (u8, u16 or u32).
     pub fn code_type(&self) -> DType {
         self.codes.dtype()
     }
@@ -122,6 +132,7 @@ impl Categories {
         })
     }
 
+    /// The text of row `i`, or `None` past the end.
     #[inline]
     pub fn get(&self, i: usize) -> Option<&[u8]> {
         self.code(i)
@@ -159,11 +170,13 @@ impl Categories {
         Ok(code)
     }
 
+    /// Appends a row by code (`code` must be in the dictionary).
     #[inline]
     pub fn push_code(&mut self, code: u32) {
         self.codes.push(code_scalar(self.codes.dtype(), code));
     }
 
+    /// Appends a row, adding `value` to an open dictionary; a closed one refuses values outside it.
     #[inline]
     pub fn push(&mut self, value: &[u8]) -> Result<(), Problem> {
         let code = self.code_of(value)?;
@@ -171,26 +184,31 @@ impl Categories {
         Ok(())
     }
 
+    /// Overwrites row `i` (as `push` for values outside the dictionary).
     pub fn set(&mut self, i: usize, value: &[u8]) -> Result<(), Problem> {
         let code = self.code_of(value)?;
         self.codes.set(i, code_scalar(self.codes.dtype(), code));
         Ok(())
     }
 
+    /// Inserts a row at `i` (as `push` for values outside the dictionary).
     pub fn insert(&mut self, i: usize, value: &[u8]) -> Result<(), Problem> {
         let code = self.code_of(value)?;
         self.codes.insert(i, code_scalar(self.codes.dtype(), code));
         Ok(())
     }
 
+    /// Inserts a row by code at `i` (`code` must be in the dictionary).
     pub fn insert_code(&mut self, i: usize, code: u32) {
         self.codes.insert(i, code_scalar(self.codes.dtype(), code));
     }
 
+    /// Removes row `i` (`i < len`), moving the later rows down.
     pub fn remove(&mut self, i: usize) {
         self.codes.remove(i);
     }
 
+    /// Keeps the first `len` rows; a no-op if there are fewer.
     pub fn truncate(&mut self, len: usize) {
         self.codes.truncate(len);
     }

@@ -42,18 +42,30 @@ macro_rules! with_scalar {
     };
 }
 
+/// Values of one fixed-width storage type: one `Buffer` per type.
 #[derive(Clone, Debug)]
 pub enum Fixed {
+    /// `f64` values.
     F64(Buffer<f64>),
+    /// `f32` values.
     F32(Buffer<f32>),
+    /// `i8` values.
     I8(Buffer<i8>),
+    /// `i16` values.
     I16(Buffer<i16>),
+    /// `i32` values.
     I32(Buffer<i32>),
+    /// `i64` values.
     I64(Buffer<i64>),
+    /// `u8` values.
     U8(Buffer<u8>),
+    /// `u16` values.
     U16(Buffer<u16>),
+    /// `u32` values.
     U32(Buffer<u32>),
+    /// `u64` values.
     U64(Buffer<u64>),
+    /// `bool` values.
     Bool(Buffer<bool>),
 }
 
@@ -94,6 +106,7 @@ impl Fixed {
         }
     }
 
+    /// The storage type.
     pub fn dtype(&self) -> DType {
         match self {
             Fixed::F64(_) => DType::F64,
@@ -110,18 +123,22 @@ impl Fixed {
         }
     }
 
+    /// Number of rows.
     pub fn len(&self) -> usize {
         dispatch!(self, b => b.len())
     }
 
+    /// Whether there are no rows.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
+    /// Bytes of data held (values, offsets, codes, dictionary; not spare capacity).
     pub fn nbytes(&self) -> usize {
         dispatch!(self, b => b.nbytes())
     }
 
+    /// Makes room for `additional` more rows.
     pub fn reserve(&mut self, additional: usize) {
         dispatch!(self, b => b.reserve(additional))
     }
@@ -131,6 +148,7 @@ impl Fixed {
         dispatch!(self, b => b.allocation_id())
     }
 
+    /// Row `i` as a scalar, or `None` past the end.
     #[inline]
     pub fn get(&self, i: usize) -> Option<Scalar> {
         match self {
@@ -174,26 +192,32 @@ impl Fixed {
         with_scalar!(self, s, b, v => b.push(v))
     }
 
+    /// Appends a zero (the placeholder under a null).
     pub fn push_zero(&mut self) {
         self.push(Scalar::zero(self.dtype()));
     }
 
+    /// Overwrites row `i`. Panics if the scalar's type differs or `i >= len`.
     pub fn set(&mut self, i: usize, s: Scalar) {
         with_scalar!(self, s, b, v => b.set(i, v))
     }
 
+    /// Inserts at `i`. Panics if the scalar's type differs or `i > len`.
     pub fn insert(&mut self, i: usize, s: Scalar) {
         with_scalar!(self, s, b, v => b.insert(i, v))
     }
 
+    /// Removes row `i` (`i < len`), moving the later rows down.
     pub fn remove(&mut self, i: usize) {
         dispatch!(self, b => { b.remove(i); })
     }
 
+    /// Keeps the first `len` rows; a no-op if there are fewer.
     pub fn truncate(&mut self, len: usize) {
         dispatch!(self, b => b.truncate(len))
     }
 
+    /// Removes every row.
     pub fn clear(&mut self) {
         dispatch!(self, b => b.clear())
     }
@@ -234,6 +258,7 @@ impl Fixed {
         out
     }
 
+    /// An immutable snapshot of the current values.
     pub fn snapshot(&mut self) -> FixedSnapshot {
         match self {
             Fixed::F64(b) => FixedSnapshot::F64(b.snapshot()),
@@ -263,16 +288,27 @@ fn from_ne_bytes<T: crate::buffer::Native>(chunk: &[u8]) -> T {
 /// An immutable view of a column at one moment (see [`Snapshot`]).
 #[derive(Clone, Debug)]
 pub enum FixedSnapshot {
+    /// `f64` values.
     F64(Snapshot<f64>),
+    /// `f32` values.
     F32(Snapshot<f32>),
+    /// `i8` values.
     I8(Snapshot<i8>),
+    /// `i16` values.
     I16(Snapshot<i16>),
+    /// `i32` values.
     I32(Snapshot<i32>),
+    /// `i64` values.
     I64(Snapshot<i64>),
+    /// `u8` values.
     U8(Snapshot<u8>),
+    /// `u16` values.
     U16(Snapshot<u16>),
+    /// `u32` values.
     U32(Snapshot<u32>),
+    /// `u64` values.
     U64(Snapshot<u64>),
+    /// `bool` values.
     Bool(Snapshot<bool>),
 }
 
@@ -295,6 +331,7 @@ macro_rules! dispatch_snapshot {
 }
 
 impl FixedSnapshot {
+    /// The storage type.
     pub fn dtype(&self) -> DType {
         match self {
             FixedSnapshot::F64(_) => DType::F64,
@@ -311,10 +348,12 @@ impl FixedSnapshot {
         }
     }
 
+    /// Number of rows.
     pub fn len(&self) -> usize {
         dispatch_snapshot!(self, s => s.len())
     }
 
+    /// Whether there are no rows.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -324,6 +363,7 @@ impl FixedSnapshot {
         dispatch_snapshot!(self, s => s.allocation_id())
     }
 
+    /// Bytes of the allocation the snapshot keeps alive.
     pub fn allocation_bytes(&self) -> usize {
         dispatch_snapshot!(self, s => s.allocation_bytes())
     }
@@ -340,6 +380,7 @@ impl FixedSnapshot {
         unsafe { std::slice::from_raw_parts(self.as_ptr(), self.len() * self.dtype().itemsize()) }
     }
 
+    /// Row `i` as a scalar, or `None` past the end.
     pub fn get(&self, i: usize) -> Option<Scalar> {
         match self {
             FixedSnapshot::F64(s) => s.as_slice().get(i).copied().map(Scalar::F64),

@@ -24,6 +24,8 @@ enum Values {
     Cat(Categories),
 }
 
+/// One field's values (fixed-width, text/bytes or category) and, once the field has held a null, a
+/// validity bitmap.
 #[derive(Clone, Debug)]
 pub struct Column {
     dtype: DType,
@@ -71,10 +73,12 @@ impl Column {
         Ok(c)
     }
 
+    /// The field's type.
     pub fn dtype(&self) -> DType {
         self.dtype
     }
 
+    /// Number of rows.
     pub fn len(&self) -> usize {
         match &self.values {
             Values::Fixed(f) => f.len(),
@@ -83,14 +87,17 @@ impl Column {
         }
     }
 
+    /// Whether there are no rows.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
+    /// Number of nulls.
     pub fn null_count(&self) -> usize {
         self.validity.as_ref().map_or(0, Bitmap::count_unset)
     }
 
+    /// Bytes of data held (values, offsets, codes, dictionary; not spare capacity).
     pub fn nbytes(&self) -> usize {
         let values = match &self.values {
             Values::Fixed(f) => f.nbytes(),
@@ -100,6 +107,7 @@ impl Column {
         values + self.validity.as_ref().map_or(0, Bitmap::nbytes)
     }
 
+    /// Makes room for `additional` more rows.
     pub fn reserve(&mut self, additional: usize) {
         match &mut self.values {
             Values::Fixed(f) => f.reserve(additional),
@@ -150,6 +158,7 @@ impl Column {
         self.validity.as_ref().is_some_and(|v| !v.get(i))
     }
 
+    /// Row `i` (`Datum::Null` for a null), or `None` past the end.
     #[inline]
     pub fn get(&self, i: usize) -> Option<Datum<'_>> {
         if i < self.len() && self.is_null(i) {
@@ -265,6 +274,7 @@ impl Column {
         Ok(())
     }
 
+    /// Removes row `i` (`i < len`), moving the later rows down.
     pub fn remove(&mut self, i: usize) {
         match &mut self.values {
             Values::Fixed(f) => f.remove(i),
@@ -276,6 +286,7 @@ impl Column {
         }
     }
 
+    /// Keeps the first `len` rows; a no-op if there are fewer.
     pub fn truncate(&mut self, len: usize) {
         match &mut self.values {
             Values::Fixed(f) => f.truncate(len),
@@ -287,6 +298,7 @@ impl Column {
         }
     }
 
+    /// Removes every row.
     pub fn clear(&mut self) {
         match &mut self.values {
             Values::Fixed(f) => f.clear(),
@@ -413,6 +425,7 @@ impl Column {
         }
     }
 
+    /// An immutable snapshot of the values and validity, sharing their buffers.
     pub fn snapshot(&mut self) -> ColumnSnapshot {
         let len = self.len();
         let data = match &mut self.values {

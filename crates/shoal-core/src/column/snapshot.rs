@@ -7,14 +7,22 @@ use crate::dtype::{DType, Datum, Scalar};
 /// The buffers of a column at one moment.
 #[derive(Clone, Debug)]
 pub enum SnapshotData {
+    /// Fixed-width values.
     Fixed(FixedSnapshot),
+    /// Text or bytes in Arrow's layout.
     Var {
+        /// `len + 1` offsets into `data`.
         offsets: Snapshot<i32>,
+        /// The rows' bytes, back to back.
         data: Snapshot<u8>,
     },
+    /// A category: codes into a dictionary of texts in Arrow's layout.
     Cat {
+        /// One code per row.
         codes: FixedSnapshot,
+        /// Offsets into the dictionary's `data`, one more than its values.
         offsets: Snapshot<i32>,
+        /// The dictionary's texts, back to back.
         data: Snapshot<u8>,
     },
 }
@@ -30,22 +38,27 @@ pub struct ColumnSnapshot {
 }
 
 impl ColumnSnapshot {
+    /// The field's type.
     pub fn dtype(&self) -> DType {
         self.dtype
     }
 
+    /// Number of rows.
     pub fn len(&self) -> usize {
         self.len
     }
 
+    /// Whether there are no rows.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
+    /// The buffers.
     pub fn data(&self) -> &SnapshotData {
         &self.data
     }
 
+    /// Number of nulls.
     pub fn null_count(&self) -> usize {
         self.validity.as_ref().map_or(0, |v| v.1)
     }
@@ -71,6 +84,7 @@ impl ColumnSnapshot {
         }
     }
 
+    /// Row `i` (`Datum::Null` for a null), or `None` past the end.
     pub fn get(&self, i: usize) -> Option<Datum<'_>> {
         if i >= self.len {
             return None;

@@ -18,6 +18,8 @@ const MAX_DATA: usize = i32::MAX as usize;
 /// Dead bytes below this are never worth a compaction.
 const MIN_DEAD_TO_COMPACT: usize = 64 * 1024;
 
+/// Text or bytes in Arrow's layout (i32 offsets and one data buffer), with a side region for
+/// overwrites that change a row's length.
 #[derive(Clone, Debug)]
 pub struct Strings {
     offsets: Buffer<i32>,
@@ -41,6 +43,7 @@ impl Default for Strings {
 }
 
 impl Strings {
+    /// An empty column.
     pub fn new() -> Strings {
         let mut offsets = Buffer::new();
         offsets.push(0);
@@ -60,14 +63,17 @@ impl Strings {
         Some(s)
     }
 
+    /// Number of rows.
     pub fn len(&self) -> usize {
         self.offsets.len() - 1
     }
 
+    /// Whether there are no rows.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
+    /// Bytes of data held (values, offsets, codes, dictionary; not spare capacity).
     pub fn nbytes(&self) -> usize {
         let patches = self.patches.as_ref().map_or(0, |p| {
             p.data.capacity() + p.rows.capacity() * std::mem::size_of::<(usize, (usize, usize))>()
@@ -80,11 +86,14 @@ impl Strings {
         self.patches.as_ref().map_or(0, |p| p.dead)
     }
 
+    /// Makes room for `rows` more rows holding `bytes` more bytes.
     pub fn reserve(&mut self, rows: usize, bytes: usize) {
         self.offsets.reserve(rows);
         self.data.reserve(bytes);
     }
 
+    /// Identifies the allocation, which snapshots may share: memory accounting counts each
+    /// allocation once.
     pub fn allocation_id(&self) -> usize {
         self.data.allocation_id()
     }
@@ -95,6 +104,7 @@ impl Strings {
         (o[i] as usize, o[i + 1] as usize)
     }
 
+    /// The bytes of row `i`, or `None` past the end.
     #[inline]
     pub fn get(&self, i: usize) -> Option<&[u8]> {
         if i >= self.len() {
@@ -109,6 +119,7 @@ impl Strings {
         Some(&self.data.as_slice()[a..b])
     }
 
+    /// Appends a row; refuses one that would take the data past 2 GiB (Arrow's 32-bit offsets).
     #[inline]
     pub fn push(&mut self, value: &[u8]) -> Result<(), Problem> {
         let end = self.data.len() + value.len();
@@ -190,6 +201,7 @@ impl Strings {
         Ok(())
     }
 
+    /// Removes row `i` (O(n): rebuilds the offsets).
     pub fn remove(&mut self, i: usize) {
         let n = self.len();
         *self = self
@@ -197,6 +209,7 @@ impl Strings {
             .expect("removal never grows the data");
     }
 
+    /// Keeps the first `len` rows; a no-op if there are fewer.
     pub fn truncate(&mut self, len: usize) {
         if len >= self.len() {
             return;
@@ -212,6 +225,7 @@ impl Strings {
         self.data.truncate(end);
     }
 
+    /// Removes every row.
     pub fn clear(&mut self) {
         *self = Strings::new();
     }

@@ -11,16 +11,27 @@ use std::fmt;
 /// The storage type of a field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DType {
+    /// `f64`.
     F64,
+    /// `f32`.
     F32,
+    /// `i8`.
     I8,
+    /// `i16`.
     I16,
+    /// `i32`.
     I32,
+    /// `i64`.
     I64,
+    /// `u8`.
     U8,
+    /// `u16`.
     U16,
+    /// `u32`.
     U32,
+    /// `u64`.
     U64,
+    /// `bool`.
     Bool,
     /// UTF-8 text: offsets and bytes.
     Str,
@@ -42,6 +53,7 @@ pub const DATETIME_RANGE_US: (i64, i64) = (-62_135_596_800_000_000, 253_402_300_
 pub const DATE_RANGE_DAYS: (i32, i32) = (-719_162, 2_932_896);
 
 impl DType {
+    /// Every storage type, in a fixed order.
     pub const ALL: [DType; 17] = [
         DType::F64,
         DType::F32,
@@ -100,6 +112,7 @@ impl DType {
         !matches!(self, DType::Str | DType::Bytes | DType::Category)
     }
 
+    /// The type with this name (`f64`, `str`, `category` ...), as `DType::name` gives it.
     pub fn from_name(name: &str) -> Option<DType> {
         match name {
             "f64" => Some(DType::F64),
@@ -141,6 +154,7 @@ impl DType {
         })
     }
 
+    /// Whether it is `f64` or `f32`.
     pub fn is_float(self) -> bool {
         matches!(self, DType::F64 | DType::F32)
     }
@@ -231,14 +245,18 @@ impl fmt::Display for DType {
 /// A value as it arrives from the outside world, before it is checked against a field.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Value {
+    /// A Python float (or another real number converted to one).
     Float(f64),
+    /// An integer in the `i64` range.
     Int(i64),
     /// An integer above `i64::MAX` (up to `u64::MAX`).
     UInt(u64),
+    /// A bool.
     Bool(bool),
 }
 
 impl Value {
+    /// The Python type's name, for messages: `float`, `int`, `bool`.
     pub fn kind(self) -> &'static str {
         match self {
             Value::Float(_) => "float",
@@ -280,16 +298,27 @@ impl fmt::Display for Value {
 /// A checked value of one specific [`DType`], as stored in a column.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Scalar {
+    /// A `f64`.
     F64(f64),
+    /// A `f32`.
     F32(f32),
+    /// A `i8`.
     I8(i8),
+    /// A `i16`.
     I16(i16),
+    /// A `i32`.
     I32(i32),
+    /// A `i64`.
     I64(i64),
+    /// A `u8`.
     U8(u8),
+    /// A `u16`.
     U16(u16),
+    /// A `u32`.
     U32(u32),
+    /// A `u64`.
     U64(u64),
+    /// A `bool`.
     Bool(bool),
 }
 
@@ -312,6 +341,7 @@ impl Scalar {
         }
     }
 
+    /// The storage type.
     pub fn dtype(self) -> DType {
         match self {
             Scalar::F64(_) => DType::F64,
@@ -353,12 +383,16 @@ impl Scalar {
 /// a string, a bytes value or a category (borrowed on the way in and out, owned when kept).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Datum<'a> {
+    /// A null.
     Null,
+    /// A fixed-width value (temporal values in their integer storage).
     Num(Scalar),
+    /// The UTF-8 of a str or category, or the bytes of a bytes value.
     Bytes(Cow<'a, [u8]>),
 }
 
 impl Datum<'_> {
+    /// An owned copy (no borrow left).
     pub fn into_owned(self) -> Datum<'static> {
         match self {
             Datum::Null => Datum::Null,
@@ -376,6 +410,7 @@ impl Datum<'_> {
         }
     }
 
+    /// Borrowed bytes.
     pub fn bytes(b: &[u8]) -> Datum<'_> {
         Datum::Bytes(Cow::Borrowed(b))
     }
@@ -390,11 +425,16 @@ impl From<Scalar> for Datum<'_> {
 /// Why a value does not fit a field (the caller adds which field, row and value).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Problem {
+    /// A value of a type the field does not take.
     WrongType {
+        /// The field's type.
         expected: DType,
+        /// The value's kind (`float`, `int`, `bool`).
         got: &'static str,
     },
+    /// A value of an accepted type but outside the storage type's range.
     OutOfRange {
+        /// The storage type it does not fit.
         dtype: DType,
     },
     /// `None` for a field that is not optional.

@@ -4,9 +4,12 @@ use std::sync::Arc;
 
 use crate::dtype::DType;
 
+/// One field of a record type.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Field {
+    /// The field's name.
     pub name: String,
+    /// Its storage type.
     pub dtype: DType,
     /// Whether the field takes nulls (`T | None`).
     pub nullable: bool,
@@ -28,12 +31,14 @@ impl Field {
         }
     }
 
+    /// The same field, optional (`T | None`).
     pub fn optional(mut self) -> Field {
         self.nullable = true;
         self
     }
 }
 
+/// The fields of a record type, with unique names.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Schema {
     fields: Vec<Field>,
@@ -50,18 +55,22 @@ impl Schema {
         Some(Schema { fields })
     }
 
+    /// The fields, in declaration order.
     pub fn fields(&self) -> &[Field] {
         &self.fields
     }
 
+    /// Number of fields.
     pub fn len(&self) -> usize {
         self.fields.len()
     }
 
+    /// Whether there are no fields.
     pub fn is_empty(&self) -> bool {
         self.fields.is_empty()
     }
 
+    /// The index of the field named `name`.
     pub fn index_of(&self, name: &str) -> Option<usize> {
         self.fields.iter().position(|f| f.name == name)
     }

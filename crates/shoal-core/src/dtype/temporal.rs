@@ -2,6 +2,7 @@
 //! 1970-01-01, and datetimes as microseconds since 1970-01-01T00:00 (the units Python's own
 //! `datetime` works in, so every Python value round-trips exactly).
 
+/// Microseconds in a day.
 pub const US_PER_DAY: i64 = 86_400_000_000;
 
 /// Days since 1970-01-01 of a (year, month 1..=12, day 1..=31) date.
@@ -32,12 +33,19 @@ pub fn civil_from_days(days: i32) -> (i32, u32, u32) {
 /// A datetime's fields, as `datetime.datetime` takes them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Civil {
+    /// Proleptic Gregorian year.
     pub year: i32,
+    /// Month, 1-12.
     pub month: u32,
+    /// Day of the month, 1-31.
     pub day: u32,
+    /// Hour, 0-23.
     pub hour: u32,
+    /// Minute, 0-59.
     pub minute: u32,
+    /// Second, 0-59.
     pub second: u32,
+    /// Microsecond, 0-999,999.
     pub micro: u32,
 }
 
@@ -49,6 +57,7 @@ impl Civil {
         days * US_PER_DAY + secs * 1_000_000 + i64::from(self.micro)
     }
 
+    /// The civil time `us` microseconds after 1970-01-01 00:00.
     pub fn from_micros(us: i64) -> Civil {
         let days = us.div_euclid(US_PER_DAY);
         let rem = us.rem_euclid(US_PER_DAY);

@@ -7,6 +7,7 @@ use crate::dtype::Schema;
 use crate::dtype::{DType, Datum, Problem, Value};
 use crate::error::Error;
 
+/// Columns of equal length, one per schema field, changed one whole row at a time.
 #[derive(Clone, Debug)]
 pub struct Table {
     schema: Arc<Schema>,
@@ -18,6 +19,7 @@ pub struct Table {
 }
 
 impl Table {
+    /// An empty table of `schema`.
     pub fn new(schema: Arc<Schema>) -> Table {
         let columns = schema.fields().iter().map(Column::for_field).collect();
         Table {
@@ -46,26 +48,33 @@ impl Table {
         Ok(table)
     }
 
+    /// The schema.
     pub fn schema(&self) -> &Arc<Schema> {
         &self.schema
     }
 
+    /// Number of rows.
     pub fn len(&self) -> usize {
         self.len
     }
 
+    /// Whether there are no rows.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
+    /// Counts structural changes (insert, remove, clear, permute): row handles compare it to know
+    /// whether their index still names the same record. Appends and cell writes do not change it.
     pub fn version(&self) -> u64 {
         self.version
     }
 
+    /// The column of field `field`. Panics if out of range.
     pub fn column(&self, field: usize) -> &Column {
         &self.columns[field]
     }
 
+    /// All columns, in field order.
     pub fn columns(&self) -> &[Column] {
         &self.columns
     }
@@ -75,6 +84,7 @@ impl Table {
         self.columns.iter().map(Column::nbytes).sum()
     }
 
+    /// Makes room for `additional` more rows.
     pub fn reserve(&mut self, additional: usize) {
         for c in &mut self.columns {
             c.reserve(additional);
@@ -268,6 +278,7 @@ impl Table {
         }
     }
 
+    /// The value of `field` in `row`.
     pub fn get(&self, row: usize, field: usize) -> Result<Datum<'_>, Error> {
         self.check_row(row)?;
         Ok(self.columns[field].get(row).expect("row checked"))
@@ -283,6 +294,7 @@ impl Table {
             .collect())
     }
 
+    /// Inserts a row of values at `row`, all or nothing.
     pub fn insert(&mut self, row: usize, values: &[Value]) -> Result<(), Error> {
         self.check_arity(values.len())?;
         let row = row.min(self.len);
@@ -316,6 +328,7 @@ impl Table {
         Ok(values)
     }
 
+    /// Removes every row.
     pub fn clear(&mut self) {
         for c in &mut self.columns {
             c.clear();
@@ -362,6 +375,7 @@ impl Table {
         self.version += 1;
     }
 
+    /// An immutable snapshot of field `field`'s column.
     pub fn snapshot(&mut self, field: usize) -> ColumnSnapshot {
         self.columns[field].snapshot()
     }
