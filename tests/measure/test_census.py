@@ -7,7 +7,7 @@ import sys
 
 import pytest
 import shoal
-from conftest import Point
+from records import Point
 
 N = 50_000
 

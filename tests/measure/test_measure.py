@@ -8,7 +8,7 @@ import tracemalloc
 
 import pytest
 import shoal
-from conftest import Point
+from records import Point
 
 N = 20_000
 

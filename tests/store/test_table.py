@@ -7,7 +7,7 @@ import pickle
 
 import pytest
 import shoal
-from conftest import Point, Sized
+from records import Point, Sized
 
 
 def test_append_forms(points):

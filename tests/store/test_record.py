@@ -7,7 +7,7 @@ from typing import ClassVar
 
 import pytest
 import shoal
-from conftest import Point, Sized
+from records import Point, Sized
 
 
 def test_construction_defaults_and_keywords():

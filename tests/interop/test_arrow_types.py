@@ -8,8 +8,7 @@ import pickle
 import numpy as np
 import pytest
 import shoal
-
-from tests.test_types import Rec, rec_values
+from records import Rec, rec_values
 
 pa = pytest.importorskip("pyarrow")
 

@@ -4,7 +4,7 @@ import gc
 
 import pytest
 import shoal
-from conftest import Point
+from records import Point
 
 np = pytest.importorskip("numpy")
 

@@ -2,51 +2,12 @@
 tz-aware), dates and timedeltas, checked against plain Python values; bad input; compaction."""
 
 import datetime as dt
-import enum
 import pickle
-import zoneinfo
-from typing import Annotated, Literal, Optional
+from typing import Literal
 
 import pytest
 import shoal
-
-UTC = dt.timezone.utc
-PARIS = zoneinfo.ZoneInfo("Europe/Paris")
-
-
-class Color(enum.Enum):
-    RED = 1
-    GREEN = "g"
-
-
-class Rec(shoal.Record):
-    name: str
-    score: float | None
-    tag: shoal.Category
-    color: Color
-    size: Literal["S", "M", "L"]
-    blob: bytes | None
-    when: dt.datetime
-    at: Annotated[dt.datetime, shoal.tz("Europe/Paris")]
-    day: dt.date
-    took: dt.timedelta
-    n: Optional[int] = None  # noqa: UP045 - the spelling under test
-
-
-def rec_values(i: int) -> tuple:
-    return (
-        f"näme {i} 🐟" * (i % 3),
-        None if i % 4 == 2 else i * 1.5,
-        "abc"[i % 3],
-        Color.RED if i % 2 else Color.GREEN,
-        "SML"[i % 3],
-        None if i % 5 == 3 else bytes(range(i % 7)),
-        dt.datetime(2020, 1, 1, 12) + dt.timedelta(seconds=i, microseconds=i),
-        dt.datetime(2024, 3, 31, tzinfo=UTC) + dt.timedelta(hours=i),
-        dt.date(1969, 12, 31) + dt.timedelta(days=i * 40),
-        dt.timedelta(days=-i, microseconds=7),
-        i if i % 2 else None,
-    )
+from records import PARIS, UTC, Color, Rec, rec_values
 
 
 @pytest.fixture
