@@ -272,8 +272,9 @@ fn import_column(
             let unit = input
                 .format
                 .strip_prefix(prefix)
-                .filter(|rest| rest.len() == 1 + tz.len() && rest[1..] == tz)
-                .and_then(|rest| unit_factor(&rest[..1]))
+                // `get`, not indexing: a hostile format may hold a multi-byte character here.
+                .filter(|rest| rest.get(1..) == Some(tz.as_str()))
+                .and_then(|rest| unit_factor(rest.get(..1)?))
                 .ok_or_else(mismatch)?;
             // SAFETY: the format is a timestamp or duration: buffer 1 holds i64s.
             let raw = unsafe { input.slice::<i64>(1, 0) }?;

@@ -120,3 +120,93 @@ fn import_round_trips_and_refuses_bad_input() {
         (a.release.unwrap())(&mut a);
     }
 }
+
+/// A hand-built struct array of one column `name`, as a hostile producer might make it: the
+/// child's format and buffers as given (leaked: the test owns them for its whole run).
+fn handmade(
+    format: &[u8],
+    name: &str,
+    len: i64,
+    buffers: Vec<*const u8>,
+) -> (ArrowSchema, ArrowArray) {
+    let leak_cstr = |b: &[u8]| {
+        let mut v = b.to_vec();
+        v.push(0);
+        Box::leak(v.into_boxed_slice())
+            .as_ptr()
+            .cast::<std::ffi::c_char>()
+    };
+    let mut child_s = ArrowSchema::empty();
+    child_s.format = leak_cstr(format);
+    child_s.name = leak_cstr(name.as_bytes());
+    let mut child_a = ArrowArray::empty();
+    child_a.length = len;
+    child_a.n_buffers = buffers.len() as i64;
+    child_a.buffers = Box::leak(
+        buffers
+            .into_iter()
+            .map(|p| p.cast::<std::ffi::c_void>())
+            .collect::<Vec<_>>()
+            .into_boxed_slice(),
+    )
+    .as_mut_ptr();
+    let mut top_s = ArrowSchema::empty();
+    top_s.format = leak_cstr(b"+s");
+    top_s.n_children = 1;
+    top_s.children =
+        Box::leak(vec![Box::into_raw(Box::new(child_s))].into_boxed_slice()).as_mut_ptr();
+    let mut top_a = ArrowArray::empty();
+    top_a.length = len;
+    top_a.n_buffers = 1;
+    top_a.buffers =
+        Box::leak(vec![std::ptr::null::<std::ffi::c_void>()].into_boxed_slice()).as_mut_ptr();
+    top_a.n_children = 1;
+    top_a.children =
+        Box::leak(vec![Box::into_raw(Box::new(child_a))].into_boxed_slice()).as_mut_ptr();
+    (top_s, top_a)
+}
+
+fn import_one(field: Field, s: &ArrowSchema, a: &ArrowArray) -> Result<Column, Error> {
+    let schema = Schema::new(vec![field]).unwrap();
+    let mut cols = vec![Column::for_field(&schema.fields()[0])];
+    // SAFETY: the structs are well-formed as far as the C interface can tell; the importer
+    // must find what is wrong with their contents.
+    unsafe { import_struct(&schema, s, a, &mut cols) }?;
+    Ok(cols.pop().unwrap())
+}
+
+#[test]
+fn a_multibyte_character_in_a_timestamp_format_is_a_type_mismatch() {
+    // ../shared/repros/reliability/13: `ts\xc3\xa9` once sliced a str off a char boundary.
+    let data = Box::leak(Box::new(0i64));
+    let (s, a) = handmade(
+        b"ts\xc3\xa9",
+        "d",
+        1,
+        vec![std::ptr::null(), (data as *const i64).cast()],
+    );
+    let err = import_one(Field::new("d", DType::Datetime), &s, &a).unwrap_err();
+    assert!(matches!(err, Error::TypeMismatch { .. }), "{err:?}");
+}
+
+#[test]
+fn a_view_array_without_its_sizes_buffer_is_refused() {
+    // ../shared/repros/reliability/12: a null variadic-sizes buffer was read.
+    let mut view = [0u8; 16];
+    view[0..4].copy_from_slice(&20i32.to_le_bytes()); // long value: in variadic buffer 0
+    let view = Box::leak(Box::new(view));
+    let text = Box::leak(Box::new([b'a'; 32]));
+    let (s, a) = handmade(
+        b"vu",
+        "s",
+        1,
+        vec![
+            std::ptr::null(),
+            view.as_ptr(),
+            text.as_ptr(),
+            std::ptr::null(),
+        ],
+    );
+    let err = import_one(Field::new("s", DType::Str), &s, &a).unwrap_err();
+    assert!(matches!(err, Error::Malformed { .. }), "{err:?}");
+}

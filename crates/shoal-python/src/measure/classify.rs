@@ -1,7 +1,5 @@
 //! What kind of object a type makes, decided once per type from its flags and fields.
 
-use std::ffi::CStr;
-
 use pyo3::ffi;
 
 use super::known::KnownTypes;
@@ -86,6 +84,7 @@ pub(super) fn classify(
     tp: *mut ffi::PyTypeObject,
     known: &KnownTypes,
     registered: &[*mut ffi::PyTypeObject],
+    numpy_array: Option<*mut ffi::PyTypeObject>,
 ) -> TypeInfo {
     // SAFETY: reads the flags of a live type object.
     let flags = unsafe { ffi::PyType_GetFlags(tp) };
@@ -124,7 +123,7 @@ pub(super) fn classify(
         Kind::Store(index)
     } else if registered.contains(&tp) {
         Kind::Registered
-    } else if is_numpy_array_type(tp) {
+    } else if numpy_array.is_some_and(|np| is_subtype(tp, np)) {
         Kind::Numpy
     } else {
         Kind::Instance
@@ -153,19 +152,4 @@ pub(super) fn classify(
         item: t.tp_itemsize as u64,
         inline_values,
     }
-}
-
-/// Whether `tp` is `numpy.ndarray` or a subclass (by name: NumPy need not be importable).
-pub(super) fn is_numpy_array_type(tp: *mut ffi::PyTypeObject) -> bool {
-    let mut t = tp;
-    while !t.is_null() {
-        // SAFETY: `t` is a live type: `tp` or a base in its `tp_base` chain.
-        let ty = unsafe { &*t };
-        // SAFETY: `tp_name` of a live type is a C string it owns.
-        if unsafe { CStr::from_ptr(ty.tp_name) }.to_bytes() == b"numpy.ndarray" {
-            return true;
-        }
-        t = ty.tp_base;
-    }
-    false
 }

@@ -6,6 +6,7 @@ use std::ffi::{c_int, c_void, CStr};
 
 use pyo3::ffi;
 use pyo3::prelude::*;
+use pyo3::types::PyType;
 use shoal_heap::{AddrMap, Bucket, Heap, Node, Role};
 
 use super::classify::{classify, Kind, TypeInfo};
@@ -21,6 +22,9 @@ pub(super) struct CPython<'py> {
     /// Types with a Python sizer (`shoal.register_sizer`), and the objects of those types met.
     pub(super) registered: Vec<*mut ffi::PyTypeObject>,
     pub(super) deferred: Vec<*mut ffi::PyObject>,
+    /// `numpy.ndarray` if NumPy is imported: arrays are recognised by this type's identity
+    /// (and subclassing), never by name, since any class can be named "numpy.ndarray".
+    numpy_array: Option<Bound<'py, PyType>>,
     pub(super) types: AddrMap<usize, TypeInfo>,
     /// The types looked up last: a walk alternates between few types (instances, their
     /// values, a list) for long runs.
@@ -63,6 +67,7 @@ impl<'py> CPython<'py> {
             known: KnownTypes::get(py),
             registered: Vec::new(),
             deferred: Vec::new(),
+            numpy_array: numpy_array_type(py),
             types: AddrMap::default(),
             last_types: [(0, TypeInfo::UNKNOWN); 4],
             names: HashMap::new(),
@@ -91,7 +96,12 @@ impl<'py> CPython<'py> {
         let info = match self.types.get(&key) {
             Some(info) => *info,
             None => {
-                let info = classify(tp, self.known, &self.registered);
+                let info = classify(
+                    tp,
+                    self.known,
+                    &self.registered,
+                    self.numpy_array.as_ref().map(|t| t.as_type_ptr()),
+                );
                 self.types.insert(key, info);
                 info
             }
@@ -434,6 +444,14 @@ fn dict_child(o: *mut ffi::PyObject, cursor: &mut usize) -> Option<*mut ffi::PyO
         *cursor = ((start as usize) << 1) | 1;
         Some(key)
     }
+}
+
+/// `numpy.ndarray`, if NumPy has been imported (looked up before the walk, which runs no Python
+/// code; without NumPy imported there are no arrays to find).
+fn numpy_array_type(py: Python<'_>) -> Option<Bound<'_, PyType>> {
+    let modules = py.import("sys").ok()?.getattr("modules").ok()?;
+    let numpy = modules.get_item("numpy").ok()?;
+    numpy.getattr("ndarray").ok()?.cast_into::<PyType>().ok()
 }
 
 /// Bytes of a set's separately allocated hash table (none while it uses its small table).

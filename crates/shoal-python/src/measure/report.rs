@@ -3,7 +3,7 @@
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use shoal_heap::{self as walk, Bucket};
+use shoal_heap::{self as walk, AddrSet, Bucket};
 
 use super::heap::CPython;
 
@@ -13,15 +13,35 @@ pub(super) fn report_dict<'py>(
     report: &walk::WalkReport,
     include_shared: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
-    // Taken first, before anything below could run Python code: the deferred objects were
-    // reached from live roots while the GIL was held and nothing has run since.
-    let deferred = pyo3::types::PyList::new(
-        py,
-        heap.deferred.iter().map(|&o| {
-            // SAFETY: as said above, `o` is alive; this takes a new reference to it.
+    // Strong references first, before anything below can run Python code (any allocation of a
+    // Python object can start a collection, whose finalisers, or a metaclass's `__module__`
+    // property, can free what the walk saw): the deferred objects, and every type the report
+    // names, which were alive when the walk ended (it runs no Python code). Taking a reference
+    // allocates nothing Python can see.
+    let deferred: Vec<Bound<'py, PyAny>> = heap
+        .deferred
+        .iter()
+        .map(|&o| {
+            // SAFETY: `o` was reached from live roots with the GIL held and nothing has run
+            // since; this takes a new reference to it.
             unsafe { Bound::from_borrowed_ptr(py, o) }
-        }),
-    )?;
+        })
+        .collect();
+    let types: AddrSet<usize> = report
+        .by_type
+        .keys()
+        .chain(report.by_owner.keys())
+        .chain(report.by_bucket_type.keys().map(|(_, t)| t))
+        .copied()
+        .collect();
+    let _types_alive: Vec<Bound<'py, PyAny>> = types
+        .iter()
+        .map(|&t| {
+            // SAFETY: as above: `t` is the address of a type the walk saw alive.
+            unsafe { Bound::from_borrowed_ptr(py, t as *mut ffi::PyObject) }
+        })
+        .collect();
+    let deferred = pyo3::types::PyList::new(py, deferred)?;
     let out = PyDict::new(py);
     out.set_item(
         "total",
@@ -67,7 +87,7 @@ pub(super) fn report_dict<'py>(
         let own = report.by_type.get(&t).copied().unwrap_or_default();
         let row = PyDict::new(py);
         row.set_item("type", heap.type_name(tp))?;
-        // SAFETY: `tp` is a live type (its instances were just walked with the GIL held).
+        // SAFETY: `tp` is a type kept alive by `_types_alive`, whatever Python code has run.
         let module = unsafe { Bound::from_borrowed_ptr(py, tp.cast()) }
             .getattr("__module__")
             .ok();

@@ -42,7 +42,7 @@ impl PySchema {
         frozen: bool,
     ) -> PyResult<Self> {
         let py = record_type.py();
-        if !record_type.is_subclass(super::record_base(py)?)? {
+        if !super::is_record_type(record_type.as_type_ptr(), py)? {
             return Err(ShoalError::NotRecordClass {
                 detail: "a Schema belongs to a shoal.Record subclass".into(),
             }

@@ -26,7 +26,7 @@ mod type_object;
 pub use access::{get_field, record_cells, set_field};
 pub use new::{new_row, new_standalone, rebind_if_unshared};
 
-pub use type_object::{is_record, record_base};
+pub use type_object::{is_record, is_record_type, record_base};
 
 use pyo3::ffi;
 use pyo3::prelude::*;

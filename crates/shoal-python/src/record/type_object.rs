@@ -55,8 +55,19 @@ fn create_type(py: Python<'_>) -> PyResult<Py<PyType>> {
     Ok(ty.cast_into::<PyType>()?.unbind())
 }
 
+/// Whether `obj` is really a record: its type (`Py_TYPE`, not a `__class__` it may claim, as
+/// `unittest.mock.Mock(spec=P)` does) is `RecordBase` or a subclass. Only then may its memory
+/// be read as a `RecordObject`.
 pub fn is_record(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
-    obj.is_instance(record_base(obj.py())?)
+    is_record_type(obj.get_type().as_type_ptr(), obj.py())
+}
+
+/// Whether the type `tp` is `RecordBase` or a subclass, by the type's own MRO (no
+/// `__subclasscheck__`/`__instancecheck__` hook can answer for it).
+pub fn is_record_type(tp: *mut ffi::PyTypeObject, py: Python<'_>) -> PyResult<bool> {
+    let base = record_base(py)?.as_type_ptr();
+    // SAFETY: both are live type objects (`tp` is borrowed from a live object or type).
+    Ok(unsafe { ffi::PyType_IsSubtype(tp, base) } != 0)
 }
 
 /// The field index of `name` if it is one of the schema's interned field names (pointer match).
