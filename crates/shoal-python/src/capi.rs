@@ -14,6 +14,7 @@ pub fn trampoline<R>(fail: R, f: impl FnOnce(Python<'_>) -> PyResult<R>) -> R {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => {
             e.restore(py);
+            release_deferred();
             fail
         }
         Err(_) => {
@@ -24,6 +25,16 @@ pub fn trampoline<R>(fail: R, f: impl FnOnce(Python<'_>) -> PyResult<R>) -> R {
             fail
         }
     }
+}
+
+/// Runs the decrefs PyO3 deferred while `f` ran. PyO3 counts its own attachments, and a C slot
+/// entered straight from CPython has none, so a `Py<T>` dropped there (an error path's `PyErr`
+/// converted to a message, say) is queued in PyO3's pool rather than released, until some later
+/// `#[pymethods]` call happens to drain it: 100k failed appends kept 109 MB. Attaching drains
+/// the pool; it costs a `PyGILState_Ensure`, so only error paths (where such drops happen) pay.
+#[cold]
+fn release_deferred() {
+    Python::attach(|_| ());
 }
 
 /// One entry of a `PyType_Spec` slot list.

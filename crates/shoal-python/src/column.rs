@@ -344,7 +344,14 @@ pub fn column_from_object(
         }
     }
     if let Ok(n) = obj.len() {
-        c.reserve(n);
+        // An honest length is reserved at once, as `list()` does, so a column that cannot fit
+        // is a MemoryError now rather than an abort later.
+        c.try_reserve(n).map_err(|_| ShoalError::OutOfMemory {
+            detail: format!(
+                "column for field '{}' of {}: {n} values do not fit in memory",
+                core_field.name, schema.record_name
+            ),
+        })?;
     }
     let spec = &schema.specs[field];
     for (row, item) in obj.try_iter()?.enumerate() {

@@ -8,8 +8,8 @@
 //! `ShoalError`s here, in [`ShoalError::from_core`], with the names the core does not know.
 
 use pyo3::exceptions::{
-    PyAttributeError, PyBufferError, PyIndexError, PyKeyError, PyOverflowError, PyReferenceError,
-    PyRuntimeError, PySystemError, PyTypeError, PyValueError,
+    PyAttributeError, PyBufferError, PyIndexError, PyKeyError, PyMemoryError, PyOverflowError,
+    PyReferenceError, PyRuntimeError, PySystemError, PyTypeError, PyValueError,
 };
 use pyo3::prelude::*;
 use shoal_core::{DType, Problem};
@@ -183,6 +183,10 @@ pub enum ShoalError {
     DeleteField {
         record: String,
         field: String,
+    },
+    /// An allocation the system refused (a column sized from a Python object's `len()`).
+    OutOfMemory {
+        detail: String,
     },
     /// A Rust panic caught at the C boundary (a bug: never expected).
     Internal {
@@ -453,6 +457,7 @@ impl From<ShoalError> for PyErr {
             ShoalError::DeleteField { record, field } => PyTypeError::new_err(format!(
                 "cannot delete field '{field}' of {record}: every record has every field"
             )),
+            ShoalError::OutOfMemory { detail } => PyMemoryError::new_err(detail),
             ShoalError::Internal { detail } => {
                 PySystemError::new_err(format!("shoal: internal panic in {detail}"))
             }

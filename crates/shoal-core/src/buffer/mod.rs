@@ -39,34 +39,53 @@ unsafe impl Send for Alloc {}
 // SAFETY: as above; `&Alloc` gives no write access.
 unsafe impl Sync for Alloc {}
 
+/// An allocation the allocator refused (or a size past `isize::MAX`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AllocError;
+
 impl Alloc {
     fn new<T>(cap: usize) -> Alloc {
-        let layout = Layout::array::<T>(cap).expect("capacity overflow");
+        Alloc::try_new::<T>(cap).unwrap_or_else(|_| out_of_memory::<T>(cap))
+    }
+
+    fn try_new<T>(cap: usize) -> Result<Alloc, AllocError> {
+        let layout = Layout::array::<T>(cap).map_err(|_| AllocError)?;
         if layout.size() == 0 {
-            return Alloc {
+            return Ok(Alloc {
                 ptr: NonNull::<T>::dangling().cast(),
                 layout,
-            };
+            });
         }
         // SAFETY: the layout has a non-zero size.
         let raw = unsafe { alloc::alloc(layout) };
-        let ptr = NonNull::new(raw).unwrap_or_else(|| alloc::handle_alloc_error(layout));
-        Alloc { ptr, layout }
+        let ptr = NonNull::new(raw).ok_or(AllocError)?;
+        Ok(Alloc { ptr, layout })
     }
 
     /// Grows in place where the allocator can (for large blocks glibc remaps pages instead of
-    /// copying them, so a growing column never holds two copies at once).
-    fn resize<T>(&mut self, cap: usize) {
-        let new_layout = Layout::array::<T>(cap).expect("capacity overflow");
+    /// copying them, so a growing column never holds two copies at once). On failure the
+    /// allocation is unchanged.
+    fn try_resize<T>(&mut self, cap: usize) -> Result<(), AllocError> {
+        let new_layout = Layout::array::<T>(cap).map_err(|_| AllocError)?;
         if self.layout.size() == 0 {
-            *self = Alloc::new::<T>(cap);
-            return;
+            *self = Alloc::try_new::<T>(cap)?;
+            return Ok(());
         }
         // SAFETY: `ptr` was allocated with `self.layout`, the new size is non-zero and does not
         // overflow `isize` (checked by `Layout::array`), and the alignment is unchanged.
         let raw = unsafe { alloc::realloc(self.ptr.as_ptr(), self.layout, new_layout.size()) };
-        self.ptr = NonNull::new(raw).unwrap_or_else(|| alloc::handle_alloc_error(new_layout));
+        self.ptr = NonNull::new(raw).ok_or(AllocError)?;
         self.layout = new_layout;
+        Ok(())
+    }
+}
+
+/// What an infallible growth does when the allocator refuses: what `Vec` does.
+#[cold]
+fn out_of_memory<T>(cap: usize) -> ! {
+    match Layout::array::<T>(cap) {
+        Ok(layout) => alloc::handle_alloc_error(layout),
+        Err(_) => panic!("capacity overflow"),
     }
 }
 
@@ -181,7 +200,12 @@ impl<T: Native> Buffer<T> {
 
     /// Copies `[0, len)` into a fresh allocation of `cap` elements; snapshots keep the old one.
     fn reallocate(&mut self, cap: usize) {
-        let fresh = Alloc::new::<T>(cap);
+        self.try_reallocate(cap)
+            .unwrap_or_else(|_| out_of_memory::<T>(cap));
+    }
+
+    fn try_reallocate(&mut self, cap: usize) -> Result<(), AllocError> {
+        let fresh = Alloc::try_new::<T>(cap)?;
         // SAFETY: both regions hold at least `len` elements and are distinct allocations.
         unsafe {
             std::ptr::copy_nonoverlapping(self.ptr(), fresh.ptr.as_ptr().cast::<T>(), self.len)
@@ -189,22 +213,32 @@ impl<T: Native> Buffer<T> {
         self.alloc = Arc::new(fresh);
         self.cap = cap;
         self.shared_len = 0;
+        Ok(())
     }
 
     /// Makes room for `additional` more elements, doubling so appends are amortised O(1).
     pub fn reserve(&mut self, additional: usize) {
-        let needed = self.len.checked_add(additional).expect("capacity overflow");
+        if self.try_reserve(additional).is_err() {
+            out_of_memory::<T>(self.len.saturating_add(additional));
+        }
+    }
+
+    /// As [`Buffer::reserve`], but an allocation failure (or a size no allocation can have) is
+    /// an error, leaving the buffer unchanged: for sizes that come from outside.
+    pub fn try_reserve(&mut self, additional: usize) -> Result<(), AllocError> {
+        let needed = self.len.checked_add(additional).ok_or(AllocError)?;
         if needed <= self.cap {
-            return;
+            return Ok(());
         }
         let cap = needed.max(self.cap.saturating_mul(2)).max(8);
         match Arc::get_mut(&mut self.alloc) {
             Some(alloc) => {
-                alloc.resize::<T>(cap);
+                alloc.try_resize::<T>(cap)?;
                 self.cap = cap;
                 self.shared_len = 0;
+                Ok(())
             }
-            None => self.reallocate(cap),
+            None => self.try_reallocate(cap),
         }
     }
 

@@ -8,7 +8,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use super::fixed::{Fixed, FixedSnapshot};
 use super::strings::Strings;
-use crate::buffer::Snapshot;
+use crate::buffer::{AllocError, Snapshot};
 use crate::dtype::{DType, Problem, Scalar};
 
 /// A category column: integer codes (u8, widened to u16/u32 as the dictionary grows) into an
@@ -108,6 +108,11 @@ impl Categories {
     /// Makes room for `additional` more rows.
     pub fn reserve(&mut self, additional: usize) {
         self.codes.reserve(additional);
+    }
+
+    /// See [`Fixed::try_reserve`].
+    pub fn try_reserve(&mut self, additional: usize) -> Result<(), AllocError> {
+        self.codes.try_reserve(additional)
     }
 
     /// Identifies the allocation, which snapshots may share: memory accounting counts each

@@ -1,7 +1,7 @@
 //! `Fixed`: one growable buffer per fixed-width storage type, and its snapshot.
 
 use super::kernels;
-use crate::buffer::{Buffer, Snapshot};
+use crate::buffer::{AllocError, Buffer, Snapshot};
 use crate::dtype::{DType, Scalar};
 
 macro_rules! dispatch {
@@ -141,6 +141,11 @@ impl Fixed {
     /// Makes room for `additional` more rows.
     pub fn reserve(&mut self, additional: usize) {
         dispatch!(self, b => b.reserve(additional))
+    }
+
+    /// See [`Buffer::try_reserve`].
+    pub fn try_reserve(&mut self, additional: usize) -> Result<(), AllocError> {
+        dispatch!(self, b => b.try_reserve(additional))
     }
 
     /// See [`Buffer::allocation_id`].

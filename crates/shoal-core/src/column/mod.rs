@@ -14,6 +14,7 @@ pub use snapshot::{ColumnSnapshot, SnapshotData};
 pub use strings::Strings;
 
 use crate::buffer::bitmap::Bitmap;
+use crate::buffer::AllocError;
 use crate::dtype::{DType, Datum, Problem, Scalar};
 
 /// Where a column's values live.
@@ -113,6 +114,16 @@ impl Column {
             Values::Fixed(f) => f.reserve(additional),
             Values::Var(s) => s.reserve(additional, 0),
             Values::Cat(c) => c.reserve(additional),
+        }
+    }
+
+    /// As [`Column::reserve`], but a refused allocation is an error, the column unchanged: for
+    /// row counts that come from outside (`len()` of a Python object).
+    pub fn try_reserve(&mut self, additional: usize) -> Result<(), AllocError> {
+        match &mut self.values {
+            Values::Fixed(f) => f.try_reserve(additional),
+            Values::Var(s) => s.try_reserve_rows(additional),
+            Values::Cat(c) => c.try_reserve(additional),
         }
     }
 

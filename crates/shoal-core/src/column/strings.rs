@@ -10,11 +10,17 @@
 
 use std::collections::HashMap;
 
-use crate::buffer::{Buffer, Snapshot};
+use crate::buffer::{AllocError, Buffer, Snapshot};
 use crate::dtype::Problem;
 
 /// Arrow's `utf8`/`binary` arrays have signed 32-bit offsets.
-const MAX_DATA: usize = i32::MAX as usize;
+/// The most bytes one Arrow array with i32 offsets can address (1 MiB in unit tests, so the
+/// limit can be reached).
+const MAX_DATA: usize = if cfg!(test) {
+    1 << 20
+} else {
+    i32::MAX as usize
+};
 /// Dead bytes below this are never worth a compaction.
 const MIN_DEAD_TO_COMPACT: usize = 64 * 1024;
 
@@ -86,10 +92,23 @@ impl Strings {
         self.patches.as_ref().map_or(0, |p| p.dead)
     }
 
+    /// Bytes of the rows' values as they read now: what a compaction (or an export) holds.
+    /// Every write keeps it within `MAX_DATA`, so compaction always fits Arrow's offsets.
+    fn live_bytes(&self) -> usize {
+        self.patches
+            .as_ref()
+            .map_or(self.data.len(), |p| self.data.len() + p.data.len() - p.dead)
+    }
+
     /// Makes room for `rows` more rows holding `bytes` more bytes.
     pub fn reserve(&mut self, rows: usize, bytes: usize) {
         self.offsets.reserve(rows);
         self.data.reserve(bytes);
+    }
+
+    /// Room for `rows` more rows' offsets; a refused allocation is an error.
+    pub fn try_reserve_rows(&mut self, rows: usize) -> Result<(), AllocError> {
+        self.offsets.try_reserve(rows)
     }
 
     /// Identifies the allocation, which snapshots may share: memory accounting counts each
@@ -123,7 +142,8 @@ impl Strings {
     #[inline]
     pub fn push(&mut self, value: &[u8]) -> Result<(), Problem> {
         let end = self.data.len() + value.len();
-        if end > MAX_DATA {
+        if end > MAX_DATA || (self.patches.is_some() && self.live_bytes() + value.len() > MAX_DATA)
+        {
             return Err(Problem::TooMuchData);
         }
         self.data.extend_from_slice(value);
@@ -135,6 +155,12 @@ impl Strings {
     pub fn set(&mut self, i: usize, value: &[u8]) -> Result<(), Problem> {
         let patched = self.patches.as_ref().and_then(|p| p.rows.get(&i).copied());
         let (a, b) = self.span(i);
+        let old = patched.map_or(b - a, |(_, len)| len);
+        // The rows as they will read must fit one Arrow array, wherever the bytes go (a write to
+        // a row that is not the last goes to the side region, which compaction folds back in).
+        if self.live_bytes() - old + value.len() > MAX_DATA {
+            return Err(Problem::TooMuchData);
+        }
         if patched.is_none() && b - a == value.len() {
             self.data.as_mut_slice()[a..b].copy_from_slice(value);
             return Ok(());
@@ -148,7 +174,6 @@ impl Strings {
             self.offsets.set(i + 1, (a + value.len()) as i32);
             return Ok(());
         }
-        let old = patched.map_or(b - a, |(_, len)| len);
         let p = self.patches.get_or_insert_with(Box::default);
         if p.data.len() + value.len() > MAX_DATA {
             return Err(Problem::TooMuchData);
@@ -214,13 +239,23 @@ impl Strings {
         if len >= self.len() {
             return;
         }
+        let end = self.offsets.as_slice()[len] as usize;
         if let Some(p) = &mut self.patches {
-            p.rows.retain(|&row, _| row < len);
+            // A patched row past the cut: its old bytes in `data` (counted dead) go with the
+            // truncation, its patch bytes stay behind, dead now.
+            let offsets = self.offsets.as_slice();
+            p.rows.retain(|&row, &mut (_, patch_len)| {
+                if row < len {
+                    return true;
+                }
+                let span = (offsets[row + 1] - offsets[row]) as usize;
+                p.dead = p.dead - span + patch_len;
+                false
+            });
             if p.rows.is_empty() {
                 self.patches = None;
             }
         }
-        let end = self.offsets.as_slice()[len] as usize;
         self.offsets.truncate(len + 1);
         self.data.truncate(end);
     }
@@ -299,6 +334,7 @@ mod tests {
                     _ => {}
                 }
                 prop_assert_eq!(s.len(), model.len());
+                prop_assert_eq!(s.live_bytes(), model.iter().map(Vec::len).sum::<usize>());
                 for (i, m) in model.iter().enumerate() {
                     prop_assert_eq!(s.get(i).unwrap(), m.as_slice());
                 }
@@ -350,5 +386,21 @@ mod tests {
         assert!(s.extend_from_arrow(&[1, 3, 5], b"hello"));
         assert_eq!(s.get(0), Some(&b"el"[..]));
         assert_eq!(s.get(1), Some(&b"lo"[..]));
+    }
+
+    #[test]
+    fn overwrites_never_take_the_rows_past_the_limit() {
+        // ../shared/repros/reliability/09: an overwrite of a row that is not the last went to
+        // the side region and took the live text past the limit; every compaction then panicked.
+        let mut s = Strings::new();
+        s.push(b"a").unwrap();
+        s.push(&vec![b'b'; MAX_DATA - 100]).unwrap();
+        assert_eq!(s.set(0, &[b'c'; 1000]), Err(Problem::TooMuchData));
+        assert_eq!(s.get(0), Some(&b"a"[..]));
+        s.set(0, &[b'c'; 50]).unwrap();
+        assert_eq!(s.push(&[b'd'; 60]), Err(Problem::TooMuchData));
+        assert!(s.compact());
+        assert_eq!(s.live_bytes(), MAX_DATA - 100 + 50);
+        assert_eq!(s.get(0), Some(&[b'c'; 50][..]));
     }
 }

@@ -229,10 +229,15 @@ pub(crate) fn row_objects<'py>(
     let this = slf.get();
     let specs = &this.schema.get().specs;
     let st = this.read()?;
-    st.inner
-        .row(i)
-        .expect("in range")
-        .into_iter()
+    // Callers loop over rows while Python code runs (sort keys, a gc callback, repr), which may
+    // shrink the table under them.
+    let row = st.inner.row(i).map_err(|_| ShoalError::Changed {
+        detail: format!(
+            "row {i} of the {} table was removed while the table was being read",
+            this.schema.get().record_name
+        ),
+    })?;
+    row.into_iter()
         .zip(specs)
         .map(|(cell, spec)| cell_to_py(py, cell, spec))
         .collect()
