@@ -156,6 +156,8 @@ enum RowOp {
     Set(usize, usize, Vec<Datum<'static>>),
     Insert(usize, Vec<Datum<'static>>),
     Remove(usize),
+    /// `del t[start::step]`, as the slice delete does it: the rows in one pass.
+    RemoveStrided(usize, usize),
     Rollback(usize),
     Snapshot,
     Compact,
@@ -167,6 +169,7 @@ fn row_op() -> impl Strategy<Value = RowOp> {
         4 => (any::<usize>(), 0usize..4, mixed_row()).prop_map(|(i, f, r)| RowOp::Set(i, f, r)),
         1 => (any::<usize>(), mixed_row()).prop_map(|(i, r)| RowOp::Insert(i, r)),
         1 => any::<usize>().prop_map(RowOp::Remove),
+        1 => (any::<usize>(), 1usize..4).prop_map(|(a, s)| RowOp::RemoveStrided(a, s)),
         1 => any::<usize>().prop_map(RowOp::Rollback),
         1 => Just(RowOp::Snapshot),
         1 => Just(RowOp::Compact),
@@ -199,6 +202,14 @@ proptest! {
                 RowOp::Remove(i) if !model.is_empty() => {
                     let i = i % model.len();
                     prop_assert_eq!(table.remove(i).unwrap(), model.remove(i));
+                }
+                RowOp::RemoveStrided(start, step) if !model.is_empty() => {
+                    let start = start % model.len();
+                    let rows: Vec<usize> = (start..model.len()).step_by(step).collect();
+                    table.remove_rows(rows.iter().copied()).unwrap();
+                    for &r in rows.iter().rev() {
+                        model.remove(r);
+                    }
                 }
                 RowOp::Rollback(n) => {
                     let n = n % (model.len() + 1);

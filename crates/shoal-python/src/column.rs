@@ -11,6 +11,7 @@ use pyo3::buffer::{ElementType, PyUntypedBuffer};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PySlice, PyString};
+use pyo3::PyVisit;
 use shoal_core::{Column, ColumnSnapshot, DType};
 
 use crate::convert::FieldSpec;
@@ -89,6 +90,12 @@ impl PyColumn {
 
 #[pymethods]
 impl PyColumn {
+    /// The schema is the one reference that can close a cycle (record class → a `Column` kept
+    /// as a class attribute → schema → class); the collector must see it.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> std::result::Result<(), pyo3::PyTraverseError> {
+        visit.call(&self.schema)
+    }
+
     #[getter]
     fn name(&self, py: Python<'_>) -> Py<PyString> {
         self.name.clone_ref(py)

@@ -93,6 +93,10 @@ impl Bitmap {
 
     /// Removes bit `i` (O(n)), moving the later bits down by one.
     pub fn remove(&mut self, i: usize) {
+        if i + 1 == self.len {
+            self.truncate(i);
+            return;
+        }
         *self = Bitmap::collect((0..self.len).filter(|&k| k != i).map(|k| self.get(k)));
     }
 

@@ -22,6 +22,40 @@ fn i32s(bytes: &[u8]) -> Option<Vec<i32>> {
     })
 }
 
+/// Whether every row of checked offsets is UTF-8 on its own: the rows' bytes are UTF-8 as a
+/// whole, and no offset falls inside a character (a boundary there would split one character
+/// into two invalid rows, which an Arrow consumer trusting `utf8` then reads).
+fn rows_are_utf8(offsets: &[i32], data: &[u8]) -> bool {
+    let (Some(&first), Some(&last)) = (offsets.first(), offsets.last()) else {
+        return true;
+    };
+    let Some(bytes) = data.get(first as usize..last as usize) else {
+        return false;
+    };
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return false;
+    };
+    offsets
+        .iter()
+        .all(|&o| text.is_char_boundary((o - first) as usize))
+}
+
+/// Whether the stored values of a temporal column are within the type's range (the values a
+/// Python `datetime`/`date` can hold); other types have no range to check.
+fn temporal_in_range(dtype: DType, data: &[u8]) -> bool {
+    let Some((lo, hi)) = dtype.temporal_range() else {
+        return true;
+    };
+    let width = dtype.itemsize();
+    data.chunks_exact(width).all(|c| {
+        let v = match width {
+            4 => i64::from(i32::from_ne_bytes(c.try_into().expect("4 bytes"))),
+            _ => i64::from_ne_bytes(c.try_into().expect("8 bytes")),
+        };
+        (lo..=hi).contains(&v)
+    })
+}
+
 impl Column {
     /// Rebuilds a column of `len` rows from [`ColumnSnapshot::parts`] and validity bits, as
     /// pickling ships them, checking everything: `None` if the parts do not describe `len`
@@ -37,8 +71,7 @@ impl Column {
             (DType::Str | DType::Bytes, [offsets, data]) => {
                 let offsets = i32s(offsets)?;
                 let text = field.dtype == DType::Str;
-                c.extend_from_offsets(&offsets, data)
-                    && (!text || std::str::from_utf8(data).is_ok())
+                c.extend_from_offsets(&offsets, data) && (!text || rows_are_utf8(&offsets, data))
             }
             (DType::Category, [codes, offsets, data]) => {
                 let dict = Strings::collect_arrow(&i32s(offsets)?, data)?;
@@ -69,7 +102,9 @@ impl Column {
                     .all(|i| std::str::from_utf8(dict.get(i).expect("in range")).is_ok());
                 text_ok && c.extend_categories(values?.into_iter()).is_ok()
             }
-            (fixed, [data]) if fixed.is_fixed() => c.extend_from_bytes(data),
+            (fixed, [data]) if fixed.is_fixed() => {
+                c.extend_from_bytes(data) && temporal_in_range(fixed, data)
+            }
             _ => false,
         };
         if !ok || c.len() != len {
@@ -99,5 +134,35 @@ impl ColumnSnapshot {
                 data,
             } => vec![codes.as_bytes(), offset_bytes(offsets), data.as_slice()],
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dtype::{Field, DATETIME_RANGE_US};
+
+    #[test]
+    fn rows_that_split_a_character_are_refused() {
+        // ../shared/repros/reliability/06: "é" split into b"\xc3" and b"\xa9" passed a check of
+        // the whole buffer.
+        let field = Field::new("s", DType::Str);
+        let offsets: Vec<u8> = [0i32, 1, 2].iter().flat_map(|o| o.to_ne_bytes()).collect();
+        let data = "é".as_bytes();
+        assert!(Column::from_parts(&field, &[&offsets, data], None, 2).is_none());
+        let whole: Vec<u8> = [0i32, 2, 2].iter().flat_map(|o| o.to_ne_bytes()).collect();
+        assert!(Column::from_parts(&field, &[&whole, data], None, 2).is_some());
+    }
+
+    #[test]
+    fn temporal_values_out_of_range_are_refused() {
+        // ../shared/repros/reliability/16.
+        let field = Field::new("t", DType::Datetime);
+        let ok = DATETIME_RANGE_US.1.to_ne_bytes();
+        let past = (DATETIME_RANGE_US.1 + 1).to_ne_bytes();
+        assert!(Column::from_parts(&field, &[&ok], None, 1).is_some());
+        assert!(Column::from_parts(&field, &[&past], None, 1).is_none());
+        let date = Field::new("d", DType::Date);
+        assert!(Column::from_parts(&date, &[&i32::MAX.to_ne_bytes()], None, 1).is_none());
     }
 }

@@ -226,9 +226,13 @@ impl Strings {
         Ok(())
     }
 
-    /// Removes row `i` (O(n): rebuilds the offsets).
+    /// Removes row `i` (O(n): rebuilds the offsets; O(1) for the last row).
     pub fn remove(&mut self, i: usize) {
         let n = self.len();
+        if i + 1 == n {
+            self.truncate(i); // `pop()`: no rebuild
+            return;
+        }
         *self = self
             .rebuilt((0..n).filter(|&k| k != i))
             .expect("removal never grows the data");

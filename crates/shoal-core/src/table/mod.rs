@@ -328,6 +328,26 @@ impl Table {
         Ok(values)
     }
 
+    /// Removes the given rows (in any order, repeats allowed) in one O(n) pass per column;
+    /// nothing changes if one is out of range.
+    pub fn remove_rows(&mut self, rows: impl IntoIterator<Item = usize>) -> Result<(), Error> {
+        let mut gone = vec![false; self.len];
+        for r in rows {
+            self.check_row(r)?;
+            gone[r] = true;
+        }
+        let keep: Vec<usize> = (0..self.len).filter(|&i| !gone[i]).collect();
+        if keep.len() == self.len {
+            return Ok(());
+        }
+        for c in &mut self.columns {
+            *c = c.take(keep.iter().copied());
+        }
+        self.len = keep.len();
+        self.version += 1;
+        Ok(())
+    }
+
     /// Removes every row.
     pub fn clear(&mut self) {
         for c in &mut self.columns {

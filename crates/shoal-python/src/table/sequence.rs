@@ -237,13 +237,11 @@ impl PyTable {
         let mut st = self.write()?;
         if let Ok(slice) = key.cast::<PySlice>() {
             let ind = slice.indices(st.inner.len() as isize)?;
-            let mut rows: Vec<usize> = (0..ind.slicelength)
-                .map(|k| (ind.start + k as isize * ind.step) as usize)
-                .collect();
-            rows.sort_unstable_by(|a, b| b.cmp(a));
-            for r in rows {
-                st.inner.remove(r).expect("in range");
-            }
+            let rows = (0..ind.slicelength).map(|k| (ind.start + k as isize * ind.step) as usize);
+            // One pass, not a removal per row (each of which rebuilds a text column).
+            st.inner
+                .remove_rows(rows)
+                .expect("slice indices are in range");
             return Ok(());
         }
         let row = st.row_index(key.extract()?)?;
