@@ -75,3 +75,43 @@ def test_failed_appends_release_what_they_made():
     gc.collect()
     assert len(gc.get_objects()) - before < 100
     assert (sys.getrefcount(ValueError), sys.getrefcount(TypeError)) == refs
+
+
+class K(shoal.Record, frozen=True):
+    a: int
+    b: str
+
+
+def test_writes_to_a_table_of_frozen_records_stale_the_old_handles():
+    # ../shared/repros/reliability/14: a handle used as a dict key changed its value and hash.
+    t = shoal.Table(K)
+    t.append(1, "x")
+    t.append(2, "y")
+    k = t[0]
+    before = hash(k)
+    t[0] = (99, "zz")
+    with pytest.raises(shoal.StaleRowError):
+        hash(k)
+    assert t[0] == K(99, "zz")
+    k = t[1]
+    assert hash(k) != before
+    t["a"] = [7, 8]
+    with pytest.raises(shoal.StaleRowError):
+        k.a
+    assert [r.a for r in t] == [7, 8]
+
+
+class Z(shoal.Record):
+    z: shoal.tz("UTC")  # type: ignore[valid-type]
+
+
+def test_a_tz_offset_past_the_i64_range_is_an_overflow_error():
+    # ../shared/repros/reliability/15: the offset in microseconds wrapped back into range.
+    import datetime as dt
+
+    days = 999_999_999  # the largest timedelta: days * 86_400_000_000 passes 2**63
+    cls = type("Liar", (dt.datetime,), {"utcoffset": lambda self: dt.timedelta(days=days)})
+    t = shoal.Table(Z)
+    with pytest.raises(OverflowError):
+        t.append(cls(2020, 1, 1))
+    assert len(t) == 0

@@ -484,11 +484,17 @@ fn accepted(dtype: DType) -> String {
 }
 
 fn range_text(dtype: DType) -> String {
-    if dtype == DType::Timedelta {
-        return "timedelta (microseconds in a signed 64-bit integer: about ±292,000 years)".into();
-    }
-    match dtype.int_range() {
-        Some((lo, hi)) => format!("{} ({lo}..={hi})", dtype.name()),
-        None => format!("{} (finite values up to {:e})", dtype.name(), f32::MAX),
+    match dtype {
+        DType::Timedelta => {
+            "timedelta (microseconds in a signed 64-bit integer: about ±292,000 years)".into()
+        }
+        DType::Datetime => "datetime (years 1 to 9999, in UTC for a tz-aware field)".into(),
+        DType::Date => "date (years 1 to 9999)".into(),
+        DType::F32 => format!("f32 (finite values up to {:e})", f32::MAX),
+        DType::F64 => format!("float (finite values up to {:e})", f64::MAX),
+        _ => match dtype.int_range() {
+            Some((lo, hi)) => format!("{} ({lo}..={hi})", dtype.name()),
+            None => dtype.name().to_owned(),
+        },
     }
 }

@@ -348,6 +348,13 @@ impl Table {
         Ok(())
     }
 
+    /// Counts as a structural change without changing anything: row handles taken before go
+    /// stale. Tables of frozen (hashable) records do this on every write, because a handle used
+    /// as a dict key must never change its value.
+    pub fn invalidate_handles(&mut self) {
+        self.version += 1;
+    }
+
     /// Removes every row.
     pub fn clear(&mut self) {
         for c in &mut self.columns {

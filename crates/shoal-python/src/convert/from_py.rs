@@ -170,11 +170,7 @@ fn temporal_cell<'a>(
         }
         _ => {
             let d = obj.cast::<PyDelta>().map_err(|_| wrong())?;
-            let us = i64::from(d.get_days())
-                .checked_mul(US_PER_DAY)
-                .and_then(|x| x.checked_add(i64::from(d.get_seconds()) * 1_000_000))
-                .and_then(|x| x.checked_add(d.get_microseconds().into()));
-            Scalar::I64(us.ok_or_else(|| ShoalError::OutOfRange {
+            Scalar::I64(delta_micros(d).ok_or_else(|| ShoalError::OutOfRange {
                 at: at(),
                 dtype: DType::Timedelta,
                 value: value_repr(obj),
@@ -182,6 +178,14 @@ fn temporal_cell<'a>(
         }
     };
     Ok(Datum::Num(scalar))
+}
+
+/// A timedelta in microseconds; `None` if it does not fit an i64 (from ±106,751 days on).
+fn delta_micros(d: &Bound<'_, PyDelta>) -> Option<i64> {
+    i64::from(d.get_days())
+        .checked_mul(US_PER_DAY)
+        .and_then(|us| us.checked_add(i64::from(d.get_seconds()) * 1_000_000))
+        .and_then(|us| us.checked_add(i64::from(d.get_microseconds())))
 }
 
 /// Microseconds since the epoch (UTC for a tz-aware field); `None` if `obj` is not a datetime.
@@ -220,18 +224,17 @@ fn datetime_micros(
         )),
         (true, false) => {
             let d = offset.cast::<PyDelta>().map_err(PyErr::from)?;
-            let off = i64::from(d.get_days()) * US_PER_DAY
-                + i64::from(d.get_seconds()) * 1_000_000
-                + i64::from(d.get_microseconds());
-            let utc = local - off;
+            // Checked: a tzinfo subclass may claim any offset (days up to ±999,999,999), and a
+            // wrapped sum could land back in range.
+            let utc = delta_micros(&d).and_then(|off| local.checked_sub(off));
             let (lo, hi) = shoal_core::dtype::DATETIME_RANGE_US;
-            if !(lo..=hi).contains(&utc) {
+            let Some(utc) = utc.filter(|us| (lo..=hi).contains(us)) else {
                 return Err(ShoalError::OutOfRange {
                     at: at(),
                     dtype: DType::Datetime,
                     value: value_repr(obj),
                 });
-            }
+            };
             Ok(Some(utc))
         }
     }

@@ -211,6 +211,9 @@ impl PyTable {
             }
             st.inner.replace_column(field, column).expect("checked");
             st.forget_category_strs(field);
+            if schema.frozen {
+                st.inner.invalidate_handles();
+            }
             return Ok(());
         }
         let mut st = this.write()?;
@@ -229,6 +232,11 @@ impl PyTable {
                 }
                 return Err(ShoalError::from_core(e, schema).into());
             }
+        }
+        if schema.frozen {
+            // A frozen record is hashable: the handles of the old value must not now read the
+            // new one (a dict keyed by them would break); they go stale instead.
+            st.inner.invalidate_handles();
         }
         Ok(())
     }
