@@ -226,7 +226,7 @@ fn datetime_micros(
             let d = offset.cast::<PyDelta>().map_err(PyErr::from)?;
             // Checked: a tzinfo subclass may claim any offset (days up to ±999,999,999), and a
             // wrapped sum could land back in range.
-            let utc = delta_micros(&d).and_then(|off| local.checked_sub(off));
+            let utc = delta_micros(d).and_then(|off| local.checked_sub(off));
             let (lo, hi) = shoal_core::dtype::DATETIME_RANGE_US;
             let Some(utc) = utc.filter(|us| (lo..=hi).contains(us)) else {
                 return Err(ShoalError::OutOfRange {
