@@ -85,7 +85,7 @@ pub unsafe fn get_field<'py>(obj: &Bound<'py, PyAny>, index: usize) -> Result<Bo
 fn read_field<'py>(py: Python<'py>, rec: &RecordObject, index: usize) -> Result<Bound<'py, PyAny>> {
     let schema = schema_of(py, rec).ok_or_else(uninitialised)?;
     let ptr = read_field_raw(py, rec, schema.get(), index)
-        .map_err(|f| read_error(py, rec, schema.get(), f))?;
+        .or_else(|f| read_after(py, rec, schema.get(), index, f))?;
     // SAFETY: `read_field_raw` returns a new reference.
     Ok(unsafe { Bound::from_owned_ptr(py, ptr) })
 }
@@ -98,6 +98,26 @@ pub(super) enum ReadFail {
     Uninitialised,
     /// Converting the value raised (a Python exception is set).
     Raised,
+}
+
+/// After a failed fast read: waits and reads again while another thread is changing the table
+/// (the failure is `Busy` only because that thread holds the borrow), else the error.
+#[cold]
+pub(super) fn read_after(
+    py: Python<'_>,
+    rec: &RecordObject,
+    schema: &PySchema,
+    index: usize,
+    mut fail: ReadFail,
+) -> std::result::Result<*mut ffi::PyObject, ShoalError> {
+    while let ReadFail::Busy = fail {
+        table_ref(py, rec).get().wait_for_other_thread()?;
+        match read_field_raw(py, rec, schema, index) {
+            Ok(p) => return Ok(p),
+            Err(f) => fail = f,
+        }
+    }
+    Err(read_error(py, rec, schema, fail))
 }
 
 #[cold]
@@ -157,7 +177,7 @@ pub(super) fn read_field_raw(
                 if let Some(Some(code)) = column.code(rec.row) {
                     let text = || cell_to_py(py, column.get(rec.row).expect("in range"), spec);
                     return match st.category_str(py, index, code, text) {
-                        Ok(v) => Ok(v.into_ptr()),
+                        Ok(v) => Ok(Ok(v.into_ptr())),
                         Err(e) => {
                             e.restore(py);
                             Err(ReadFail::Raised)
@@ -166,11 +186,15 @@ pub(super) fn read_field_raw(
                 }
             }
             match column.get(rec.row) {
-                Some(cell) => cell_ptr(py, cell, spec),
+                // Converting a tz-aware datetime calls the zone's `fromutc`, Python code that
+                // could change this table: the value is copied out and converted after `peek`.
+                Some(cell) if spec.tz.is_some() => Ok(Err(cell.into_owned())),
+                Some(cell) => cell_ptr(py, cell, spec).map(Ok),
                 None => Err(ReadFail::Stale),
             }
         })
-        .ok_or(ReadFail::Busy)?
+        .ok_or(ReadFail::Busy)??
+        .or_else(|copied| cell_ptr(py, copied, spec))
 }
 
 /// Writes field `index` of the record `obj` (through to the table for a row).

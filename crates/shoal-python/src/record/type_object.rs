@@ -13,7 +13,7 @@ use pyo3::types::PyType;
 use crate::capi::{clear_refs, dealloc_gc, trampoline};
 use crate::schema::PySchema;
 
-use super::access::{read_error, read_field_raw, set_field};
+use super::access::{read_after, read_field_raw, set_field};
 use super::new::record_new;
 use super::{record, schema_of, schema_ref, RecordObject};
 
@@ -90,7 +90,8 @@ pub(super) unsafe extern "C" fn record_getattro(
             let schema = schema_ref(py, rec);
             if let Some(i) = fast_field_index(schema.get(), name) {
                 return read_field_raw(py, rec, schema.get(), i)
-                    .map_err(|f| read_error(py, rec, schema.get(), f).into());
+                    .or_else(|f| read_after(py, rec, schema.get(), i, f))
+                    .map_err(PyErr::from);
             }
         }
         // SAFETY: plain delegation to the generic lookup with the same valid arguments.

@@ -3,7 +3,10 @@
 //! The mutable state sits in a `RefCell` rather than behind PyO3's borrow checker: PyO3's
 //! flag is atomic (for free-threaded builds) and a loop over rows paid six atomic operations per
 //! row for it. Our module requires the GIL (PyO3's default `gil_used`), which serialises all
-//! access, so a plain `RefCell` is enough to catch re-entrant use.
+//! access, so a plain `RefCell` is enough to catch re-entrant use. A borrow can be held while
+//! Python code runs (`extend` iterating a generator, a tz's `fromutc`), and Python code can
+//! hand the GIL to another thread: that thread's conflicting borrow waits, with the GIL
+//! released, instead of failing; only the holder's own conflicting borrow is an error.
 //!
 //! One file per job: `construction` (new, from_columns, from_arrow), `sequence` (the list
 //! API), `iter` (the row iterator), `export` (Arrow, pandas, polars), `pickle` (pickle and
@@ -20,7 +23,8 @@ mod sequence;
 pub use fast_append::install_fast_append;
 pub use pickle::_table_from_buffers;
 
-use std::cell::{Ref, RefCell, RefMut};
+use std::cell::{Cell, Ref, RefCell, RefMut};
+use std::ops::{Deref, DerefMut};
 
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyType};
@@ -34,13 +38,88 @@ use crate::schema::PySchema;
 #[pyclass(frozen, module = "shoal", name = "Table")]
 pub struct PyTable {
     state: RefCell<TableState>,
+    /// The thread holding the mutable borrow of `state` (`thread_token`), or 0.
+    writer: Cell<usize>,
+    /// How many shared borrows of `state` are held, and the XOR of their threads' tokens (the
+    /// one reader's token when there is one).
+    readers: Cell<(u32, usize)>,
     schema: Py<PySchema>,
+}
+
+#[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+thread_local! {
+    static THREAD_MARK: u8 = const { 0 };
+}
+
+/// This thread's identity, never 0. On x86_64 Linux it is the thread pointer (`%fs:0`, the
+/// thread control block's pointer to itself, what glibc's `pthread_self` returns): a
+/// thread-local's address would cost a `__tls_get_addr` call in a shared library, 11
+/// instructions an append.
+#[inline(always)]
+fn thread_token() -> usize {
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    {
+        let tp: usize;
+        // SAFETY: on x86_64 Linux the C library sets up %fs for every thread, with the thread
+        // control block's address at %fs:0; reading it has no other effect.
+        unsafe {
+            std::arch::asm!("mov {}, fs:0", out(reg) tp, options(nostack, readonly, preserves_flags))
+        };
+        tp
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+    THREAD_MARK.with(|m| m as *const u8 as usize)
+}
+
+/// A shared borrow of a table's state.
+pub struct ReadGuard<'a> {
+    state: Ref<'a, TableState>,
+    readers: &'a Cell<(u32, usize)>,
+}
+
+impl Deref for ReadGuard<'_> {
+    type Target = TableState;
+    fn deref(&self) -> &TableState {
+        &self.state
+    }
+}
+
+impl Drop for ReadGuard<'_> {
+    fn drop(&mut self) {
+        let (n, tokens) = self.readers.get();
+        self.readers.set((n - 1, tokens ^ thread_token()));
+    }
+}
+
+/// The mutable borrow of a table's state.
+pub struct WriteGuard<'a> {
+    state: RefMut<'a, TableState>,
+    writer: &'a Cell<usize>,
+}
+
+impl Deref for WriteGuard<'_> {
+    type Target = TableState;
+    fn deref(&self) -> &TableState {
+        &self.state
+    }
+}
+
+impl DerefMut for WriteGuard<'_> {
+    fn deref_mut(&mut self) -> &mut TableState {
+        &mut self.state
+    }
+}
+
+impl Drop for WriteGuard<'_> {
+    fn drop(&mut self) {
+        self.writer.set(0);
+    }
 }
 
 // SAFETY: the module is declared GIL-using (PyO3's default), so on free-threaded builds CPython
 // re-enables the GIL when importing it; every access to `state` happens from a thread holding
-// the GIL, which serialises them and orders their memory effects. The `RefCell` catches
-// re-entrant use on the same thread.
+// the GIL, which serialises them and orders their memory effects (of `writer` too). The
+// `RefCell` catches re-entrant use on the same thread.
 unsafe impl Sync for PyTable {}
 
 pub struct TableState {
@@ -115,8 +194,37 @@ pub fn busy() -> PyErr {
 }
 
 impl PyTable {
-    pub fn read(&self) -> PyResult<Ref<'_, TableState>> {
-        self.state.try_borrow().map_err(|_| busy())
+    /// A shared borrow; waits for another thread's change to finish.
+    pub fn read(&self) -> PyResult<ReadGuard<'_>> {
+        loop {
+            if let Ok(state) = self.state.try_borrow() {
+                let (n, tokens) = self.readers.get();
+                self.readers.set((n + 1, tokens ^ thread_token()));
+                return Ok(ReadGuard {
+                    state,
+                    readers: &self.readers,
+                });
+            }
+            self.wait_for_other_thread()?;
+        }
+    }
+
+    /// After a borrow conflict: an error if this thread is the one changing the table
+    /// (re-entrant use, which waiting would deadlock), else the GIL is released for a moment,
+    /// so the other thread can finish, and the caller tries again.
+    pub fn wait_for_other_thread(&self) -> PyResult<()> {
+        let me = thread_token();
+        let writer = self.writer.get();
+        // A conflict without a writer is with shared borrows: another thread's only if there is
+        // one and it is not ours; with several, assume one is ours (re-entrant use, an error,
+        // as before threads were told apart) rather than risk waiting on ourselves.
+        let (readers, tokens) = self.readers.get();
+        let mine = writer == me || (writer == 0 && (readers != 1 || tokens == me));
+        if mine {
+            return Err(busy());
+        }
+        Python::attach(|py| py.detach(std::thread::yield_now));
+        Ok(())
     }
 
     /// Runs `f` on the state without taking a borrow guard: for short reads that call no
@@ -131,8 +239,18 @@ impl PyTable {
         Some(f(st))
     }
 
-    pub fn write(&self) -> PyResult<RefMut<'_, TableState>> {
-        self.state.try_borrow_mut().map_err(|_| busy())
+    /// The mutable borrow; waits for other threads' borrows to end.
+    pub fn write(&self) -> PyResult<WriteGuard<'_>> {
+        loop {
+            if let Ok(state) = self.state.try_borrow_mut() {
+                self.writer.set(thread_token());
+                return Ok(WriteGuard {
+                    state,
+                    writer: &self.writer,
+                });
+            }
+            self.wait_for_other_thread()?;
+        }
     }
 
     pub fn schema<'py>(&self, py: Python<'py>) -> &Bound<'py, PySchema> {
@@ -147,6 +265,8 @@ impl PyTable {
                 cached_row: None,
                 category_strs: RefCell::default(),
             }),
+            writer: Cell::new(0),
+            readers: Cell::new((0, 0)),
             schema,
         }
     }
