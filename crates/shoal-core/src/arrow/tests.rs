@@ -106,16 +106,22 @@ fn import_round_trips_and_refuses_bad_input() {
             count: 1
         }
     );
-    // Corrupt offsets are caught, not trusted.
-    // SAFETY: writing into the offsets buffer of our own export, which we still own.
+    // Corrupt offsets are caught, not trusted. The export's buffers are the table's (shared,
+    // immutable) memory: the corruption goes into a copy that the child is re-pointed at.
+    // SAFETY: reading and re-pointing the structs of our own export, which we still own; the
+    // copy outlives the import.
     unsafe {
-        let names = &**a.children.add(2);
-        let offsets = *names.buffers.add(1) as *mut i32;
-        *offsets.add(3) = 1_000_000;
+        let names = &mut **a.children.add(2);
+        let slot = names.buffers.add(1);
+        let mut offsets = std::slice::from_raw_parts(*slot as *const i32, 11).to_vec();
+        offsets[3] = 1_000_000;
+        let original = *slot;
+        *slot = offsets.as_ptr().cast();
         let schema = Schema::new(vec![Field::new("name", DType::Str).optional()]).unwrap();
         let mut cols = vec![Column::for_field(&schema.fields()[0])];
         let err = import_struct(&schema, &s, &a, &mut cols).unwrap_err();
         assert!(matches!(err, Error::Malformed { .. }), "{err:?}");
+        *slot = original;
         (s.release.unwrap())(&mut s);
         (a.release.unwrap())(&mut a);
     }

@@ -1,0 +1,143 @@
+"""Every public operation, on its success and its error path, many times over: the process's
+RSS (VmRSS, from /proc) and the number of GC-tracked objects must not grow. A leak on an error
+path (issue #11: 109 MB for 100k failed appends) shows here as growth per iteration.
+
+Cheap operations run 100,000 times, heavier ones (pickle, Arrow, sizeof) 10,000 times."""
+
+import copy
+import datetime as dt
+import enum
+import gc
+import pickle
+from collections.abc import Callable
+
+import pytest
+import shoal
+
+pa = pytest.importorskip("pyarrow")
+
+
+class Color(enum.Enum):
+    RED = 1
+    GREEN = 2
+
+
+class Rec(shoal.Record):
+    x: float
+    name: str
+    kind: shoal.Category
+    color: Color
+    when: shoal.tz("UTC")  # type: ignore[valid-type]
+    n: int | None = None
+
+
+def rss() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096
+
+
+WHEN = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+ROW = (1.5, "name", "a", Color.RED, WHEN, 7)
+
+
+def table(n: int = 100) -> shoal.Table[Rec]:
+    t = shoal.Table(Rec)
+    t.extend([(float(i), f"n{i}", "ab"[i % 2], Color.GREEN, WHEN, i) for i in range(n)])
+    return t
+
+
+T = table()
+
+
+def raises(exc: type[BaseException], f: Callable[[], object]) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            f()
+        except exc:
+            return
+        raise AssertionError(f"{f} did not raise {exc.__name__}")
+
+    return run
+
+
+def append_pop() -> None:
+    T.append(*ROW)
+    T.pop()
+
+
+def set_and_restore() -> None:
+    r = T[3]
+    r.name = "a longer name than before"
+    r.name = "n3"
+
+
+def frozen_key() -> None:
+    hash(K(1, "x"))
+
+
+class K(shoal.Record, frozen=True):
+    a: int
+    b: str
+
+
+CHEAP: dict[str, Callable[[], object]] = {
+    "append + pop": append_pop,
+    "standalone record": lambda: Rec(*ROW),
+    "t[i].x, t[i].when": lambda: (T[5].x, T[5].when),
+    "iterate 10 rows": lambda: [r.kind for r in T[:10]],
+    "write a field": set_and_restore,
+    "frozen record hash": frozen_key,
+    "append: wrong type": raises(TypeError, lambda: T.append("x", "n", "a", Color.RED, WHEN)),
+    "append: bad Enum": raises(ValueError, lambda: T.append(1.0, "n", "a", 99, WHEN)),
+    "append: naive datetime": raises(
+        TypeError, lambda: T.append(1.0, "n", "a", Color.RED, dt.datetime(2024, 1, 1))
+    ),
+    "append: missing field": raises(TypeError, lambda: T.append(1.0)),
+    "append: unknown keyword": raises(TypeError, lambda: T.append(*ROW, nope=1)),
+    "index out of range": raises(IndexError, lambda: T[10**6]),
+    "no such field": raises(KeyError, lambda: T["nope"]),
+    "set: wrong type": raises(TypeError, lambda: setattr(T[0], "x", "no")),
+    "descriptor on another object": raises(TypeError, lambda: Rec.x.__get__(object(), Rec)),
+}
+
+HEAVY: dict[str, Callable[[], object]] = {
+    "pickle round trip": lambda: pickle.loads(pickle.dumps(T, protocol=5)),
+    "copy": lambda: copy.deepcopy(T),
+    "column": lambda: T["name"].to_list(),
+    "Arrow export": lambda: pa.table(T),
+    "from_arrow": lambda: shoal.Table.from_arrow(Rec, pa.table(T)),
+    "from_arrow: type mismatch": raises(
+        TypeError, lambda: shoal.Table.from_arrow(Rec, pa.table({"x": ["a"]}))
+    ),
+    "from_columns: bad column": raises(
+        (TypeError, ValueError), lambda: shoal.Table.from_columns(Rec, x=["a"])
+    ),
+    "sizeof": lambda: shoal.sizeof(T),
+    "sort": lambda: T.sort(key=lambda r: r.x),
+    "extend + slice delete": lambda: (T.extend([ROW] * 5), T.__delitem__(slice(100, None))),
+}
+
+
+def grows(f: Callable[[], object], n: int) -> tuple[int, int]:
+    for _ in range(n // 10):
+        f()  # warm caches (category strs, interned names, freelists)
+    gc.collect()
+    objects, memory = len(gc.get_objects()), rss()
+    for _ in range(n):
+        f()
+    gc.collect()
+    return len(gc.get_objects()) - objects, rss() - memory
+
+
+@pytest.mark.parametrize("name", list(CHEAP))
+def test_cheap_operations_do_not_leak(name: str):
+    objects, memory = grows(CHEAP[name], 100_000)
+    assert objects < 50, f"{name}: {objects} more GC objects"
+    assert memory < 1 << 20, f"{name}: RSS grew {memory / 1e6:.1f} MB"
+
+
+@pytest.mark.parametrize("name", list(HEAVY))
+def test_heavy_operations_do_not_leak(name: str):
+    objects, memory = grows(HEAVY[name], 10_000)
+    assert objects < 50, f"{name}: {objects} more GC objects"
+    assert memory < 2 << 20, f"{name}: RSS grew {memory / 1e6:.1f} MB"
