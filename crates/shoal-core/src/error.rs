@@ -104,6 +104,11 @@ pub enum Error {
         /// What was wrong.
         detail: String,
     },
+    /// An Arrow text or bytes column whose values pass the 2 GiB one column can hold.
+    TooMuchText {
+        /// The field's name.
+        field: String,
+    },
     /// Arrow arrays that do not have the shape their schema promises.
     /// Arrow arrays that do not have the shape their schema promises.
     Malformed {
@@ -113,6 +118,11 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether the error is about a size past a limit (`OverflowError` in Python).
+    pub fn is_overflow(&self) -> bool {
+        matches!(self, Error::TooMuchText { .. })
+    }
+
     /// Whether the error is about a type (`TypeError` in Python) rather than a value.
     pub fn is_type_error(&self) -> bool {
         matches!(
@@ -194,6 +204,11 @@ impl fmt::Display for Error {
                 write!(f, "column '{field}', row {row}: {detail}")
             }
             Error::Malformed { detail } => write!(f, "malformed Arrow data: {detail}"),
+            Error::TooMuchText { field } => write!(
+                f,
+                "column '{field}' holds more than 2 GiB of data, the most one shoal column \
+                 (an Arrow array with 32-bit offsets) can address; split the input"
+            ),
         }
     }
 }

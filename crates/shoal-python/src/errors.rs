@@ -86,8 +86,9 @@ pub enum ShoalError {
         record: String,
         detail: String,
     },
+    /// A row index past the table's end (the index as written: it may not fit an `isize`).
     RowIndex {
-        index: isize,
+        index: String,
         len: usize,
     },
     NoSuchField {
@@ -420,6 +421,8 @@ impl From<ShoalError> for PyErr {
                 let message = format!("{record}.from_arrow: {error}; nothing was imported");
                 if error.is_type_error() {
                     PyTypeError::new_err(message)
+                } else if error.is_overflow() {
+                    PyOverflowError::new_err(message)
                 } else {
                     PyValueError::new_err(message)
                 }

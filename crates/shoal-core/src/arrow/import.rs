@@ -199,12 +199,15 @@ pub unsafe fn import_struct(
     if format != "+s" {
         return Err(Error::NotAStruct { format });
     }
+    if array.offset < 0 {
+        return Err(malformed("a negative offset at the top level"));
+    }
     if array.n_children != arrow_schema.n_children || array.n_children < 0 || array.length < 0 {
         return Err(malformed(
             "the array's and the schema's column counts differ",
         ));
     }
-    let (len, offset) = (array.length as usize, array.offset.max(0) as usize);
+    let (len, offset) = (array.length as usize, array.offset as usize);
     // SAFETY: guaranteed by the caller.
     let top = unsafe { Input::new(arrow_schema, array, len, 0) }?;
     if array.null_count > 0 {
@@ -257,8 +260,14 @@ fn import_column(
                     other => other,
                 })?;
             for (row, v) in values.into_iter().enumerate() {
-                if let Err(p) = col.push(v.map_or(Datum::Null, Datum::bytes)) {
-                    return Err(bad(row, format!("{p:?}")));
+                match col.push(v.map_or(Datum::Null, Datum::bytes)) {
+                    Ok(()) => {}
+                    Err(Problem::TooMuchData) => {
+                        return Err(Error::TooMuchText {
+                            field: field.name.clone(),
+                        })
+                    }
+                    Err(p) => return Err(bad(row, format!("{p:?}"))),
                 }
             }
             return Ok(());
@@ -571,6 +580,13 @@ fn dictionary_indices(input: &Input<'_>) -> Option<Result<Vec<i64>, Error>> {
         "I" => unsafe { input.widened::<u32>() },
         // SAFETY: format "l" says buffer 1 holds int64 indices.
         "l" => unsafe { input.widened::<i64>() },
+        // SAFETY: format "L" says buffer 1 holds uint64 indices (any past i64 is out of the
+        // dictionary's range anyway, and refused as such).
+        "L" => unsafe { input.slice::<u64>(1, 0) }.map(|raw| {
+            raw.iter()
+                .map(|&c| i64::try_from(c).unwrap_or(i64::MAX))
+                .collect()
+        }),
         _ => return None,
     };
     Some(codes)

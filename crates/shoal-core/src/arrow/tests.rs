@@ -216,3 +216,17 @@ fn a_view_array_without_its_sizes_buffer_is_refused() {
     let err = import_one(Field::new("s", DType::Str), &s, &a).unwrap_err();
     assert!(matches!(err, Error::Malformed { .. }), "{err:?}");
 }
+
+#[test]
+fn a_negative_top_level_offset_is_refused() {
+    let data = Box::leak(Box::new(0f64));
+    let (s, mut a) = handmade(
+        b"g",
+        "x",
+        1,
+        vec![std::ptr::null(), (data as *const f64).cast()],
+    );
+    a.offset = -1;
+    let err = import_one(Field::new("x", DType::F64), &s, &a).unwrap_err();
+    assert!(matches!(err, Error::Malformed { .. }), "{err:?}");
+}

@@ -103,26 +103,42 @@ fn enum_cell<'a>(
     enum_type: &Bound<'_, PyType>,
     at: impl Fn() -> Target,
 ) -> Result<Datum<'a>> {
+    let unknown = || -> Result<Datum<'a>> {
+        Err(ShoalError::UnknownCategory {
+            at: at(),
+            value: value_repr(obj),
+            choices: format!(
+                "the members of {} ({})",
+                enum_type.name()?,
+                quoted(spec.choices.as_deref().unwrap_or(&[]))
+            ),
+        })
+    };
     let member = if obj.is_instance(enum_type)? {
         obj.clone()
+    } else if obj.is_instance_of::<PyBool>() || obj.is_instance(enum_base(obj.py())?)? {
+        // `True` is 1 to an IntEnum, and another Enum's member may share a value: neither is
+        // a member of this one.
+        return unknown();
     } else {
         match enum_type.call1((obj,)) {
             Ok(m) if m.is_instance(enum_type)? => m,
-            _ => {
-                return Err(ShoalError::UnknownCategory {
-                    at: at(),
-                    value: value_repr(obj),
-                    choices: format!(
-                        "the members of {} ({})",
-                        enum_type.name()?,
-                        quoted(spec.choices.as_deref().unwrap_or(&[]))
-                    ),
-                })
+            Ok(_) => return unknown(),
+            // Not a value of the Enum; anything else its `_missing_` raised is the user's.
+            Err(e) if e.is_instance_of::<pyo3::exceptions::PyValueError>(obj.py()) => {
+                return unknown()
             }
+            Err(e) => return Err(e.into()),
         }
     };
     let name: String = member.getattr(pyo3::intern!(obj.py(), "name"))?.extract()?;
     Ok(Datum::Bytes(Cow::Owned(name.into_bytes())))
+}
+
+/// `enum.Enum`.
+fn enum_base(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
+    static ENUM: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+    ENUM.import(py, "enum", "Enum")
 }
 
 fn bytes_cell<'a>(

@@ -121,7 +121,7 @@ pub(super) fn classify(
         Kind::ByteArray
     } else if let Some(index) = known.store_index(tp) {
         Kind::Store(index)
-    } else if registered.contains(&tp) {
+    } else if registered.iter().any(|&r| is_subtype(tp, r)) {
         Kind::Registered
     } else if numpy_array.is_some_and(|np| is_subtype(tp, np)) {
         Kind::Numpy

@@ -182,7 +182,10 @@ impl TableState {
             index
         };
         if i < 0 || i as usize >= len {
-            return Err(ShoalError::RowIndex { index, len });
+            return Err(ShoalError::RowIndex {
+                index: index.to_string(),
+                len,
+            });
         }
         Ok(i as usize)
     }

@@ -179,8 +179,15 @@ impl PyTable {
         if let Ok(slice) = key.cast::<PySlice>() {
             return Ok(Bound::new(py, Self::slice(slf, slice)?)?.into_any());
         }
-        let index: isize = key.extract().map_err(|_| ShoalError::BadKey {
-            got: key.get_type().name().map_or("?".into(), |n| n.to_string()),
+        let index: isize = key.extract().map_err(|_| match key.cast::<PyInt>() {
+            // An int past isize (`t[2**63]`) is simply out of range.
+            Ok(big) => ShoalError::RowIndex {
+                index: big.to_string(),
+                len: this.peek(|st| st.inner.len()).unwrap_or(0),
+            },
+            Err(_) => ShoalError::BadKey {
+                got: key.get_type().name().map_or("?".into(), |n| n.to_string()),
+            },
         })?;
         let row = this.read()?.row_index(index)?;
         Self::row_handle(slf, row)
