@@ -163,6 +163,8 @@ proptest! {
         let mut a = ArrowArray::empty();
         export_columns(vec![t.snapshot(0)], t.len(), &mut a);
         // Corrupt copies of the child's buffers, keeping their sizes.
+        // Backed by u64s, so the copies keep Arrow's alignment (the importer refuses less).
+        let mut storage: Vec<Vec<u64>> = Vec::new();
         let mut copies: Vec<Vec<u8>> = Vec::new();
         // SAFETY: reading and re-pointing the structs we just exported; the copies live until
         // the end of the test, longer than the import.
@@ -183,7 +185,11 @@ proptest! {
             }
             for ((i, _), copy) in targets.iter().zip(&copies) {
                 if !copy.is_empty() {
-                    *child.buffers.add(*i) = copy.as_ptr().cast();
+                    let mut aligned = vec![0u64; copy.len().div_ceil(8)];
+                    std::slice::from_raw_parts_mut(aligned.as_mut_ptr().cast::<u8>(), copy.len())
+                        .copy_from_slice(copy);
+                    *child.buffers.add(*i) = aligned.as_ptr().cast();
+                    storage.push(aligned);
                 }
             }
         }

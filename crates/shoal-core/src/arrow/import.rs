@@ -90,8 +90,16 @@ impl<'a> Input<'a> {
                 self.format
             )));
         }
+        // The format promises Arrow's alignment, but a hostile producer's pointer is checked:
+        // an unaligned slice would be undefined behaviour (found by Miri on the fuzz harness).
+        if (p as usize) % std::mem::align_of::<T>() != 0 {
+            return Err(malformed(&format!(
+                "buffer {i} of a {:?} column is not aligned for its values",
+                self.format
+            )));
+        }
         // SAFETY: the buffer holds `offset + len + extra` `T`s (guaranteed by the caller) and
-        // Arrow buffers are aligned for their element type.
+        // is aligned for `T` (checked above).
         let all = unsafe { std::slice::from_raw_parts(p.cast::<T>(), self.offset + n) };
         Ok(&all[self.offset..])
     }
@@ -470,13 +478,14 @@ fn read_views(input: &Input<'_>) -> Result<Vec<(usize, usize, *const u8, usize)>
     }
     let variadic = n_buffers - 3;
     let sizes_ptr = input.buffer(n_buffers - 1)?.cast::<i64>();
-    if sizes_ptr.is_null() && variadic > 0 {
-        return Err(malformed("a view array without its buffer sizes"));
+    if variadic > 0 && (sizes_ptr.is_null() || !sizes_ptr.is_aligned()) {
+        return Err(malformed("a view array without its (aligned) buffer sizes"));
     }
     let sizes = if variadic == 0 {
         &[][..]
     } else {
-        // SAFETY: the last buffer of a view array holds one i64 size per variadic buffer.
+        // SAFETY: the last buffer of a view array holds one i64 size per variadic buffer, and
+        // the pointer is aligned (checked above).
         unsafe { std::slice::from_raw_parts(sizes_ptr, variadic) }
     };
     // SAFETY: the format is a view type: buffer 1 holds `len` 16-byte views.
