@@ -43,7 +43,12 @@ def test_a_gc_callback_that_shrinks_the_table_during_sort_is_a_runtime_error():
         gc.callbacks.remove(shrink)
     assert fired
     assert len(t) == 0
-    assert raised is not None and "table" in str(raised)
+    # 3.11 collects synchronously on allocation, so the callback fires while the sort builds its
+    # keys; from 3.12 collection waits for the eval breaker and may fall before or after it.
+    # Either way: a RuntimeError naming the table, or a sort that finished — never a panic.
+    if sys.version_info < (3, 12):
+        assert raised is not None
+    assert raised is None or "table" in str(raised)
 
 
 class Color(enum.Enum):
