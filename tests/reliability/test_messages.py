@@ -100,3 +100,9 @@ def test_a_sizer_applies_to_subclasses():
         assert shoal.sizeof(Sub()).total >= 1000
     finally:
         shoal.register_sizer(Blob, None)
+
+
+def test_a_stream_without_batches_must_still_name_every_field():
+    with pytest.raises(ValueError, match="no column named 'c'"):
+        shoal.Table.from_arrow(C, pa.table({}))
+    assert len(shoal.Table.from_arrow(C, pa.table({"c": pa.array([], pa.string())}))) == 0

@@ -9,7 +9,9 @@ use pyo3::prelude::*;
 
 use crate::errors::ShoalError;
 use pyo3::types::PyCapsule;
-use shoal_core::arrow::{export_columns, export_schema, import_struct, ArrowArray, ArrowSchema};
+use shoal_core::arrow::{
+    check_struct_schema, export_columns, export_schema, import_struct, ArrowArray, ArrowSchema,
+};
 use shoal_core::{Column, ColumnSnapshot, DType, Schema};
 
 /// An exported struct for a capsule: raw pointers inside, owned by the struct's release callback.
@@ -259,6 +261,7 @@ pub fn import_columns(
         let get_next = s
             .get_next
             .ok_or_else(|| malformed("stream without get_next"))?;
+        let mut batches = 0usize;
         loop {
             let mut batch = Released(ArrowArray::empty());
             // SAFETY: as above, with a released array for it to fill.
@@ -270,6 +273,13 @@ pub fn import_columns(
             }
             // SAFETY: a schema and a batch the producer's stream handed over for each other.
             unsafe { import_struct(schema, &arrow_schema.0, &batch.0, &mut columns) }
+                .map_err(|e| import_error(e, record))?;
+            batches += 1;
+        }
+        if batches == 0 {
+            // No data to check against: the schema alone must still name every field.
+            // SAFETY: the schema the producer's `get_schema` filled, not yet released.
+            unsafe { check_struct_schema(schema, &arrow_schema.0) }
                 .map_err(|e| import_error(e, record))?;
         }
         return Ok(columns);

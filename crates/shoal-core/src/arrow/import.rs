@@ -233,6 +233,42 @@ pub unsafe fn import_struct(
     Ok(())
 }
 
+/// Checks a producer's schema against `schema` without data, for a stream that sends no
+/// batch: the top level is a struct and every field has a column of its name. (Column types
+/// are checked with the data, which here there is none of.)
+///
+/// # Safety
+/// `arrow_schema` must be a valid, unreleased C Data Interface schema.
+pub unsafe fn check_struct_schema(
+    schema: &Schema,
+    arrow_schema: &ArrowSchema,
+) -> Result<(), Error> {
+    // SAFETY: a valid schema's format is a C string (guaranteed by the caller).
+    let format = unsafe { c_str(arrow_schema.format) };
+    if format != "+s" {
+        return Err(Error::NotAStruct { format });
+    }
+    let names: Vec<String> = (0..arrow_schema.n_children.max(0) as usize)
+        .map(|i| {
+            // SAFETY: `i` is below the child count, so the slot is inside the array of child
+            // pointers of a valid schema.
+            let slot = unsafe { arrow_schema.children.add(i) };
+            // SAFETY: the slot holds a pointer to a valid child schema.
+            let child = unsafe { *slot };
+            // SAFETY: a valid child schema lives as long as its parent.
+            let name = unsafe { (*child).name };
+            // SAFETY: a valid schema's name is null or a C string.
+            unsafe { c_str(name) }
+        })
+        .collect();
+    match schema.fields().iter().find(|f| !names.contains(&f.name)) {
+        Some(f) => Err(Error::MissingColumn {
+            field: f.name.clone(),
+        }),
+        None => Ok(()),
+    }
+}
+
 fn import_column(
     field: &Field,
     input: &Input<'_>,
