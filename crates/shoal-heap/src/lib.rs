@@ -250,7 +250,14 @@ pub struct WalkReport {
     pub shared_objects: u64,
     /// Bytes the walk itself used for its visited set and stack.
     pub bookkeeping: usize,
+    /// The first object whose size was impossible (type id, bytes): the walk stopped there,
+    /// and its totals must not be reported.
+    pub impossible: Option<(usize, u64)>,
 }
+
+/// More than any object can take: the whole 47-bit user address space of x86-64 and AArch64
+/// Linux. A size above it is a misread layout, never a real object.
+pub const MAX_OBJECT_BYTES: u64 = 1 << 47;
 
 /// Walks everything reachable from `roots`, counting each object (and each shared buffer) once.
 pub fn walk<H: Heap>(heap: &mut H, roots: &[usize]) -> WalkReport {
@@ -352,7 +359,19 @@ impl Walker {
         let report = &mut self.report;
         node.clear();
         heap.describe(obj, role, node);
-        let own: u64 = node.pieces.iter().map(|&(_, b)| b).sum();
+        let sizes = node.pieces.iter().map(|&(_, b)| b);
+        let buffers = node.shared_buffers.iter().map(|&(_, b)| b);
+        let claimed = sizes
+            .clone()
+            .chain(buffers)
+            .fold(0u64, |sum, b| sum.saturating_add(b));
+        if claimed > MAX_OBJECT_BYTES {
+            report.impossible = Some((node.type_id, claimed));
+            self.stack.clear();
+            return false;
+        }
+        // Each object is below 2^47 bytes, and there cannot be 2^17 of those: no sum wraps.
+        let own: u64 = sizes.sum();
         if node.shared {
             report.shared_bytes += own;
             report.shared_objects += 1;
@@ -376,7 +395,12 @@ impl Walker {
                     .or_default() += b;
             }
         }
-        report.total += bytes;
+        report.total = report.total.saturating_add(bytes);
+        if report.total > MAX_OBJECT_BYTES {
+            report.impossible = Some((node.type_id, bytes)); // distinct objects cannot sum so high
+            self.stack.clear();
+            return false;
+        }
         report.allocated += node.allocated + (bytes - own);
         report.objects += 1;
         let t = report.by_type.entry(node.type_id).or_default();

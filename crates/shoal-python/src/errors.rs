@@ -37,6 +37,11 @@ pub struct Target {
 
 #[derive(Debug)]
 pub enum ShoalError {
+    /// Measuring met an object whose size cannot be real (a layout shoal misreads).
+    ImpossibleSize {
+        type_name: String,
+        bytes: u64,
+    },
     /// The value has a type the field does not accept.
     WrongType {
         at: Target,
@@ -315,6 +320,11 @@ impl From<PyErr> for ShoalError {
 impl From<ShoalError> for PyErr {
     fn from(e: ShoalError) -> PyErr {
         match e {
+            ShoalError::ImpossibleSize { type_name, bytes } => PyRuntimeError::new_err(format!(
+                "cannot measure an object of type '{type_name}': its layout reads as {bytes} \
+                 bytes, more than the address space, so shoal does not know this type's layout; \
+                 no total is reported. Size its objects with shoal.register_sizer(type, fn)"
+            )),
             ShoalError::WrongType {
                 at,
                 expected,

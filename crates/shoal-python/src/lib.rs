@@ -43,6 +43,7 @@ fn _shoal(m: &Bound<'_, PyModule>) -> PyResult<()> {
         .shared::<schema::PyField>(py)
         .store::<table::PyTable>(py)
         .store::<column::PyColumn>(py)
+        .record(record::record_base(py)?.as_type_ptr(), record::held_bytes)
         .install(py);
     Ok(())
 }

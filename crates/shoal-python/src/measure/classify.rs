@@ -2,6 +2,7 @@
 
 use pyo3::ffi;
 
+use super::csizeof::{CSizeof, TrustedCode};
 use super::known::KnownTypes;
 use super::layout::*;
 
@@ -25,8 +26,29 @@ pub(super) enum Kind {
     Int,
     /// float, bytes, complex.
     Scalar,
+    /// Frames: own their locals once returned, never their caller or globals (`frames`).
+    Frame,
+    /// Functions: shared, unless made as data (`frames::owned_parts`).
+    Function,
+    /// `range`: not GC-tracked, no traverse, yet it holds four ints.
+    Range,
+    /// An instance of a `shoal.Record` class: standalone ones hold their values in Rust.
+    Record,
     /// Anything else: instances of classes, other C types.
     Instance,
+}
+
+/// What a walk looks up before it starts (it runs no Python code once started): types it
+/// recognises by identity, never by name.
+pub(super) struct Peers<'a> {
+    pub(super) known: &'a KnownTypes,
+    pub(super) registered: &'a [*mut ffi::PyTypeObject],
+    pub(super) numpy_array: Option<*mut ffi::PyTypeObject>,
+    /// `datetime.datetime` and `datetime.time`, which allocate naive values one word short.
+    pub(super) naive_capable: [*mut ffi::PyTypeObject; 2],
+    /// `enum.EnumType`: members of enums are shared, like their classes.
+    pub(super) enum_type: *mut ffi::PyTypeObject,
+    pub(super) trusted: &'a TrustedCode,
 }
 
 #[derive(Clone, Copy)]
@@ -42,6 +64,14 @@ pub(super) struct TypeInfo {
     pub(super) item: u64,
     /// Values embedded after the object (3.13).
     pub(super) inline_values: u64,
+    /// The type's own C `__sizeof__`, trusted to know its separate storage (`csizeof`).
+    pub(super) sizer: Option<CSizeof>,
+    /// Objects come from `PyType_GenericAlloc`, which allocates one item more than asked.
+    pub(super) spare_item: bool,
+    /// A Python subclass of a builtin container: it may hold attributes besides its items.
+    pub(super) subclass: bool,
+    /// Naive values (no tzinfo) are allocated one word shorter than `basic`.
+    pub(super) naive_shorter: bool,
 }
 
 impl TypeInfo {
@@ -53,6 +83,10 @@ impl TypeInfo {
         basic: 0,
         item: 0,
         inline_values: 0,
+        sizer: None,
+        spare_item: false,
+        subclass: false,
+        naive_shorter: false,
     };
 }
 
@@ -80,24 +114,69 @@ fn is_singleton_type(tp: *mut ffi::PyTypeObject) -> bool {
 }
 
 /// Decides what kind of object the live type `tp` makes, and the layout facts sizing needs.
-pub(super) fn classify(
-    tp: *mut ffi::PyTypeObject,
-    known: &KnownTypes,
-    registered: &[*mut ffi::PyTypeObject],
-    numpy_array: Option<*mut ffi::PyTypeObject>,
-) -> TypeInfo {
+pub(super) fn classify(tp: *mut ffi::PyTypeObject, peers: &Peers<'_>) -> TypeInfo {
     // SAFETY: reads the flags of a live type object.
     let flags = unsafe { ffi::PyType_GetFlags(tp) };
     let sub = |f: std::ffi::c_ulong| flags & f != 0;
-    let kind = if sub(ffi::Py_TPFLAGS_TYPE_SUBCLASS)
+    let kind = kind_of(tp, flags, peers);
+    #[cfg(Py_3_12)]
+    let managed = sub(TPFLAGS_MANAGED_DICT | TPFLAGS_MANAGED_WEAKREF);
+    #[cfg(not(Py_3_12))]
+    let managed = cfg!(Py_3_11) && sub(TPFLAGS_MANAGED_DICT);
+    #[cfg(Py_3_13)]
+    let inline_values = if sub(TPFLAGS_INLINE_VALUES) {
+        inline_values_size(tp)
+    } else {
+        0
+    };
+    #[cfg(not(Py_3_13))]
+    let inline_values = 0;
+    // SAFETY: reads plain fields of a live type object.
+    let t = unsafe { &*tp };
+    let gc_type = sub(ffi::Py_TPFLAGS_HAVE_GC);
+    let heap = sub(ffi::Py_TPFLAGS_HEAPTYPE);
+    let generic_alloc =
+        t.tp_alloc.map(|f| f as usize) == Some(ffi::PyType_GenericAlloc as *const () as usize);
+    let sized_by_layout = !matches!(kind, Kind::Instance | Kind::Frame);
+    TypeInfo {
+        kind,
+        gc: gc_type && t.tp_is_gc.is_none(),
+        ask_gc: gc_type && t.tp_is_gc.is_some(),
+        managed: if managed { 2 * WORD } else { 0 },
+        basic: t.tp_basicsize as u64,
+        item: t.tp_itemsize as u64,
+        inline_values,
+        sizer: if sized_by_layout {
+            None
+        } else {
+            peers.trusted.find(tp)
+        },
+        spare_item: heap && generic_alloc && t.tp_itemsize != 0,
+        subclass: heap && matches!(kind, Kind::List | Kind::Dict | Kind::Tuple | Kind::Set),
+        naive_shorter: peers.naive_capable.contains(&tp),
+    }
+}
+
+fn kind_of(tp: *mut ffi::PyTypeObject, flags: std::ffi::c_ulong, peers: &Peers<'_>) -> Kind {
+    let sub = |f: std::ffi::c_ulong| flags & f != 0;
+    // SAFETY: the metatype of a live type.
+    let meta = unsafe { ffi::Py_TYPE(tp.cast()) };
+    let known = peers.known;
+    if sub(ffi::Py_TPFLAGS_TYPE_SUBCLASS)
         || is_singleton_type(tp)
         || known.is_shared(tp)
         || is_subtype(tp, &raw mut ffi::PyModule_Type)
-        || tp == &raw mut ffi::PyFunction_Type
         || tp == &raw mut ffi::PyCFunction_Type
         || tp == &raw mut ffi::PyCode_Type
+        || (!peers.enum_type.is_null() && is_subtype(meta, peers.enum_type))
     {
         Kind::Shared
+    } else if tp == &raw mut ffi::PyFunction_Type {
+        Kind::Function
+    } else if tp == &raw mut ffi::PyFrame_Type {
+        Kind::Frame
+    } else if tp == &raw mut ffi::PyRange_Type {
+        Kind::Range
     } else if sub(ffi::Py_TPFLAGS_LIST_SUBCLASS) {
         Kind::List
     } else if sub(ffi::Py_TPFLAGS_DICT_SUBCLASS) {
@@ -121,35 +200,13 @@ pub(super) fn classify(
         Kind::ByteArray
     } else if let Some(index) = known.store_index(tp) {
         Kind::Store(index)
-    } else if registered.iter().any(|&r| is_subtype(tp, r)) {
+    } else if peers.registered.iter().any(|&r| is_subtype(tp, r)) {
         Kind::Registered
-    } else if numpy_array.is_some_and(|np| is_subtype(tp, np)) {
+    } else if known.is_record(tp) {
+        Kind::Record
+    } else if peers.numpy_array.is_some_and(|np| is_subtype(tp, np)) {
         Kind::Numpy
     } else {
         Kind::Instance
-    };
-    #[cfg(Py_3_12)]
-    let managed = sub(TPFLAGS_MANAGED_DICT | TPFLAGS_MANAGED_WEAKREF);
-    #[cfg(not(Py_3_12))]
-    let managed = cfg!(Py_3_11) && sub(TPFLAGS_MANAGED_DICT);
-    #[cfg(Py_3_13)]
-    let inline_values = if sub(TPFLAGS_INLINE_VALUES) {
-        inline_values_size(tp)
-    } else {
-        0
-    };
-    #[cfg(not(Py_3_13))]
-    let inline_values = 0;
-    // SAFETY: reads plain fields of a live type object.
-    let t = unsafe { &*tp };
-    let gc_type = sub(ffi::Py_TPFLAGS_HAVE_GC);
-    TypeInfo {
-        kind,
-        gc: gc_type && t.tp_is_gc.is_none(),
-        ask_gc: gc_type && t.tp_is_gc.is_some(),
-        managed: if managed { 2 * WORD } else { 0 },
-        basic: t.tp_basicsize as u64,
-        item: t.tp_itemsize as u64,
-        inline_values,
     }
 }

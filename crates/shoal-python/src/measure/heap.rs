@@ -9,14 +9,15 @@ use pyo3::prelude::*;
 use pyo3::types::PyType;
 use shoal_heap::{AddrMap, Bucket, Heap, Node, Role};
 
-use super::classify::{classify, Kind, TypeInfo};
+use super::classify::{classify, Kind, Peers, TypeInfo};
+use super::csizeof::{self, TrustedCode};
+use super::frames;
 use super::known::KnownTypes;
 use super::layout::*;
 use super::payload::value_payload;
 
 pub(super) struct CPython<'py> {
     pub(super) py: Python<'py>,
-    pub(super) include_shared: bool,
     /// The extension's own types: shared ones and stores (registered at import).
     pub(super) known: &'py KnownTypes,
     /// Types with a Python sizer (`shoal.register_sizer`), and the objects of those types met.
@@ -25,6 +26,10 @@ pub(super) struct CPython<'py> {
     /// `numpy.ndarray` if NumPy is imported: arrays are recognised by this type's identity
     /// (and subclassing), never by name, since any class can be named "numpy.ndarray".
     numpy_array: Option<Bound<'py, PyType>>,
+    /// `datetime.datetime`, `datetime.time` and `enum.EnumType`, if imported (as for NumPy).
+    naive_capable: [Option<Bound<'py, PyType>>; 2],
+    enum_type: Option<Bound<'py, PyType>>,
+    trusted: TrustedCode,
     pub(super) types: AddrMap<usize, TypeInfo>,
     /// The types looked up last: a walk alternates between few types (instances, their
     /// values, a list) for long runs.
@@ -60,14 +65,19 @@ pub(super) fn prefetch(p: *mut ffi::PyObject) {
 }
 
 impl<'py> CPython<'py> {
-    pub(super) fn new(py: Python<'py>, include_shared: bool) -> CPython<'py> {
+    pub(super) fn new(py: Python<'py>) -> CPython<'py> {
         CPython {
             py,
-            include_shared,
             known: KnownTypes::get(py),
             registered: Vec::new(),
             deferred: Vec::new(),
-            numpy_array: numpy_array_type(py),
+            numpy_array: imported_type(py, "numpy", "ndarray"),
+            naive_capable: [
+                imported_type(py, "datetime", "datetime"),
+                imported_type(py, "datetime", "time"),
+            ],
+            enum_type: imported_type(py, "enum", "EnumMeta"),
+            trusted: TrustedCode::new(py),
             types: AddrMap::default(),
             last_types: [(0, TypeInfo::UNKNOWN); 4],
             names: HashMap::new(),
@@ -96,12 +106,18 @@ impl<'py> CPython<'py> {
         let info = match self.types.get(&key) {
             Some(info) => *info,
             None => {
-                let info = classify(
-                    tp,
-                    self.known,
-                    &self.registered,
-                    self.numpy_array.as_ref().map(|t| t.as_type_ptr()),
-                );
+                let ptr = |t: &Option<Bound<'py, PyType>>| {
+                    t.as_ref().map_or(std::ptr::null_mut(), |t| t.as_type_ptr())
+                };
+                let peers = Peers {
+                    known: self.known,
+                    registered: &self.registered,
+                    numpy_array: self.numpy_array.as_ref().map(|t| t.as_type_ptr()),
+                    naive_capable: [ptr(&self.naive_capable[0]), ptr(&self.naive_capable[1])],
+                    enum_type: ptr(&self.enum_type),
+                    trusted: &self.trusted,
+                };
+                let info = classify(tp, &peers);
                 self.types.insert(key, info);
                 info
             }
@@ -143,7 +159,16 @@ impl<'py> CPython<'py> {
                 // SAFETY: reads the state bits of a live str.
                 let interned = unsafe { ascii.interned() } != 0;
                 // SAFETY: `o` is a live str.
-                interned || unsafe { ffi::PyUnicode_GET_LENGTH(o) } <= 1
+                let len = unsafe { ffi::PyUnicode_GET_LENGTH(o) };
+                // Only the empty str and the 256 Latin-1 one-character strs are cached.
+                // SAFETY: reads the one character of a live str of length 1.
+                interned || len == 0 || (len == 1 && unsafe { ffi::PyUnicode_ReadChar(o, 0) } < 256)
+            }
+            // The empty bytes and the 256 one-byte bytes are cached (immortal from 3.12).
+            // SAFETY: a type check of a live object, then its `ob_size`.
+            Kind::Scalar if unsafe { ffi::PyBytes_CheckExact(o) } != 0 => {
+                // SAFETY: `o` is a live bytes object.
+                (unsafe { ffi::PyBytes_Size(o) }) <= 1
             }
             // SAFETY: a type check of a live object.
             Kind::Int if unsafe { ffi::PyLong_CheckExact(o) } != 0 => {
@@ -176,18 +201,27 @@ impl<'py> CPython<'py> {
                 self.scratch.push(key);
                 self.scratch.push(value);
             }
-        } else if self.is_gc(o, tp, info) {
-            // SAFETY: `tp` is the live type of `o`.
-            let traverse = unsafe { (*tp).tp_traverse };
-            if let Some(traverse) = traverse {
-                // SAFETY: `collect` honours the visitproc contract with `arg` = the scratch
-                // vector, exclusively borrowed for this call.
-                unsafe { traverse(o, collect, (&raw mut self.scratch).cast()) };
-            }
+        } else {
+            // Not only GC objects: a type may traverse its references without being tracked
+            // by the collector (it cannot form cycles), and those references are owned all
+            // the same.
+            self.traverse(o, tp);
         }
     }
 
-    /// The object's own allocation: pre-header and body.
+    /// `tp_traverse` of `o` into `self.scratch` (appending).
+    fn traverse(&mut self, o: *mut ffi::PyObject, tp: *mut ffi::PyTypeObject) {
+        // SAFETY: `tp` is the live type of `o`.
+        let traverse = unsafe { (*tp).tp_traverse };
+        if let Some(traverse) = traverse {
+            // SAFETY: `collect` honours the visitproc contract with `arg` = the scratch
+            // vector, exclusively borrowed for this call.
+            unsafe { traverse(o, collect, (&raw mut self.scratch).cast()) };
+        }
+    }
+
+    /// The object's own allocation: pre-header and body. An impossible size (a length field
+    /// misread) comes out above any address space, and the walk refuses it.
     pub(super) fn own_size(
         &self,
         o: *mut ffi::PyObject,
@@ -195,19 +229,31 @@ impl<'py> CPython<'py> {
         info: &TypeInfo,
     ) -> u64 {
         let pre = if self.is_gc(o, tp, info) { GC_HEAD } else { 0 } + info.managed;
+        let from_layout = || {
+            // A registered sizer reports the rest of a registered type's memory.
+            if info.item == 0 || info.kind == Kind::Registered {
+                return info.basic;
+            }
+            // SAFETY: a type with items that is not sized by a `__sizeof__` of its own keeps
+            // its length in `ob_size`, its third word (as `object.__sizeof__` assumes).
+            let items = unsafe { at::<ffi::Py_ssize_t>(o, 16) }.unsigned_abs() as u64;
+            var_size(info, items)
+        };
         let body = match info.kind {
             // SAFETY: `o` is a live str.
             Kind::Str => unsafe { unicode_size(o) },
             // SAFETY: `o` is a live int.
+            Kind::Int if info.spare_item => var_size(info, unsafe { long_digits(o) }),
+            // SAFETY: `o` is a live int.
             Kind::Int => unsafe { long_size(o) },
-            _ if info.item != 0 => {
-                // SAFETY: a type with items is a var-sized object: `ob_size` is its third word.
-                let items = unsafe { at::<ffi::Py_ssize_t>(o, 16) };
-                info.basic + info.item * items.unsigned_abs() as u64
-            }
-            _ => info.basic,
+            // SAFETY: `hastzinfo`, the byte after the hash of a live datetime or time.
+            _ if info.naive_shorter && unsafe { at::<u8>(o, 24) } == 0 => info.basic - WORD,
+            _ => match info.sizer {
+                Some(f) => csizeof::call(f, o).unwrap_or_else(from_layout),
+                None => from_layout(),
+            },
         };
-        pre + body + info.inline_values
+        pre.saturating_add(body).saturating_add(info.inline_values)
     }
 
     pub(super) fn describe_object(&mut self, o: *mut ffi::PyObject, role: Role, node: &mut Node) {
@@ -218,15 +264,37 @@ impl<'py> CPython<'py> {
         let own = self.own_size(o, tp, &info);
         if info.kind == Kind::Shared || Self::is_shared_value(o, info.kind) {
             node.shared = true;
-            if self.include_shared {
-                node.pieces.push((Bucket::ObjectHeaders, own));
-                node.allocated = rounded(own);
+            node.pieces.push((Bucket::ObjectHeaders, own));
+            node.allocated = rounded(own);
+            return;
+        }
+        if info.kind == Kind::Function {
+            // SAFETY: `o` is exactly a function.
+            match unsafe { frames::owned_parts(o) } {
+                None => {
+                    node.shared = true;
+                    node.pieces.push((Bucket::ObjectHeaders, own));
+                    node.allocated = rounded(own);
+                }
+                Some(parts) => {
+                    node.pieces.push((Bucket::ObjectHeaders, own));
+                    node.allocated = rounded(own);
+                    let owned = parts.into_iter().filter(|p| !p.is_null());
+                    node.referents
+                        .extend(owned.map(|p| (p as usize, Role::Element)));
+                }
             }
             return;
         }
-        if matches!(info.kind, Kind::List | Kind::Tuple | Kind::Dict) {
-            self.scratch.clear(); // their children are given lazily by `next_child`
-        } else {
+        let lazy = matches!(info.kind, Kind::List | Kind::Tuple | Kind::Dict)
+            // SAFETY: `o` is a live NumPy array.
+            || (info.kind == Kind::Numpy && unsafe { numpy_object_items(o) }.is_some());
+        self.scratch.clear();
+        if info.subclass {
+            // A Python subclass: its slots and `__dict__` (or inline values) come first in its
+            // traverse, then the base's items (given again lazily; the walk counts them once).
+            self.traverse(o, tp);
+        } else if !lazy {
             self.referents(o, tp, &info);
         }
         let mut allocated = rounded(own);
@@ -261,6 +329,30 @@ impl<'py> CPython<'py> {
                 allocated += rounded(table);
             }
             Kind::Tuple => node.pieces.push((Bucket::Containers, own)),
+            Kind::Frame => {
+                node.pieces.push((Bucket::ObjectHeaders, own));
+                // SAFETY: `o` is a live frame.
+                let foreign = unsafe { frames::foreign_referents(o) };
+                self.scratch.retain(|&r| foreign.owns(r));
+            }
+            Kind::Range => {
+                node.pieces.push((Bucket::ObjectHeaders, own));
+                // `PyRangeObject`: start, stop, step and length, each an int, after the header.
+                for offset in [16, 24, 32, 40] {
+                    // SAFETY: an object pointer field of a live range.
+                    self.scratch
+                        .push(unsafe { at::<*mut ffi::PyObject>(o, offset) });
+                }
+            }
+            Kind::Record => {
+                node.pieces.push((Bucket::ObjectHeaders, own));
+                // SAFETY: `o` is a live record.
+                let held = unsafe { self.known.record_bytes(o) };
+                if held > 0 {
+                    node.pieces.push((Bucket::AttributeValues, held));
+                    allocated += rounded(held);
+                }
+            }
             Kind::ByteArray => {
                 // SAFETY: `o` is a live bytearray.
                 let buf = unsafe { (*o.cast::<ffi::PyByteArrayObject>()).ob_alloc } as u64;
@@ -295,10 +387,26 @@ impl<'py> CPython<'py> {
                 self.describe_instance(o, tp, &info, own, allocated, child, node);
                 return;
             }
-            Kind::Shared => unreachable!("handled above"),
+            Kind::Shared | Kind::Function => unreachable!("handled above"),
         }
-        if matches!(info.kind, Kind::List | Kind::Tuple | Kind::Dict) {
+        if lazy {
             node.lazy_children = Some(child);
+        }
+        if info.subclass {
+            // SAFETY: `o` is a live object of type `tp`.
+            let separate = unsafe { separate_values_size(o, tp) };
+            if separate > 0 {
+                node.pieces.push((Bucket::InlineValues, separate));
+                allocated += rounded(separate);
+            }
+            // SAFETY: as above.
+            let dict = unsafe { instance_dict(o, tp) };
+            let owner = Role::InstanceDict(tp as usize);
+            node.referents.extend(
+                self.scratch
+                    .iter()
+                    .map(|&r| (r as usize, if r == dict { owner } else { Role::Element })),
+            );
         } else {
             node.referents
                 .extend(self.scratch.iter().map(|&r| (r as usize, child)));
@@ -385,6 +493,18 @@ impl<'py> CPython<'py> {
         match kind {
             Kind::List | Kind::Tuple => sequence_child(o, kind, cursor),
             Kind::Dict => dict_child(o, cursor),
+            Kind::Numpy => {
+                // SAFETY: `o` is a live array (described with lazy children only when it owns
+                // an array of object pointers).
+                let items = unsafe { numpy_object_items(o) }?;
+                while let Some(&item) = items.get(*cursor) {
+                    *cursor += 1;
+                    if !item.is_null() {
+                        return Some(item);
+                    }
+                }
+                None
+            }
             _ => None,
         }
     }
@@ -446,12 +566,24 @@ fn dict_child(o: *mut ffi::PyObject, cursor: &mut usize) -> Option<*mut ffi::PyO
     }
 }
 
-/// `numpy.ndarray`, if NumPy has been imported (looked up before the walk, which runs no Python
-/// code; without NumPy imported there are no arrays to find).
-fn numpy_array_type(py: Python<'_>) -> Option<Bound<'_, PyType>> {
+/// `module.name` if that module has been imported and it is a type (looked up before the walk,
+/// which runs no Python code; a module not imported has made no objects to find).
+fn imported_type<'py>(py: Python<'py>, module: &str, name: &str) -> Option<Bound<'py, PyType>> {
     let modules = py.import("sys").ok()?.getattr("modules").ok()?;
-    let numpy = modules.get_item("numpy").ok()?;
-    numpy.getattr("ndarray").ok()?.cast_into::<PyType>().ok()
+    let module = modules.get_item(module).ok()?;
+    module.getattr(name).ok()?.cast_into::<PyType>().ok()
+}
+
+/// The size of a var-sized object of `items` items, with `PyType_GenericAlloc`'s spare item and
+/// rounding where it applies; saturating, so a misread length cannot wrap to a small size.
+fn var_size(info: &TypeInfo, items: u64) -> u64 {
+    let items = items.saturating_add(u64::from(info.spare_item));
+    let body = info.basic.saturating_add(info.item.saturating_mul(items));
+    if info.spare_item {
+        body.saturating_add(WORD - 1) & !(WORD - 1)
+    } else {
+        body
+    }
 }
 
 /// Bytes of a set's separately allocated hash table (none while it uses its small table).

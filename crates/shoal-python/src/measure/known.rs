@@ -20,6 +20,12 @@ pub trait HeldBuffers {
 /// `o` must be a live instance of exactly the type the function was registered for.
 type BuffersOf = unsafe fn(Python<'_>, *mut ffi::PyObject) -> Vec<(usize, u64)>;
 
+/// The bytes a record holds outside its object (its values, in Rust).
+///
+/// # Safety
+/// `o` must be a live instance of the record base type (or a subclass).
+pub type RecordBytes = unsafe fn(*mut ffi::PyObject) -> u64;
+
 /// The extension's own types that the walk treats specially, registered once at import by
 /// `lib.rs`, so measuring depends on no other module of the crate.
 #[derive(Default)]
@@ -28,6 +34,8 @@ pub struct KnownTypes {
     shared: Vec<usize>,
     /// Store types, by exact type, with the function that reads their buffers.
     stores: Vec<(usize, BuffersOf)>,
+    /// The base type of record classes, and what a record holds in Rust.
+    record: Option<(usize, RecordBytes)>,
 }
 
 static KNOWN: PyOnceLock<KnownTypes> = PyOnceLock::new();
@@ -63,6 +71,12 @@ impl KnownTypes {
         self
     }
 
+    /// Instances of `base` and its subclasses are records holding `bytes(o)` in Rust.
+    pub fn record(mut self, base: *mut ffi::PyTypeObject, bytes: RecordBytes) -> Self {
+        self.record = Some((base as usize, bytes));
+        self
+    }
+
     /// Makes these the types every later walk uses.
     pub fn install(self, py: Python<'_>) {
         let _ = KNOWN.set(py, self);
@@ -78,6 +92,22 @@ impl KnownTypes {
 
     pub(super) fn store_index(&self, tp: *mut ffi::PyTypeObject) -> Option<usize> {
         self.stores.iter().position(|&(t, _)| t == tp as usize)
+    }
+
+    pub(super) fn is_record(&self, tp: *mut ffi::PyTypeObject) -> bool {
+        self.record.is_some_and(|(base, _)| {
+            // SAFETY: both are live types (the base is kept alive by the extension module).
+            unsafe { ffi::PyType_IsSubtype(tp, base as *mut ffi::PyTypeObject) != 0 }
+        })
+    }
+
+    /// The bytes the record `o` holds in Rust.
+    ///
+    /// # Safety
+    /// `o` must be a live object whose type `is_record`.
+    pub(super) unsafe fn record_bytes(&self, o: *mut ffi::PyObject) -> u64 {
+        // SAFETY: `o` is a record (guaranteed by the caller).
+        self.record.map_or(0, |(_, bytes)| unsafe { bytes(o) })
     }
 
     /// The buffers held by `o`, whose exact type is store `index`.

@@ -62,9 +62,11 @@ pub(super) unsafe fn unicode_size(o: *mut ffi::PyObject) -> u64 {
     }
 }
 
+/// The digits of an int (at least one from 3.12, where zero keeps one too).
+///
 /// # Safety
 /// `o` must be a live `int`.
-pub(super) unsafe fn long_size(o: *mut ffi::PyObject) -> u64 {
+pub(super) unsafe fn long_digits(o: *mut ffi::PyObject) -> u64 {
     // SAFETY: guaranteed by the caller. Up to 3.11 the digit count is |ob_size|; from 3.12
     // it is `lv_tag >> 3`, in the same word.
     let word = unsafe { at::<usize>(o, 16) };
@@ -72,6 +74,14 @@ pub(super) unsafe fn long_size(o: *mut ffi::PyObject) -> u64 {
     let digits = (word >> 3).max(1) as u64;
     #[cfg(not(Py_3_12))]
     let digits = (word as isize).unsigned_abs() as u64;
+    digits
+}
+
+/// # Safety
+/// `o` must be a live exact `int` (or one allocated like it).
+pub(super) unsafe fn long_size(o: *mut ffi::PyObject) -> u64 {
+    // SAFETY: guaranteed by the caller.
+    let digits = unsafe { long_digits(o) };
     // From 3.11 one-digit ints are allocated as a whole `PyLongObject` (`_PyLong_FromMedium`),
     // 32 bytes with padding; arithmetic results are allocated with a spare digit, 32 as well.
     if cfg!(Py_3_11) && digits == 1 {
@@ -338,6 +348,37 @@ impl NumpyFields {
         let n: u64 = dims.iter().map(|&d| d.max(0) as u64).product();
         ((n * itemsize).max(1), dims_bytes)
     }
+}
+
+/// The elements of a NumPy array of Python objects that owns its data (views reach the same
+/// objects through their base), or `None` for any other array.
+///
+/// # Safety
+/// `o` must be a live NumPy array, and stay unchanged while the slice is used (no Python code
+/// runs during a walk).
+pub(super) unsafe fn numpy_object_items<'a>(
+    o: *mut ffi::PyObject,
+) -> Option<&'a [*mut ffi::PyObject]> {
+    const NPY_OBJECT: i32 = 17;
+    // SAFETY: `o` is a live array (guaranteed by the caller).
+    let fields = unsafe { numpy_fields(o) };
+    // SAFETY: `descr`, the array's live dtype, at its offset in `PyArrayObject_fields`.
+    let descr = unsafe { at::<*mut ffi::PyObject>(o, 56) };
+    // SAFETY: `type_num`, an int of the dtype (`PyArray_Descr`, the same offset in 1.x and 2.x).
+    if descr.is_null() || unsafe { at::<i32>(descr, 28) } != NPY_OBJECT {
+        return None;
+    }
+    let (bytes, _) = fields.owned_bytes();
+    if fields.flags & 0x4 == 0 || fields.nd == 0 {
+        return None; // a view (OWNDATA unset) or a 0-d array
+    }
+    // SAFETY: `data`, the array's data pointer.
+    let data = unsafe { at::<*mut *mut ffi::PyObject>(o, 16) };
+    if data.is_null() {
+        return None;
+    }
+    // SAFETY: an owning object array's data holds `bytes / 8` initialised pointers (or nulls).
+    Some(unsafe { std::slice::from_raw_parts(data, bytes as usize / WORD as usize) })
 }
 
 /// # Safety

@@ -11,6 +11,8 @@
 //! `report` turns the walk's totals into a dict.
 
 mod classify;
+mod csizeof;
+mod frames;
 mod heap;
 mod known;
 mod layout;
@@ -37,7 +39,7 @@ pub fn _sizeof<'py>(
     registered: Vec<Bound<'py, pyo3::types::PyType>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let py = obj.py();
-    let mut heap = CPython::new(py, include_shared);
+    let mut heap = CPython::new(py);
     heap.registered = registered.iter().map(|t| t.as_type_ptr()).collect();
     let report = walk::walk(&mut heap, &[obj.as_ptr() as usize]);
     report_dict(py, &mut heap, &report, include_shared)
@@ -53,7 +55,7 @@ pub fn _census<'py>(
     registered: Vec<Bound<'py, pyo3::types::PyType>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let (roots, keepalive) = gc_roots(py)?;
-    let mut heap = CPython::new(py, true);
+    let mut heap = CPython::new(py);
     heap.registered = registered.iter().map(|t| t.as_type_ptr()).collect();
     let mut walker = walk::Walker::new(<CPython<'_> as Heap>::ADDRESS_SHIFT);
     if let Some(list) = &keepalive {

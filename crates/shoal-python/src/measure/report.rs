@@ -13,6 +13,10 @@ pub(super) fn report_dict<'py>(
     report: &walk::WalkReport,
     include_shared: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
+    if let Some((tp, bytes)) = report.impossible {
+        let type_name = heap.type_name(tp as *mut ffi::PyTypeObject);
+        return Err(crate::errors::ShoalError::ImpossibleSize { type_name, bytes }.into());
+    }
     // Strong references first, before anything below can run Python code (any allocation of a
     // Python object can start a collection, whose finalisers, or a metaclass's `__module__`
     // property, can free what the walk saw): the deferred objects, and every type the report

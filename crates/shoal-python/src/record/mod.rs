@@ -88,3 +88,26 @@ pub(super) fn table_ref<'a, 'py>(
     // SAFETY: it is a `Table` (set only by `new_row`, from a `PyTable`).
     unsafe { any.cast_unchecked::<PyTable>() }
 }
+
+/// The bytes a record holds in Rust: a standalone record's boxed values and the text or bytes
+/// they own; nothing for a row (its table holds the data). Reads fields only.
+///
+/// # Safety
+/// `obj` must be a live instance of `RecordBase` or a subclass.
+pub unsafe fn held_bytes(obj: *mut ffi::PyObject) -> u64 {
+    // SAFETY: guaranteed by the caller.
+    let rec = unsafe { record(obj) };
+    if rec.values.is_null() {
+        return 0;
+    }
+    // SAFETY: a standalone record's `values` is its live boxed slice of `nvalues` cells.
+    let values = unsafe { std::slice::from_raw_parts(rec.values, rec.nvalues) };
+    let owned: usize = values
+        .iter()
+        .map(|v| match v {
+            Datum::Bytes(std::borrow::Cow::Owned(b)) => b.capacity(),
+            _ => 0,
+        })
+        .sum();
+    (std::mem::size_of_val(values) + owned) as u64
+}
