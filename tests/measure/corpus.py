@@ -76,10 +76,20 @@ class DataSlots:
     n: int
 
 
-@dataclasses.dataclass(slots=True, weakref_slot=True)
-class DataSlotsWeakref:
-    x: float
-    n: int
+if sys.version_info >= (3, 11):
+
+    @dataclasses.dataclass(slots=True, weakref_slot=True)
+    class DataSlotsWeakref:
+        x: float
+        n: int
+
+else:
+
+    class DataSlotsWeakref:
+        __slots__ = ("__weakref__", "n", "x")
+
+        def __init__(self, x: float, n: int) -> None:
+            self.x, self.n = x, n
 
 
 class SlotsWithDict:
@@ -318,7 +328,12 @@ def import_peers() -> None:
 
 
 def traced(build: Callable[[], Any]) -> tuple[Any, int]:
-    """The structure `build()` returns and the bytes tracemalloc sees retained by building it."""
+    """The structure `build()` returns and the bytes tracemalloc sees retained by building it.
+
+    `build` runs once untraced first: what the interpreter keeps after a first run (imports,
+    specialised bytecode's caches, type caches) belongs to no structure.
+    """
+    build()
     gc.collect()
     tracemalloc.start()
     try:

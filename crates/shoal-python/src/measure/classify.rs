@@ -137,7 +137,9 @@ pub(super) fn classify(tp: *mut ffi::PyTypeObject, peers: &Peers<'_>) -> TypeInf
     let heap = sub(ffi::Py_TPFLAGS_HEAPTYPE);
     let generic_alloc =
         t.tp_alloc.map(|f| f as usize) == Some(ffi::PyType_GenericAlloc as *const () as usize);
-    let sized_by_layout = !matches!(kind, Kind::Instance | Kind::Frame);
+    // C subclasses of dict (OrderedDict) keep more than a dict: their `__sizeof__` knows it.
+    let c_dict = kind == Kind::Dict && !heap && tp != &raw mut ffi::PyDict_Type;
+    let sized_by_layout = !matches!(kind, Kind::Instance | Kind::Frame) && !c_dict;
     TypeInfo {
         kind,
         gc: gc_type && t.tp_is_gc.is_none(),

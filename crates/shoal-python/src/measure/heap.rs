@@ -30,6 +30,9 @@ pub(super) struct CPython<'py> {
     naive_capable: [Option<Bound<'py, PyType>>; 2],
     enum_type: Option<Bound<'py, PyType>>,
     trusted: TrustedCode,
+    /// The interpreter's cached one-character str and one-byte bytes, and the empty ones
+    /// (3.10, 3.11; from 3.12 they are immortal, which says so).
+    cached: shoal_heap::AddrSet<usize>,
     pub(super) types: AddrMap<usize, TypeInfo>,
     /// The types looked up last: a walk alternates between few types (instances, their
     /// values, a list) for long runs.
@@ -78,6 +81,7 @@ impl<'py> CPython<'py> {
             ],
             enum_type: imported_type(py, "enum", "EnumMeta"),
             trusted: TrustedCode::new(py),
+            cached: cached_small_values(py),
             types: AddrMap::default(),
             last_types: [(0, TypeInfo::UNKNOWN); 4],
             names: HashMap::new(),
@@ -145,7 +149,7 @@ impl<'py> CPython<'py> {
     /// Objects shared by identity rather than owned: cached or interned values, singletons.
     /// `o` is a live object of the kind given (as for every method here: reached by the walk
     /// with the GIL held, and no Python code runs during it).
-    pub(super) fn is_shared_value(o: *mut ffi::PyObject, kind: Kind) -> bool {
+    pub(super) fn is_shared_value(&self, o: *mut ffi::PyObject, kind: Kind) -> bool {
         // Immortal objects (3.12+): the low 32 bits of the refcount are negative.
         #[cfg(Py_3_12)]
         // SAFETY: the refcount is the first word of every object.
@@ -158,18 +162,10 @@ impl<'py> CPython<'py> {
                 let ascii = unsafe { &*o.cast::<ffi::PyASCIIObject>() };
                 // SAFETY: reads the state bits of a live str.
                 let interned = unsafe { ascii.interned() } != 0;
-                // SAFETY: `o` is a live str.
-                let len = unsafe { ffi::PyUnicode_GET_LENGTH(o) };
-                // Only the empty str and the 256 Latin-1 one-character strs are cached.
-                // SAFETY: reads the one character of a live str of length 1.
-                interned || len == 0 || (len == 1 && unsafe { ffi::PyUnicode_ReadChar(o, 0) } < 256)
+                interned || self.cached.contains(&(o as usize))
             }
-            // The empty bytes and the 256 one-byte bytes are cached (immortal from 3.12).
-            // SAFETY: a type check of a live object, then its `ob_size`.
-            Kind::Scalar if unsafe { ffi::PyBytes_CheckExact(o) } != 0 => {
-                // SAFETY: `o` is a live bytes object.
-                (unsafe { ffi::PyBytes_Size(o) }) <= 1
-            }
+            // Not every one-byte bytes is the cached one (`bytes([7])` is not): by identity.
+            Kind::Scalar => self.cached.contains(&(o as usize)),
             // SAFETY: a type check of a live object.
             Kind::Int if unsafe { ffi::PyLong_CheckExact(o) } != 0 => {
                 let mut overflow = 0;
@@ -262,7 +258,7 @@ impl<'py> CPython<'py> {
         let info = self.info(tp);
         node.type_id = tp as usize;
         let own = self.own_size(o, tp, &info);
-        if info.kind == Kind::Shared || Self::is_shared_value(o, info.kind) {
+        if info.kind == Kind::Shared || self.is_shared_value(o, info.kind) {
             node.shared = true;
             node.pieces.push((Bucket::ObjectHeaders, own));
             node.allocated = rounded(own);
@@ -312,8 +308,12 @@ impl<'py> CPython<'py> {
                 allocated += rounded(items);
             }
             Kind::Dict => {
-                // SAFETY: `o` is a live dict.
-                let (extra, extra_alloc) = unsafe { dict_tables(o) };
+                // A C subclass's own `__sizeof__` (in `own`) already counts its tables.
+                let (extra, extra_alloc) = match info.sizer {
+                    Some(_) => (0, 0),
+                    // SAFETY: `o` is a live dict.
+                    None => unsafe { dict_tables(o) },
+                };
                 let cat = if matches!(role, Role::InstanceDict(_)) {
                     Bucket::InstanceDicts
                 } else {
@@ -572,6 +572,29 @@ fn imported_type<'py>(py: Python<'py>, module: &str, name: &str) -> Option<Bound
     let modules = py.import("sys").ok()?.getattr("modules").ok()?;
     let module = modules.get_item(module).ok()?;
     module.getattr(name).ok()?.cast_into::<PyType>().ok()
+}
+
+/// The cached small str and bytes objects (see `CPython::cached`), asked for before the walk.
+fn cached_small_values(py: Python<'_>) -> shoal_heap::AddrSet<usize> {
+    let mut cached = shoal_heap::AddrSet::default();
+    if cfg!(Py_3_12) {
+        return cached;
+    }
+    for c in 0..=255u8 {
+        // SAFETY: returns a new reference to the cached one-character str, or null.
+        let ch = unsafe { ffi::PyUnicode_FromOrdinal(c.into()) };
+        // SAFETY: takes ownership of that reference (`None` if it failed).
+        let ch = unsafe { Bound::from_owned_ptr_or_opt(py, ch) };
+        let byte = pyo3::types::PyBytes::new(py, &[c]).into_any();
+        cached.extend(ch.iter().chain([&byte]).map(|o| o.as_ptr() as usize));
+    }
+    // Only the cached objects' addresses are kept: they stay alive in the interpreter's cache.
+    let empty = [
+        pyo3::types::PyBytes::new(py, b"").into_any(),
+        pyo3::types::PyString::new(py, "").into_any(),
+    ];
+    cached.extend(empty.iter().map(|o| o.as_ptr() as usize));
+    cached
 }
 
 /// The size of a var-sized object of `items` items, with `PyType_GenericAlloc`'s spare item and

@@ -165,7 +165,9 @@ pub(super) unsafe fn split_values_len(keys: *mut ffi::PyObject) -> u64 {
 
 /// Size of a split dict's values array (`new_values`), prefix bytes included from 3.11.
 pub(super) fn values_array_size(len: u64) -> u64 {
-    if cfg!(Py_3_11) {
+    if cfg!(Py_3_13) {
+        len.next_multiple_of(WORD) + (len + 1) * WORD // `_PyInlineValuesSize`
+    } else if cfg!(Py_3_11) {
         (len + 2).next_multiple_of(WORD) + len * WORD
     } else {
         len * WORD
