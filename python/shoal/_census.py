@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shoal import _shoal
-from shoal._measure import _SIZERS, SizeReport, _apply_sizers, _mb, report_from_raw
+from shoal._measure import SizeReport, _apply_sizers, _mb, _sized_types, report_from_raw
 
 __all__ = ["Advice", "CensusReport", "census"]
 
@@ -123,8 +123,9 @@ class CensusReport(SizeReport):
 
 def census(*, progress: bool = False) -> CensusReport:
     """Walk the whole heap once: bytes by type and category, and advice per numerous class."""
-    raw = _shoal._census(progress, list(_SIZERS))
-    _apply_sizers(raw)
+    types, native = _sized_types()
+    raw = _shoal._census(progress, types)
+    _apply_sizers(raw, native)
     rows = [
         r
         for r in raw["classes"]

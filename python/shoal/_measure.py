@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shoal import _shoal
+from shoal._native import native_sizers
 
 __all__ = ["SizeReport", "register_sizer", "sizeof"]
 
@@ -31,17 +32,34 @@ def register_sizer(cls: type, sizer: Callable[[Any], int]) -> None:
         _SIZERS[cls] = sizer
 
 
-def _apply_sizers(raw: dict[str, Any]) -> None:
-    """Adds registered sizers' bytes for the objects the walk deferred to them."""
+def _sized_types() -> tuple[list[type], dict[type, Callable[[Any], Any]]]:
+    """The types whose objects the walk defers to a sizer: the user's, then the built-in ones
+    for libraries with memory of their own (``shoal._native``)."""
+    native = native_sizers()
+    return [*_SIZERS, *native], native
+
+
+def _apply_sizers(raw: dict[str, Any], native: dict[type, Callable[[Any], Any]]) -> None:
+    """Adds sizers' bytes for the objects the walk deferred to them: the user's sizers' bytes
+    per object, the built-in ones' allocations once each by key."""
     extra_by_type: dict[str, int] = {}
+    seen: set[Any] = set()
     for obj in raw.pop("deferred", []):
-        sizer = next((f for t, f in _SIZERS.items() if isinstance(obj, t)), None)
-        if sizer is None:
-            continue
-        extra = int(sizer(obj))
-        if extra < 0:
-            raise ValueError(f"the sizer for {type(obj).__name__} returned {extra} bytes")
         name = type(obj).__name__
+        sizer = next((f for t, f in _SIZERS.items() if isinstance(obj, t)), None)
+        if sizer is not None:
+            extra = int(sizer(obj))
+            if extra < 0:
+                raise ValueError(f"the sizer for {name} returned {extra} bytes")
+        else:
+            allocations = next((f for t, f in native.items() if isinstance(obj, t)), None)
+            if allocations is None:
+                continue
+            extra = 0
+            for key, size in allocations(obj):
+                if key not in seen:
+                    seen.add(key)
+                    extra += size
         extra_by_type[name] = extra_by_type.get(name, 0) + extra
     for name, extra in extra_by_type.items():
         raw["total"] += extra
@@ -141,8 +159,9 @@ def sizeof(obj: object, *, include_shared: bool = False) -> SizeReport:
     ``__dict__`` (which would create dicts on CPython 3.11+) and calls no Python code, so it
     leaves the heap as it was.
     """
-    raw = _shoal._sizeof(obj, include_shared, list(_SIZERS))
-    _apply_sizers(raw)
+    types, native = _sized_types()
+    raw = _shoal._sizeof(obj, include_shared, types)
+    _apply_sizers(raw, native)
     return report_from_raw(raw, include_shared=include_shared)
 
 

@@ -268,10 +268,10 @@ CORPUS: dict[str, Callable[[], Any]] = {
     "bytearray and memoryview": lambda: [
         memoryview(bytearray(b"x" * (i % 300))) for i in range(N // 4)
     ],
-    "bytes of every length, 1-char str of every plane": lambda: [
-        bytes([i % 256]) * (i % 3) for i in range(N // 2)
-    ]
-    + [chr(0x100 + i) for i in range(N // 2)],
+    "bytes of every length, 1-char str of every plane": lambda: (
+        [bytes([i % 256]) * (i % 3) for i in range(N // 2)]
+        + [chr(0x100 + i) for i in range(N // 2)]
+    ),
     "datetimes, dates, timedeltas, enums": lambda: [
         (
             datetime.datetime(2020, 1, 1) + datetime.timedelta(seconds=i),
@@ -294,11 +294,11 @@ CORPUS: dict[str, Callable[[], Any]] = {
         DataSlotsWeakref(random.random(), i * 1000) for i in range(N)
     ],
     "__slots__ with __dict__": lambda: [SlotsWithDict(random.random()) for i in range(N // 2)],
-    "list/dict/tuple subclasses with attributes": lambda: [
-        TaggedList([random.random(), make_text(i)], make_text(i)) for i in range(N // 4)
-    ]
-    + [TaggedDict(a=random.random()) for _ in range(N // 4)]
-    + [TaggedTuple((random.random(),)) for _ in range(N // 4)],
+    "list/dict/tuple subclasses with attributes": lambda: (
+        [TaggedList([random.random(), make_text(i)], make_text(i)) for i in range(N // 4)]
+        + [TaggedDict(a=random.random()) for _ in range(N // 4)]
+        + [TaggedTuple((random.random(),)) for _ in range(N // 4)]
+    ),
     "closures over fresh lists": closures,
     "bound methods": lambda: [Ticker(i * 1000).tick for i in range(N // 2)],
     "suspended generators": generators,
@@ -351,9 +351,28 @@ def arrow_pool_bytes() -> int:
     return int(pa.total_allocated_bytes())
 
 
+def polars_buffer_bytes(df: Any) -> int:
+    """polars keeps no statistics of its allocator: the bytes of the buffers it exports to
+    Arrow without copying stand for its memory (a 2M-row frame's RSS growth agrees, see
+    docs/measure.md)."""
+    pl = sys.modules["polars"]
+    table = df.to_arrow(compat_level=pl.CompatLevel.newest())
+    buffers = {
+        b.address: b.size
+        for column in table.columns
+        for chunk in column.chunks
+        for b in chunk.buffers()
+        if b is not None
+    }
+    return sum(buffers.values())
+
+
 def measure(name: str) -> tuple[int, int]:
     """(shoal's total, the truth) for the corpus entry `name`."""
-    if name in ARROW_CORPUS:
+    if name == "polars DataFrame":
+        obj, py_bytes = traced(ARROW_CORPUS[name])
+        truth = py_bytes + polars_buffer_bytes(obj)
+    elif name in ARROW_CORPUS:
         before = arrow_pool_bytes()
         obj, py_bytes = traced(ARROW_CORPUS[name])
         truth = py_bytes + arrow_pool_bytes() - before
@@ -366,7 +385,7 @@ def main() -> None:
     random.seed(1)
     import_peers()
     print(f"CPython {sys.version.split()[0]}")
-    print(f"| structure | tracemalloc (+pool) | shoal | error |\n|---|---:|---:|---:|")
+    print("| structure | tracemalloc (+pool) | shoal | error |\n|---|---:|---:|---:|")
     for name in [*CORPUS, *ARROW_CORPUS]:
         total, truth = measure(name)
         err = 100.0 * (total - truth) / truth if truth else float("inf")
