@@ -271,7 +271,7 @@ ARTICLE_BREAKDOWN = {
         "  instance dicts                     104.0 kB   56.3 %",
         "  attribute values: float             24.0 kB   13.0 %",
         "  containers                           8.9 kB    4.8 %",
-        "  shared (not included): 0 B in 1 objects",
+        "  shared (not included): 50 B in 1 objects",
     ],
     (3, 11): [
         "112.9 kB in 2,001 objects (136.9 kB allocated)",
