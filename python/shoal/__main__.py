@@ -4,20 +4,41 @@ from __future__ import annotations
 
 import argparse
 import json
-import runpy
+import os
 import sys
+import traceback
+import types
 
 import shoal
 
 
+def _run_script(path: str) -> tuple[types.ModuleType, int]:
+    """Runs the script as ``__main__`` (as ``python script.py`` would) and returns its module,
+    whose namespace holds the script's data, and its exit status: the census is taken while
+    both are alive, also when the script raised (its traceback is printed, status 1)."""
+    with open(path, "rb") as f:
+        code = compile(f.read(), path, "exec")
+    module = types.ModuleType("__main__")
+    module.__file__ = path
+    module.__builtins__ = __builtins__  # type: ignore[attr-defined]
+    sys.modules["__main__"] = module
+    sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
+    try:
+        exec(code, module.__dict__)
+    except SystemExit as e:  # the script's own exit: still report the heap it left
+        return module, e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    except BaseException:
+        traceback.print_exc()
+        print("shoal census: the script raised; the census is of the heap it left", file=sys.stderr)
+        return module, 1
+    return module, 0
+
+
 def _census(args: argparse.Namespace) -> int:
     sys.argv = [args.script, *args.args]
-    status = 0
-    try:
-        runpy.run_path(args.script, run_name="__main__")
-    except SystemExit as e:  # the script's own exit: still report the heap it left
-        status = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    module, status = _run_script(args.script)
     report = shoal.census(progress=not args.json and sys.stderr.isatty())
+    del module
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:

@@ -29,8 +29,11 @@ class Advice:
     interpreter's object layout: ``slots_bytes`` is the same values held by ``__slots__``
     instances (GC header, object header, one pointer per attribute); ``table_bytes`` is a
     ``shoal.Table`` built by appending (columns grow by doubling; for text the projection is
-    approximate, within about 25 %), or ``None`` when some attribute is not a float, int, bool,
-    str or bytes.
+    approximate, within about 25 %), or ``None`` when some attribute is of a type a column does
+    not take (a float, int, bool, str, bytes, datetime, date, timedelta, enum member or ``None``
+    in an optional field). ``category_bytes`` is that table with its text in ``shoal.Category``
+    columns (one code per row, each distinct text once), offered when the instances' text
+    attributes repeat: ten references or more per distinct str.
     """
 
     type: str
@@ -41,6 +44,7 @@ class Advice:
     attributes: float
     slots_bytes: int
     table_bytes: int | None
+    category_bytes: int | None = None
 
     @property
     def bytes_per_instance(self) -> float:
@@ -52,6 +56,11 @@ class Advice:
             f"{self.module}.{self.type}: {self.count:,} instances, {_mb(self.bytes)} "
             f"({self.bytes_per_instance:.0f} B each, payload {_mb(self.payload)}); "
             f"with __slots__: {_mb(self.slots_bytes)}; as a shoal.Table: {table}"
+            + (
+                f"; with shoal.Category for its text: {_mb(self.category_bytes)}"
+                if self.category_bytes is not None
+                else ""
+            )
         )
 
 
@@ -68,10 +77,12 @@ def advice_for(row: dict[str, Any]) -> Advice:
     value_bytes = row["value_bytes"]
     slot_instance = _GC_HEAD + _OBJECT_HEAD + _WORD * round(attributes)
     storable = row["storable_attributes"] == row["attributes"]
-    table = None
+    table = category = None
     if storable:
         per_row = row["payload"] / count
-        table = round(per_row * _table_capacity(count))
+        capacity = _table_capacity(count)
+        table = round(per_row * capacity)
+        category = _category_projection(row, capacity)
     return Advice(
         type=row["type"],
         module=row["module"],
@@ -81,7 +92,20 @@ def advice_for(row: dict[str, Any]) -> Advice:
         attributes=attributes,
         slots_bytes=count * slot_instance + value_bytes,
         table_bytes=table,
+        category_bytes=category,
     )
+
+
+def _category_projection(row: dict[str, Any], capacity: int) -> int | None:
+    """The table's bytes with text as categories, when the text repeats enough to gain."""
+    refs, distinct = row["text_refs"], row["distinct_texts"]
+    if refs < MIN_INSTANCES or distinct * 10 > refs:
+        return None
+    code = 1 if distinct <= 256 else 2 if distinct <= 65_536 else 4
+    count = row["count"]
+    other_per_row = (row["payload"] - row["text_ref_payload"]) / count
+    per_row = other_per_row + code * refs / count
+    return round(per_row * capacity) + row["distinct_text_payload"]
 
 
 @dataclass(frozen=True)
@@ -114,6 +138,7 @@ class CensusReport(SizeReport):
                 "attributes": a.attributes,
                 "slots_bytes": a.slots_bytes,
                 "table_bytes": a.table_bytes,
+                "category_bytes": a.category_bytes,
             }
             for a in self.advice
         ]

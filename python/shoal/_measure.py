@@ -118,10 +118,21 @@ class SizeReport:
         rows: list[tuple[str, int]] = []
         for name in _ORDER:
             if name == "attribute values":
-                for t, b in sorted(self.values_by_type.items(), key=lambda kv: -kv[1]):
-                    rows.append((f"attribute values: {t}", b))
+                rows += self._value_lines()
             elif self.categories.get(name):
                 rows.append((name, self.categories[name]))
+        return rows
+
+    def _value_lines(self) -> list[tuple[str, int]]:
+        """Attribute values by type, those under 1 % of the total grouped into one line."""
+        rows, other, others = [], 0, 0
+        for t, b in sorted(self.values_by_type.items(), key=lambda kv: -kv[1]):
+            if b * 100 >= self.total or len(self.values_by_type) <= 3:
+                rows.append((f"attribute values: {t}", b))
+            else:
+                other, others = other + b, others + 1
+        if others:
+            rows.append((f"attribute values: {others} other types", other))
         return rows
 
     def __str__(self) -> str:

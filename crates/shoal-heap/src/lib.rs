@@ -95,6 +95,13 @@ pub struct Node {
     pub storable_attributes: u64,
     /// ... and the raw data they stand for (8 bytes per float ...).
     pub payload: u64,
+    /// ... of which text: how many attribute values are str, and their raw data.
+    pub text_refs: u64,
+    pub text_ref_payload: u64,
+    /// For a str: its raw data (UTF-8 and an offset) and a hash of its text, to count
+    /// distinct texts per class.
+    pub text_payload: u64,
+    pub text_hash: u64,
 }
 
 impl Node {
@@ -108,6 +115,10 @@ impl Node {
         self.payload = 0;
         self.attributes = 0;
         self.storable_attributes = 0;
+        self.text_refs = 0;
+        self.text_ref_payload = 0;
+        self.text_payload = 0;
+        self.text_hash = 0;
         self.lazy_children = None;
     }
 }
@@ -226,7 +237,18 @@ pub struct Owned {
     pub payload: u64,
     /// Attribute values held by the instances (summed over instances).
     pub attributes: u64,
+    /// Attribute values that are str (summed over instances), and their raw data.
+    pub text_refs: u64,
+    pub text_ref_payload: u64,
+    /// Distinct texts among them (by content, counted up to [`DISTINCT_TEXTS_COUNTED`]), and
+    /// their raw data: few distinct texts behind many references is what a category column
+    /// stores compactly.
+    pub distinct_texts: u64,
+    pub distinct_text_payload: u64,
 }
+
+/// Distinct texts are counted per class up to this many: past it, the text is not a category.
+pub const DISTINCT_TEXTS_COUNTED: usize = 1 << 16;
 
 /// Per-type totals: objects counted and their bytes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -276,6 +298,8 @@ pub struct Walker {
     stack: Vec<Frame>,
     roots: Vec<usize>,
     node: Node,
+    /// Per class: the hashes of the texts its instances hold (see [`Owned::distinct_texts`]).
+    texts: AddrMap<usize, HashSet<u64, BuildHasherDefault<AddrHasher>>>,
 }
 
 impl Walker {
@@ -287,6 +311,7 @@ impl Walker {
             stack: Vec::new(),
             roots: Vec::new(),
             node: Node::default(),
+            texts: AddrMap::default(),
         }
     }
 
@@ -372,6 +397,14 @@ impl Walker {
         }
         // Each object is below 2^47 bytes, and there cannot be 2^17 of those: no sum wraps.
         let own: u64 = sizes.sum();
+        if let (Role::Attribute(owner), true) = (role, node.text_payload > 0) {
+            let texts = self.texts.entry(owner).or_default();
+            if texts.len() <= DISTINCT_TEXTS_COUNTED && texts.insert(node.text_hash) {
+                let o = report.by_owner.entry(owner).or_default();
+                o.distinct_texts += 1;
+                o.distinct_text_payload += node.text_payload;
+            }
+        }
         if node.shared {
             report.shared_bytes += own;
             report.shared_objects += 1;
@@ -416,6 +449,8 @@ impl Walker {
             o.attributes += node.attributes;
             o.storable += node.storable_attributes;
             o.payload += node.payload;
+            o.text_refs += node.text_refs;
+            o.text_ref_payload += node.text_ref_payload;
         }
         if let Some(role) = node.lazy_children {
             self.stack.push(Frame::Children {

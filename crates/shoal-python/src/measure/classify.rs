@@ -44,8 +44,11 @@ pub(super) struct Peers<'a> {
     pub(super) known: &'a KnownTypes,
     pub(super) registered: &'a [*mut ffi::PyTypeObject],
     pub(super) numpy_array: Option<*mut ffi::PyTypeObject>,
-    /// `datetime.datetime` and `datetime.time`, which allocate naive values one word short.
-    pub(super) naive_capable: [*mut ffi::PyTypeObject; 2],
+    /// `datetime.datetime`, `time`, `date`, `timedelta` (null when not imported): the first
+    /// two allocate naive values one word short; shoal columns store all but `time`.
+    pub(super) temporal: [*mut ffi::PyTypeObject; 4],
+    /// `decimal.Decimal` (null when not imported), a value like a float.
+    pub(super) decimal: *mut ffi::PyTypeObject,
     /// `enum.EnumType`: members of enums are shared, like their classes.
     pub(super) enum_type: *mut ffi::PyTypeObject,
     pub(super) trusted: &'a TrustedCode,
@@ -72,6 +75,12 @@ pub(super) struct TypeInfo {
     pub(super) subclass: bool,
     /// Naive values (no tzinfo) are allocated one word shorter than `basic`.
     pub(super) naive_shorter: bool,
+    /// A value of a C type that holds no references (datetime, Decimal): reported as an
+    /// attribute value, like a float, rather than as an object.
+    pub(super) leaf_value: bool,
+    /// Bytes a shoal column stores per value of this type, for the types it takes besides
+    /// numbers and text: 8 per datetime or timedelta, 4 per date, 1 per enum member.
+    pub(super) column_bytes: Option<u64>,
 }
 
 impl TypeInfo {
@@ -87,6 +96,8 @@ impl TypeInfo {
         spare_item: false,
         subclass: false,
         naive_shorter: false,
+        leaf_value: false,
+        column_bytes: None,
     };
 }
 
@@ -155,7 +166,24 @@ pub(super) fn classify(tp: *mut ffi::PyTypeObject, peers: &Peers<'_>) -> TypeInf
         },
         spare_item: heap && generic_alloc && t.tp_itemsize != 0,
         subclass: heap && matches!(kind, Kind::List | Kind::Dict | Kind::Tuple | Kind::Set),
-        naive_shorter: peers.naive_capable.contains(&tp),
+        naive_shorter: peers.temporal[..2].contains(&tp),
+        leaf_value: peers.temporal.contains(&tp) || peers.decimal == tp,
+        column_bytes: column_bytes(tp, peers),
+    }
+}
+
+fn column_bytes(tp: *mut ffi::PyTypeObject, peers: &Peers<'_>) -> Option<u64> {
+    let [datetime, _, date, timedelta] = peers.temporal;
+    // SAFETY: the metatype of a live type.
+    let meta = unsafe { ffi::Py_TYPE(tp.cast()) };
+    if tp == datetime || tp == timedelta {
+        Some(8)
+    } else if tp == date {
+        Some(4)
+    } else if !peers.enum_type.is_null() && is_subtype(meta, peers.enum_type) {
+        Some(1) // a category code
+    } else {
+        None
     }
 }
 

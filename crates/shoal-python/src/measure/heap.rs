@@ -14,7 +14,7 @@ use super::csizeof::{self, TrustedCode};
 use super::frames;
 use super::known::KnownTypes;
 use super::layout::*;
-use super::payload::value_payload;
+use super::payload::{payload, value_payload};
 
 pub(super) struct CPython<'py> {
     pub(super) py: Python<'py>,
@@ -27,8 +27,9 @@ pub(super) struct CPython<'py> {
     /// (and subclassing), never by name, since any class can be named "numpy.ndarray".
     numpy_array: Option<Bound<'py, PyType>>,
     /// `datetime.datetime`, `datetime.time` and `enum.EnumType`, if imported (as for NumPy).
-    naive_capable: [Option<Bound<'py, PyType>>; 2],
+    temporal: [Option<Bound<'py, PyType>>; 4],
     enum_type: Option<Bound<'py, PyType>>,
+    decimal: Option<Bound<'py, PyType>>,
     trusted: TrustedCode,
     /// The interpreter's cached one-character str and one-byte bytes, and the empty ones
     /// (3.10, 3.11; from 3.12 they are immortal, which says so).
@@ -75,11 +76,10 @@ impl<'py> CPython<'py> {
             registered: Vec::new(),
             deferred: Vec::new(),
             numpy_array: imported_type(py, "numpy", "ndarray"),
-            naive_capable: [
-                imported_type(py, "datetime", "datetime"),
-                imported_type(py, "datetime", "time"),
-            ],
+            temporal: ["datetime", "time", "date", "timedelta"]
+                .map(|name| imported_type(py, "datetime", name)),
             enum_type: imported_type(py, "enum", "EnumMeta"),
+            decimal: imported_type(py, "decimal", "Decimal"),
             trusted: TrustedCode::new(py),
             cached: cached_small_values(py),
             types: AddrMap::default(),
@@ -117,8 +117,9 @@ impl<'py> CPython<'py> {
                     known: self.known,
                     registered: &self.registered,
                     numpy_array: self.numpy_array.as_ref().map(|t| t.as_type_ptr()),
-                    naive_capable: [ptr(&self.naive_capable[0]), ptr(&self.naive_capable[1])],
+                    temporal: [0, 1, 2, 3].map(|i| ptr(&self.temporal[i])),
                     enum_type: ptr(&self.enum_type),
+                    decimal: ptr(&self.decimal),
                     trusted: &self.trusted,
                 };
                 let info = classify(tp, &peers);
@@ -258,6 +259,12 @@ impl<'py> CPython<'py> {
         let info = self.info(tp);
         node.type_id = tp as usize;
         let own = self.own_size(o, tp, &info);
+        if info.kind == Kind::Str && matches!(role, Role::Attribute(_)) {
+            // SAFETY: `o` is a live str.
+            node.text_payload = unsafe { payload(o, Kind::Str) };
+            // SAFETY: as above.
+            node.text_hash = unsafe { text_hash(o) };
+        }
         if info.kind == Kind::Shared || self.is_shared_value(o, info.kind) {
             node.shared = true;
             node.pieces.push((Bucket::ObjectHeaders, own));
@@ -429,8 +436,12 @@ impl<'py> CPython<'py> {
     ) {
         // SAFETY: `o` is a live object of type `tp`.
         let separate = unsafe { separate_values_size(o, tp) };
-        node.pieces
-            .push((Bucket::ObjectHeaders, own - info.inline_values));
+        let bucket = if info.leaf_value {
+            Bucket::AttributeValues
+        } else {
+            Bucket::ObjectHeaders
+        };
+        node.pieces.push((bucket, own - info.inline_values));
         if info.inline_values + separate > 0 {
             node.pieces
                 .push((Bucket::InlineValues, info.inline_values + separate));
@@ -470,9 +481,13 @@ impl<'py> CPython<'py> {
     ) {
         for &v in values {
             // SAFETY: `v` is a live attribute value of a live instance.
-            let kind = self.info(unsafe { ffi::Py_TYPE(v) }).kind;
+            let info = self.info(unsafe { ffi::Py_TYPE(v) });
             node.attributes += 1;
-            if let Some((payload, storable)) = value_payload(v, kind) {
+            if let Some((payload, storable)) = value_payload(v, &info) {
+                if info.kind == Kind::Str {
+                    node.text_refs += 1;
+                    node.text_ref_payload += payload;
+                }
                 node.payload += payload;
                 node.storable_attributes += u64::from(storable);
             }
@@ -595,6 +610,28 @@ fn cached_small_values(py: Python<'_>) -> shoal_heap::AddrSet<usize> {
     ];
     cached.extend(empty.iter().map(|o| o.as_ptr() as usize));
     cached
+}
+
+/// A hash of a str's characters (its code units as stored: equal strs hash alike).
+///
+/// # Safety
+/// `o` must be a live str.
+unsafe fn text_hash(o: *mut ffi::PyObject) -> u64 {
+    use std::hash::Hasher;
+    // SAFETY: `o` is a live str (guaranteed by the caller).
+    let data = unsafe { ffi::PyUnicode_DATA(o) };
+    // SAFETY: as above.
+    let len = unsafe { ffi::PyUnicode_GET_LENGTH(o) };
+    // SAFETY: every str starts with a `PyASCIIObject`.
+    let ascii = unsafe { &*o.cast::<ffi::PyASCIIObject>() };
+    // SAFETY: reads the state bits of a live str.
+    let kind = unsafe { ascii.kind() } as usize;
+    // SAFETY: a ready str's data holds `len` code units of `kind` bytes each.
+    let units = unsafe { std::slice::from_raw_parts(data.cast::<u8>(), len as usize * kind) };
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    h.write(units);
+    h.write_usize(kind);
+    h.finish()
 }
 
 /// The size of a var-sized object of `items` items, with `PyType_GenericAlloc`'s spare item and

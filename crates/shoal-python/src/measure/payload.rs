@@ -3,13 +3,23 @@
 
 use pyo3::ffi;
 
-use super::classify::Kind;
+use super::classify::{Kind, TypeInfo};
 use super::layout::at;
 
 /// For a value: the raw data it stands for, as a typed column would store it, and whether a
-/// shoal column could hold it (float, int, bool, str, bytes). 8 bytes for a float or an int, 1
-/// for a bool, the UTF-8 bytes plus a 4-byte offset for a str or bytes.
-pub(super) fn value_payload(o: *mut ffi::PyObject, kind: Kind) -> Option<(u64, bool)> {
+/// shoal column could hold it (float, int, bool, str, bytes, datetime, date, timedelta, an
+/// enum member, `None` in an optional field). 8 bytes for a float or an int, 1 for a bool,
+/// the UTF-8 bytes plus a 4-byte offset for a str or bytes; `None` still takes its row's slot
+/// in a nullable column: 4 bytes, the narrowest (a text offset), as a lower bound.
+pub(super) fn value_payload(o: *mut ffi::PyObject, info: &TypeInfo) -> Option<(u64, bool)> {
+    // SAFETY: returns a borrowed pointer to the immortal `None`.
+    if o == unsafe { ffi::Py_None() } {
+        return Some((4, true));
+    }
+    if let Some(bytes) = info.column_bytes {
+        return Some((bytes, true));
+    }
+    let kind = info.kind;
     // SAFETY: `o` is a live object (reached by the walk); type checks only read its type.
     if unsafe { ffi::PyBool_Check(o) } != 0 {
         return Some((1, true));

@@ -103,6 +103,10 @@ pub(super) fn report_dict<'py>(
         row.set_item("payload", owned.payload)?;
         row.set_item("attributes", owned.attributes)?;
         row.set_item("storable_attributes", owned.storable)?;
+        row.set_item("text_refs", owned.text_refs)?;
+        row.set_item("text_ref_payload", owned.text_ref_payload)?;
+        row.set_item("distinct_texts", owned.distinct_texts)?;
+        row.set_item("distinct_text_payload", owned.distinct_text_payload)?;
         classes.append(row)?;
     }
     out.set_item("classes", classes)?;
