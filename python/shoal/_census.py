@@ -105,7 +105,7 @@ def _category_projection(row: dict[str, Any], capacity: int) -> int | None:
     count = row["count"]
     other_per_row = (row["payload"] - row["text_ref_payload"]) / count
     per_row = other_per_row + code * refs / count
-    return round(per_row * capacity) + row["distinct_text_payload"]
+    return round(per_row * capacity) + int(row["distinct_text_payload"])
 
 
 @dataclass(frozen=True)
