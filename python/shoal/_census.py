@@ -98,12 +98,12 @@ def advice_for(row: dict[str, Any]) -> Advice:
 
 def _category_projection(row: dict[str, Any], capacity: int) -> int | None:
     """The table's bytes with text as categories, when the text repeats enough to gain."""
-    refs, distinct = row["text_refs"], row["distinct_texts"]
+    refs, distinct = int(row["text_refs"]), int(row["distinct_texts"])
     if refs < MIN_INSTANCES or distinct * 10 > refs:
         return None
     code = 1 if distinct <= 256 else 2 if distinct <= 65_536 else 4
-    count = row["count"]
-    other_per_row = (row["payload"] - row["text_ref_payload"]) / count
+    count = int(row["count"])
+    other_per_row: float = (row["payload"] - row["text_ref_payload"]) / count
     per_row = other_per_row + code * refs / count
     return round(per_row * capacity) + int(row["distinct_text_payload"])
 
