@@ -126,13 +126,18 @@ APPROACHES: dict[str, tuple[Callable[[int, Callable[[], float]], Any], str | Non
 }
 
 
-def measured(name: str, module: str | None, build: Callable[[], Any]) -> dict[str, Any]:
-    """RSS kept and peak (VmHWM) while `build()` runs, or why it was skipped."""
+def measured(
+    name: str, module: str | None, build: Callable[[], Any], warm_up: Callable[[], Any]
+) -> dict[str, Any]:
+    """RSS kept and peak (VmHWM) while `build()` runs, or why it was skipped. Imports are not
+    part of the data, nor what a first small build loads lazily (`pa.table(dict)` imports
+    pandas to check for its objects: 56 MB): `warm_up()` runs first."""
     if module:
         try:
-            __import__(module)  # import cost is not part of the data
+            __import__(module)
         except ImportError:
             return {"approach": name, "skipped": f"{module} is not installed"}
+    warm_up()
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")  # reset VmHWM to the current RSS
     before = status("VmRSS")
@@ -147,7 +152,7 @@ def measured(name: str, module: str | None, build: Callable[[], Any]) -> dict[st
 def measure(name: str, n: int) -> dict[str, Any]:
     build, module = APPROACHES[name]
     rnd = random.Random(1).random
-    return measured(name, module, lambda: build(n, rnd))
+    return measured(name, module, lambda: build(n, rnd), lambda: build(10, rnd))
 
 
 if __name__ == "__main__":
