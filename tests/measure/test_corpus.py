@@ -87,9 +87,15 @@ def test_module_level_functions_stay_shared_closures_own_their_cells():
 
 
 def test_shared_size_is_reported_without_include_shared():
-    rep = shoal.sizeof([int, len, "interned_name"])
-    assert rep.shared > 0 and rep.shared_objects == 3
-    assert shoal.sizeof([int], include_shared=True).total > shoal.sizeof([int]).total
+    rep = shoal.sizeof([Blob, corpus.make_text])  # a class and a module-level function
+    assert rep.shared > 0 and rep.shared_objects == 2
+    assert shoal.sizeof([Blob], include_shared=True).total > shoal.sizeof([Blob]).total
+
+
+def test_static_objects_count_nothing():
+    # Static types live in the interpreter's image: shared, and never allocated.
+    rep = shoal.sizeof([int, str], include_shared=True)
+    assert rep.shared_objects == 2 and rep.shared == 0
 
 
 class Blob(bytes):

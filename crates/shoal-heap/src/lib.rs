@@ -408,6 +408,7 @@ impl Walker {
         if node.shared {
             report.shared_bytes += own;
             report.shared_objects += 1;
+            self.push_referents();
             return true;
         }
         let mut bytes = own;
@@ -459,14 +460,20 @@ impl Walker {
                 role,
             });
         }
+        self.push_referents();
+        true
+    }
+
+    /// Queues the referents of the node just described that are not counted yet.
+    fn push_referents(&mut self) {
         let seen = &self.seen;
         self.stack.extend(
-            node.referents
+            self.node
+                .referents
                 .drain(..)
                 .filter(|&(r, _)| !seen.contains(r))
                 .map(|(r, role)| Frame::Visit(r, role)),
         );
-        true
     }
 
     pub fn finish(mut self) -> WalkReport {

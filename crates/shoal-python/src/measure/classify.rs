@@ -78,6 +78,8 @@ pub(super) struct TypeInfo {
     /// A value of a C type that holds no references (datetime, Decimal): reported as an
     /// attribute value, like a float, rather than as an object.
     pub(super) leaf_value: bool,
+    /// The type is not GC-tracked and has no `tp_traverse`, yet has object members.
+    pub(super) members: bool,
     /// Bytes a shoal column stores per value of this type, for the types it takes besides
     /// numbers and text: 8 per datetime or timedelta, 4 per date, 1 per enum member.
     pub(super) column_bytes: Option<u64>,
@@ -97,6 +99,7 @@ impl TypeInfo {
         subclass: false,
         naive_shorter: false,
         leaf_value: false,
+        members: false,
         column_bytes: None,
     };
 }
@@ -150,7 +153,7 @@ pub(super) fn classify(tp: *mut ffi::PyTypeObject, peers: &Peers<'_>) -> TypeInf
         t.tp_alloc.map(|f| f as usize) == Some(ffi::PyType_GenericAlloc as *const () as usize);
     // C subclasses of dict (OrderedDict) keep more than a dict: their `__sizeof__` knows it.
     let c_dict = kind == Kind::Dict && !heap && tp != &raw mut ffi::PyDict_Type;
-    let sized_by_layout = !matches!(kind, Kind::Instance | Kind::Frame) && !c_dict;
+    let sized_by_layout = !matches!(kind, Kind::Instance | Kind::Frame | Kind::Shared) && !c_dict;
     TypeInfo {
         kind,
         gc: gc_type && t.tp_is_gc.is_none(),
@@ -169,6 +172,7 @@ pub(super) fn classify(tp: *mut ffi::PyTypeObject, peers: &Peers<'_>) -> TypeInf
         naive_shorter: peers.temporal[..2].contains(&tp),
         leaf_value: peers.temporal.contains(&tp) || peers.decimal == tp,
         column_bytes: column_bytes(tp, peers),
+        members: !gc_type && t.tp_traverse.is_none() && !t.tp_members.is_null(),
     }
 }
 

@@ -39,6 +39,14 @@ pub(super) struct CPython<'py> {
     /// values, a list) for long runs.
     pub(super) last_types: [(usize, TypeInfo); 4],
     pub(super) names: HashMap<usize, String>,
+    /// Per non-traversable type: the offsets of its object members.
+    members: AddrMap<usize, Vec<isize>>,
+    /// A census walks into shared objects too (types, modules, functions, code): it counts
+    /// the whole heap, where `sizeof` reports them apart without their contents.
+    pub(super) walk_shared: bool,
+    /// Address ranges of the loaded program images (the interpreter, extension modules):
+    /// objects there are static (types, deep-frozen code, static strings), never allocated.
+    images: Vec<(usize, usize)>,
     pub(super) scratch: Vec<*mut ffi::PyObject>,
 }
 
@@ -85,8 +93,18 @@ impl<'py> CPython<'py> {
             types: AddrMap::default(),
             last_types: [(0, TypeInfo::UNKNOWN); 4],
             names: HashMap::new(),
+            members: AddrMap::default(),
+            walk_shared: false,
+            images: image_ranges(),
             scratch: Vec::new(),
         }
+    }
+
+    /// Whether `o` lies in a program image (statically allocated: no allocator counts it).
+    fn is_static(&self, o: *mut ffi::PyObject) -> bool {
+        let a = o as usize;
+        let i = self.images.partition_point(|&(start, _)| start <= a);
+        i > 0 && a < self.images[i - 1].1
     }
 
     pub(super) fn type_name(&mut self, tp: *mut ffi::PyTypeObject) -> String {
@@ -198,11 +216,44 @@ impl<'py> CPython<'py> {
                 self.scratch.push(key);
                 self.scratch.push(value);
             }
-        } else {
+        } else if info.ask_gc && !self.is_gc(o, tp, info) {
+            // A type object that is not a heap type: CPython aborts if it is traversed.
+        } else if info.gc || info.ask_gc || !info.members {
             // Not only GC objects: a type may traverse its references without being tracked
             // by the collector (it cannot form cycles), and those references are owned all
             // the same.
             self.traverse(o, tp);
+        } else {
+            self.member_referents(o, tp);
+        }
+    }
+
+    /// The objects a non-GC type without `tp_traverse` (code objects, slices) holds in its
+    /// object members (`T_OBJECT`, `T_OBJECT_EX` in `tp_members` along its MRO), into
+    /// `self.scratch`.
+    fn member_referents(&mut self, o: *mut ffi::PyObject, tp: *mut ffi::PyTypeObject) {
+        let offsets = self
+            .members
+            .entry(tp as usize)
+            // SAFETY: `tp` is a live type.
+            .or_insert_with(|| unsafe { object_member_offsets(tp) });
+        for &offset in offsets.iter() {
+            // SAFETY: a member's offset is where every object of the type keeps that field.
+            let r = unsafe { at::<*mut ffi::PyObject>(o, offset) };
+            if !r.is_null() {
+                self.scratch.push(r);
+            }
+        }
+        // Code objects keep their local names and kinds outside their members (3.11+:
+        // `co_localsplusnames`, `co_localspluskinds`, at the same offsets in 3.11-3.13).
+        if cfg!(Py_3_11) && tp == &raw mut ffi::PyCode_Type {
+            for offset in [96, 104] {
+                // SAFETY: an object pointer field of a live code object (3.11-3.13 layout).
+                let r = unsafe { at::<*mut ffi::PyObject>(o, offset) };
+                if !r.is_null() {
+                    self.scratch.push(r);
+                }
+            }
         }
     }
 
@@ -265,10 +316,21 @@ impl<'py> CPython<'py> {
             // SAFETY: as above.
             node.text_hash = unsafe { text_hash(o) };
         }
-        if info.kind == Kind::Shared || self.is_shared_value(o, info.kind) {
+        let is_static = self.is_static(o);
+        if is_static || info.kind == Kind::Shared || self.is_shared_value(o, info.kind) {
+            // A static object (in the interpreter's image) belongs to no structure and was
+            // never allocated: it counts nothing.
             node.shared = true;
-            node.pieces.push((Bucket::ObjectHeaders, own));
-            node.allocated = rounded(own);
+            if !is_static {
+                node.pieces.push((Bucket::ObjectHeaders, own));
+                node.allocated = rounded(own);
+            }
+            if self.walk_shared {
+                self.scratch.clear();
+                self.referents(o, tp, &info);
+                let refs = self.scratch.iter().map(|&r| (r as usize, Role::Element));
+                node.referents.extend(refs);
+            }
             return;
         }
         if info.kind == Kind::Function {
@@ -278,6 +340,12 @@ impl<'py> CPython<'py> {
                     node.shared = true;
                     node.pieces.push((Bucket::ObjectHeaders, own));
                     node.allocated = rounded(own);
+                    if self.walk_shared {
+                        self.scratch.clear();
+                        self.traverse(o, tp);
+                        let refs = self.scratch.iter().map(|&r| (r as usize, Role::Element));
+                        node.referents.extend(refs);
+                    }
                 }
                 Some(parts) => {
                     node.pieces.push((Bucket::ObjectHeaders, own));
@@ -610,6 +678,61 @@ fn cached_small_values(py: Python<'_>) -> shoal_heap::AddrSet<usize> {
     ];
     cached.extend(empty.iter().map(|o| o.as_ptr() as usize));
     cached
+}
+
+/// The file-backed mappings of this process, sorted: program images and mapped files (no
+/// object is allocated in a mapped file, so only static objects lie in them). Empty where
+/// `/proc/self/maps` is not available.
+fn image_ranges() -> Vec<(usize, usize)> {
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
+    let mut out: Vec<(usize, usize)> = maps
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let range = fields.next()?;
+            let path = fields.nth(4)?; // after perms, offset, dev, inode
+            if !path.starts_with('/') {
+                return None;
+            }
+            let (start, end) = range.split_once('-')?;
+            Some((
+                usize::from_str_radix(start, 16).ok()?,
+                usize::from_str_radix(end, 16).ok()?,
+            ))
+        })
+        .collect();
+    out.sort_unstable();
+    out
+}
+
+/// The offsets of the object members (`T_OBJECT`, `T_OBJECT_EX`) of `tp` and its bases.
+///
+/// # Safety
+/// `tp` must be a live type.
+unsafe fn object_member_offsets(tp: *mut ffi::PyTypeObject) -> Vec<isize> {
+    let mut out = Vec::new();
+    let mut t = tp;
+    while !t.is_null() {
+        // SAFETY: `t` is a live type (`tp` or one of its bases, kept alive by it).
+        let mut m = unsafe { (*t).tp_members };
+        // SAFETY: `tp_members` is null or an array ended by an entry with a null name.
+        while !m.is_null() && unsafe { !(*m).name.is_null() } {
+            // SAFETY: `m` points to an entry of that array.
+            let member = unsafe { &*m };
+            let is_object = matches!(
+                member.type_code,
+                ffi::Py_T_OBJECT_EX | 6 /* T_OBJECT */
+            );
+            if is_object && member.offset > 0 && !out.contains(&member.offset) {
+                out.push(member.offset);
+            }
+            // SAFETY: the next entry of the same array (the end entry was not reached).
+            m = unsafe { m.add(1) };
+        }
+        // SAFETY: as above.
+        t = unsafe { (*t).tp_base };
+    }
+    out
 }
 
 /// A hash of a str's characters (its code units as stored: equal strs hash alike).

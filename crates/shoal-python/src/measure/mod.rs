@@ -57,6 +57,7 @@ pub fn _census<'py>(
     // Everything that runs Python code comes before the roots are listed: from 3.12 they are
     // borrowed pointers, and Python code lets other threads run and free them.
     let mut heap = CPython::new(py);
+    heap.walk_shared = true;
     let (roots, keepalive) = gc_roots(py)?;
     heap.registered = registered.iter().map(|t| t.as_type_ptr()).collect();
     let mut walker = walk::Walker::new(<CPython<'_> as Heap>::ADDRESS_SHIFT);
