@@ -181,10 +181,17 @@ impl<'py> CPython<'py> {
                 let ascii = unsafe { &*o.cast::<ffi::PyASCIIObject>() };
                 // SAFETY: reads the state bits of a live str.
                 let interned = unsafe { ascii.interned() } != 0;
-                interned || self.cached.contains(&(o as usize))
+                // SAFETY: `o` is a live str.
+                let short = unsafe { ffi::PyUnicode_GET_LENGTH(o) } <= 1;
+                interned || (short && self.cached.contains(&(o as usize)))
             }
             // Not every one-byte bytes is the cached one (`bytes([7])` is not): by identity.
-            Kind::Scalar => self.cached.contains(&(o as usize)),
+            // SAFETY: a type check of a live object, then the length of a live bytes.
+            Kind::Scalar if unsafe { ffi::PyBytes_CheckExact(o) } != 0 => {
+                // SAFETY: `o` is a live bytes object.
+                let short = unsafe { ffi::PyBytes_Size(o) } <= 1;
+                short && self.cached.contains(&(o as usize))
+            }
             // SAFETY: a type check of a live object.
             Kind::Int if unsafe { ffi::PyLong_CheckExact(o) } != 0 => {
                 let mut overflow = 0;
@@ -316,7 +323,11 @@ impl<'py> CPython<'py> {
             // SAFETY: as above.
             node.text_hash = unsafe { text_hash(o) };
         }
-        let is_static = self.is_static(o);
+        // Static objects are types or immortal (3.12+) or made immortal-like by deep-freezing
+        // (3.11: a refcount of 999,999,999): only those are looked up among the images.
+        // SAFETY: the refcount is the first word of every object.
+        let huge_refcount = unsafe { at::<isize>(o, 0) } >= 1 << 29;
+        let is_static = (info.kind == Kind::Shared || huge_refcount) && self.is_static(o);
         if is_static || info.kind == Kind::Shared || self.is_shared_value(o, info.kind) {
             // A static object (in the interpreter's image) belongs to no structure and was
             // never allocated: it counts nothing.
