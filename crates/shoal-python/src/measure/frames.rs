@@ -75,6 +75,12 @@ pub(super) unsafe fn foreign_referents(o: *mut ffi::PyObject) -> Foreign {
         // SAFETY: `f_frame` points to the frame's live interpreter frame (its own data or
         // the executing one's).
         let frame = unsafe { at::<*mut ffi::PyObject>(o, F_FRAME) };
+        if frame.is_null() {
+            return Foreign {
+                all: false,
+                these: [back; 4],
+            };
+        }
         // SAFETY: a field of the live interpreter frame, at its offset above.
         let globals = unsafe { at::<*mut ffi::PyObject>(frame, I_GLOBALS) };
         // SAFETY: as above.
