@@ -153,7 +153,11 @@ pub(super) fn classify(tp: *mut ffi::PyTypeObject, peers: &Peers<'_>) -> TypeInf
         t.tp_alloc.map(|f| f as usize) == Some(ffi::PyType_GenericAlloc as *const () as usize);
     // C subclasses of dict (OrderedDict) keep more than a dict: their `__sizeof__` knows it.
     let c_dict = kind == Kind::Dict && !heap && tp != &raw mut ffi::PyDict_Type;
-    let sized_by_layout = !matches!(kind, Kind::Instance | Kind::Frame | Kind::Shared) && !c_dict;
+    // Before 3.11 a frame is var-sized with its slot count in `ob_size`: its layout is exact
+    // (its `__sizeof__` is a word off).
+    let frame_by_layout = kind == Kind::Frame && !cfg!(Py_3_11);
+    let sized_by_layout = (!matches!(kind, Kind::Instance | Kind::Frame | Kind::Shared) && !c_dict)
+        || frame_by_layout;
     TypeInfo {
         kind,
         gc: gc_type && t.tp_is_gc.is_none(),
