@@ -120,3 +120,54 @@ def test_a_tz_offset_past_the_i64_range_is_an_overflow_error():
     with pytest.raises(OverflowError):
         t.append(cls(2020, 1, 1))
     assert len(t) == 0
+
+
+OOM_SCRIPT = r"""
+import resource, shoal
+
+class Row(shoal.Record):
+    x: float
+    name: str
+
+def vm_size():
+    with open("/proc/self/status") as f:
+        return next(int(l.split()[1]) * 1024 for l in f if l.startswith("VmSize:"))
+
+t = shoal.Table(Row)
+t.append(1.0, "a")
+t.append(2.0, "b")
+big = "x" * (400 << 20)  # the value fits; a column copy of it will not
+soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+resource.setrlimit(resource.RLIMIT_AS, (vm_size() + (150 << 20), hard))
+errors = []
+for attempt in (
+    lambda: t.append(3.0, big),  # x is appended, then rolled back when name fails
+    lambda: t.extend([(4.0, "c"), (5.0, big)]),
+    lambda: setattr(t[1], "name", big),  # the last row: rewritten in place
+    lambda: setattr(t[0], "name", big),  # another row: the side region
+):
+    try:
+        attempt()
+    except MemoryError as e:
+        errors.append(str(e))
+resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+del big
+assert len(errors) == 4, errors
+assert "field 'name' of Row: out of memory" in errors[0], errors[0]
+assert [(r.x, r.name) for r in t] == [(1.0, "a"), (2.0, "b")], list(t)
+t.append(3.0, "c")
+assert len(t) == 3 and t["x"].to_numpy().tolist() == [1.0, 2.0, 3.0]
+print("ok")
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS and /proc")
+def test_running_out_of_memory_while_growing_is_a_memory_error_and_changes_nothing():
+    # ../shared/repros/reliability: growth past what the allocator gives used to abort.
+    import subprocess
+
+    out = subprocess.run(
+        [sys.executable, "-c", OOM_SCRIPT], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "ok"

@@ -86,6 +86,7 @@ pub enum ShoalError {
     TooMuchData {
         at: Target,
     },
+
     /// A row with the wrong number of values, or missing/unknown/duplicated field names.
     BadRow {
         record: String,
@@ -233,6 +234,14 @@ impl ShoalError {
                 choices: quoted(choices.unwrap_or(&[])),
             },
             Problem::TooMuchData => ShoalError::TooMuchData { at },
+            Problem::OutOfMemory => ShoalError::OutOfMemory {
+                detail: format!(
+                    "field '{}' of {}: out of memory storing the value{}",
+                    at.field,
+                    at.record,
+                    row_note(at.row)
+                ),
+            },
             Problem::OutOfRange { dtype } => ShoalError::OutOfRange { at, dtype, value },
             Problem::WrongType { expected, .. } => ShoalError::WrongType {
                 at,

@@ -1,6 +1,7 @@
 //! A validity bitmap in Arrow's layout: bit `i % 8` of byte `i / 8` is 1 when row `i` holds a
 //! value and 0 when it is null. Kept in a copy-on-write [`Buffer`] so Arrow can borrow it.
 
+use super::AllocError;
 use crate::buffer::{Buffer, Snapshot};
 
 /// Arrow validity bits (1 = valid), least significant bit first, in a copy-on-write buffer.
@@ -55,6 +56,15 @@ impl Bitmap {
     pub fn get(&self, i: usize) -> bool {
         debug_assert!(i < self.len);
         self.bytes.as_slice()[i / 8] >> (i % 8) & 1 == 1
+    }
+
+    /// Room for one more bit; a refused allocation is an error, the bitmap unchanged.
+    pub fn try_reserve_one(&mut self) -> Result<(), AllocError> {
+        if self.len % 8 == 0 {
+            self.bytes.try_reserve(1)
+        } else {
+            Ok(())
+        }
     }
 
     /// Appends one bit.

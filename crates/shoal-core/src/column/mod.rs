@@ -210,6 +210,19 @@ impl Column {
     /// Appends a value; on error nothing is appended.
     #[inline]
     pub fn push(&mut self, cell: Datum<'_>) -> Result<(), Problem> {
+        // Room first, so that a refused allocation is an error with nothing changed, never an
+        // abort (text reserves its own bytes in `Strings::push`).
+        let room = match &mut self.values {
+            Values::Fixed(f) => f.try_reserve(1),
+            Values::Cat(c) => c.try_reserve(1),
+            Values::Var(_) => Ok(()),
+        };
+        room.and_then(|()| {
+            self.validity
+                .as_mut()
+                .map_or(Ok(()), Bitmap::try_reserve_one)
+        })
+        .map_err(|_| Problem::OutOfMemory)?;
         match (cell, &mut self.values) {
             (Datum::Num(s), Values::Fixed(f)) => {
                 if !f.try_push(s) {

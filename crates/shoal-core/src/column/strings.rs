@@ -146,6 +146,11 @@ impl Strings {
         {
             return Err(Problem::TooMuchData);
         }
+        // Both reservations before either push: a refused allocation leaves the column as it was.
+        self.data
+            .try_reserve(value.len())
+            .and_then(|()| self.offsets.try_reserve(1))
+            .map_err(|_| Problem::OutOfMemory)?;
         self.data.extend_from_slice(value);
         self.offsets.push(end as i32);
         Ok(())
@@ -169,6 +174,11 @@ impl Strings {
             if a + value.len() > MAX_DATA {
                 return Err(Problem::TooMuchData);
             }
+            // Room before the old bytes go: a refused allocation changes nothing.
+            let extra = (a + value.len()).saturating_sub(self.data.len());
+            self.data
+                .try_reserve(extra)
+                .map_err(|_| Problem::OutOfMemory)?;
             self.data.truncate(a);
             self.data.extend_from_slice(value);
             self.offsets.set(i + 1, (a + value.len()) as i32);
@@ -178,6 +188,9 @@ impl Strings {
         if p.data.len() + value.len() > MAX_DATA {
             return Err(Problem::TooMuchData);
         }
+        p.data
+            .try_reserve(value.len())
+            .map_err(|_| Problem::OutOfMemory)?;
         p.rows.insert(i, (p.data.len(), value.len()));
         p.data.extend_from_slice(value);
         p.dead += old;

@@ -443,6 +443,8 @@ pub enum Problem {
     UnknownCategory,
     /// A column's string data would pass 2 GiB (Arrow's 32-bit offsets).
     TooMuchData,
+    /// The allocator refused the memory the value needs (the column is unchanged).
+    OutOfMemory,
 }
 
 #[cfg(test)]

@@ -2,11 +2,11 @@
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
-use shoal_core::Datum;
+use shoal_core::{Datum, Problem};
 
 use super::PySchema;
 use crate::convert::{to_cell, value_repr};
-use crate::errors::Result;
+use crate::errors::{Result, ShoalError};
 
 impl PySchema {
     /// Binds call arguments to fields like a dataclass `__init__` (positional, then keyword, then
@@ -54,7 +54,15 @@ impl PySchema {
                 },
             };
             let cell = to_cell(obj.as_borrowed(), &self.specs[i], || self.target(i, row))?;
-            out.push(cell.into_owned());
+            out.push(owned(cell).map_err(|p| {
+                ShoalError::refused(
+                    p,
+                    self.target(i, row),
+                    String::new(),
+                    self.specs[i].dtype,
+                    None,
+                )
+            })?);
         }
         if let Some(k) = kwargs {
             if used_kwargs != k.len() {
@@ -78,5 +86,20 @@ impl PySchema {
             }
         }
         Ok(())
+    }
+}
+
+/// An owned copy of `cell`; a copy the allocator refuses is `Problem::OutOfMemory`, not an
+/// abort (text of any size arrives here).
+fn owned(cell: Datum<'_>) -> std::result::Result<Datum<'static>, Problem> {
+    match cell {
+        Datum::Bytes(std::borrow::Cow::Borrowed(b)) => {
+            let mut copy = Vec::new();
+            copy.try_reserve_exact(b.len())
+                .map_err(|_| Problem::OutOfMemory)?;
+            copy.extend_from_slice(b);
+            Ok(Datum::Bytes(std::borrow::Cow::Owned(copy)))
+        }
+        other => Ok(other.into_owned()),
     }
 }
