@@ -248,6 +248,22 @@ impl<T: Native> Buffer<T> {
         if self.len == self.cap {
             self.reserve(1);
         }
+        self.push_within_capacity(value);
+    }
+
+    /// As [`Buffer::push`], but a refused allocation is an error, the buffer unchanged.
+    #[inline]
+    pub fn try_push(&mut self, value: T) -> Result<(), AllocError> {
+        if self.len == self.cap {
+            self.try_reserve(1)?;
+        }
+        self.push_within_capacity(value);
+        Ok(())
+    }
+
+    #[inline]
+    fn push_within_capacity(&mut self, value: T) {
+        debug_assert!(self.len < self.cap);
         // SAFETY: `len < cap`, so the slot is inside the allocation.
         let slot = unsafe { self.ptr().add(self.len) };
         // SAFETY: index `len` is at or past every snapshot's end: nobody reads it.

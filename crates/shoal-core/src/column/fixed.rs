@@ -171,24 +171,25 @@ impl Fixed {
         }
     }
 
-    /// Appends a scalar of this column's type; `false` (appending nothing) if it is of another.
+    /// Appends a scalar of this column's type; `Ok(false)` (appending nothing) if it is of
+    /// another, an error (appending nothing) if the allocator refuses the room.
     #[inline]
-    pub fn try_push(&mut self, s: Scalar) -> bool {
+    pub fn try_push(&mut self, s: Scalar) -> Result<bool, AllocError> {
         match (self, s) {
-            (Fixed::F64(b), Scalar::F64(v)) => b.push(v),
-            (Fixed::I64(b), Scalar::I64(v)) => b.push(v),
-            (Fixed::F32(b), Scalar::F32(v)) => b.push(v),
-            (Fixed::I8(b), Scalar::I8(v)) => b.push(v),
-            (Fixed::I16(b), Scalar::I16(v)) => b.push(v),
-            (Fixed::I32(b), Scalar::I32(v)) => b.push(v),
-            (Fixed::U8(b), Scalar::U8(v)) => b.push(v),
-            (Fixed::U16(b), Scalar::U16(v)) => b.push(v),
-            (Fixed::U32(b), Scalar::U32(v)) => b.push(v),
-            (Fixed::U64(b), Scalar::U64(v)) => b.push(v),
-            (Fixed::Bool(b), Scalar::Bool(v)) => b.push(v),
-            _ => return false,
+            (Fixed::F64(b), Scalar::F64(v)) => b.try_push(v)?,
+            (Fixed::I64(b), Scalar::I64(v)) => b.try_push(v)?,
+            (Fixed::F32(b), Scalar::F32(v)) => b.try_push(v)?,
+            (Fixed::I8(b), Scalar::I8(v)) => b.try_push(v)?,
+            (Fixed::I16(b), Scalar::I16(v)) => b.try_push(v)?,
+            (Fixed::I32(b), Scalar::I32(v)) => b.try_push(v)?,
+            (Fixed::U8(b), Scalar::U8(v)) => b.try_push(v)?,
+            (Fixed::U16(b), Scalar::U16(v)) => b.try_push(v)?,
+            (Fixed::U32(b), Scalar::U32(v)) => b.try_push(v)?,
+            (Fixed::U64(b), Scalar::U64(v)) => b.try_push(v)?,
+            (Fixed::Bool(b), Scalar::Bool(v)) => b.try_push(v)?,
+            _ => return Ok(false),
         }
-        true
+        Ok(true)
     }
 
     /// Appends a scalar of this column's type (panics on a mismatched scalar: a caller bug).

@@ -210,27 +210,23 @@ impl Column {
     /// Appends a value; on error nothing is appended.
     #[inline]
     pub fn push(&mut self, cell: Datum<'_>) -> Result<(), Problem> {
-        // Room first, so that a refused allocation is an error with nothing changed, never an
-        // abort (text reserves its own bytes in `Strings::push`).
-        let room = match &mut self.values {
-            Values::Fixed(f) => f.try_reserve(1),
-            Values::Cat(c) => c.try_reserve(1),
-            Values::Var(_) => Ok(()),
-        };
-        room.and_then(|()| {
-            self.validity
-                .as_mut()
-                .map_or(Ok(()), Bitmap::try_reserve_one)
-        })
-        .map_err(|_| Problem::OutOfMemory)?;
+        // A refused allocation is an error with nothing changed, never an abort: the validity
+        // bit's room first, then each push reserves its own (text its bytes, categories their
+        // code) before it changes anything.
+        if let Some(v) = &mut self.validity {
+            v.try_reserve_one().map_err(|_| Problem::OutOfMemory)?;
+        }
         match (cell, &mut self.values) {
             (Datum::Num(s), Values::Fixed(f)) => {
-                if !f.try_push(s) {
+                if !f.try_push(s).map_err(|_| Problem::OutOfMemory)? {
                     return self.check(&Datum::Num(s));
                 }
             }
             (Datum::Bytes(b), Values::Var(s)) => s.push(&b)?,
-            (Datum::Bytes(b), Values::Cat(c)) => c.push(&b)?,
+            (Datum::Bytes(b), Values::Cat(c)) => {
+                c.try_reserve(1).map_err(|_| Problem::OutOfMemory)?;
+                c.push(&b)?
+            }
             (Datum::Null, _) => return self.push_null(),
             (cell, _) => return self.check(&cell),
         }
