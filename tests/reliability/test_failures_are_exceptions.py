@@ -145,6 +145,7 @@ for attempt in (
     lambda: t.extend([(4.0, "c"), (5.0, big)]),
     lambda: setattr(t[1], "name", big),  # the last row: rewritten in place
     lambda: setattr(t[0], "name", big),  # another row: the side region
+    lambda: t.insert(0, 6.0, big),  # the text column is rebuilt
 ):
     try:
         attempt()
@@ -152,7 +153,7 @@ for attempt in (
         errors.append(str(e))
 resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 del big
-assert len(errors) == 4, errors
+assert len(errors) == 5, errors
 assert "field 'name' of Row: out of memory" in errors[0], errors[0]
 assert [(r.x, r.name) for r in t] == [(1.0, "a"), (2.0, "b")], list(t)
 t.append(3.0, "c")

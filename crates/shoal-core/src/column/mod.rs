@@ -275,6 +275,11 @@ impl Column {
     /// Inserts before row `i` (at most `len`); on error nothing changes.
     pub fn insert(&mut self, i: usize, cell: Datum<'_>) -> Result<(), Problem> {
         self.check(&cell)?;
+        // Room before anything moves (text is rebuilt, fallibly, by `Strings::insert`).
+        self.try_reserve(1).map_err(|_| Problem::OutOfMemory)?;
+        if let Some(v) = &mut self.validity {
+            v.try_reserve_one().map_err(|_| Problem::OutOfMemory)?;
+        }
         let len = self.len();
         let valid = !matches!(cell, Datum::Null);
         match (cell, &mut self.values) {
