@@ -151,8 +151,9 @@ pub(super) fn classify(tp: *mut ffi::PyTypeObject, peers: &Peers<'_>) -> TypeInf
     let heap = sub(ffi::Py_TPFLAGS_HEAPTYPE);
     let generic_alloc =
         t.tp_alloc.map(|f| f as usize) == Some(ffi::PyType_GenericAlloc as *const () as usize);
-    // C subclasses of dict (OrderedDict) keep more than a dict: their `__sizeof__` knows it.
-    let c_dict = kind == Kind::Dict && !heap && tp != &raw mut ffi::PyDict_Type;
+    // Subclasses of dict may keep more than a dict (OrderedDict's nodes): their C `__sizeof__`
+    // knows it (a Python subclass finds its C base's; a Python-level one is never run).
+    let c_dict = kind == Kind::Dict && tp != &raw mut ffi::PyDict_Type;
     // Before 3.11 a frame is var-sized with its slot count in `ob_size`: its layout is exact
     // (its `__sizeof__` is a word off).
     let frame_by_layout = kind == Kind::Frame && !cfg!(Py_3_11);
