@@ -266,10 +266,10 @@ CORPUS: dict[str, Callable[[], Any]] = {
     ),
     "deque": lambda: collections.deque(random.random() for _ in range(N)),
     "OrderedDict": lambda: collections.OrderedDict((make_text(i), i * 1000) for i in range(N)),
-    "OrderedDict and deque subclasses with attributes": lambda: [
-        TaggedOrderedDict((make_text(i), i) for i in range(i % 20)) for i in range(N // 10)
-    ]
-    + [TaggedDeque(range(i % 70)) for i in range(N // 10)],
+    "OrderedDict and deque subclasses with attributes": lambda: (
+        [TaggedOrderedDict((make_text(j), j) for j in range(i % 20)) for i in range(N // 10)]
+        + [TaggedDeque(range(i % 70)) for i in range(N // 10)]
+    ),
     "defaultdict of lists": lambda: collections.defaultdict(
         list, {i: [make_text(i)] for i in range(N // 4)}
     ),
