@@ -88,11 +88,13 @@ def test_advice_projects_tables_for_text_and_refuses_other_types():
     assert b.count == len(objs) + len(others) and b.table_bytes is None
 
 
-def test_census_is_fast_enough_to_run_often():
+def test_census_reports_how_long_it_took():
+    # Its speed is measured in benches/measure.py, not asserted here (an ASan build on a busy
+    # machine is slow for reasons of its own).
     objs = [Sample(random.random(), i) for i in range(N)]
     report = shoal.census()
-    assert report.seconds < 5  # a sanity bound; the 3M-object timing lives in benches/
-    assert len(objs) == N
+    assert report.seconds > 0 and report.to_dict()["seconds"] == report.seconds
+    assert report.objects > len(objs)
 
 
 def test_cli_census_runs_a_script(tmp_path):
