@@ -172,3 +172,44 @@ def test_running_out_of_memory_while_growing_is_a_memory_error_and_changes_nothi
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "ok"
+
+
+COW_SCRIPT = r"""
+import resource, numpy as np, shoal
+
+class P(shoal.Record):
+    x: float
+
+def vm_size():
+    with open("/proc/self/status") as f:
+        return next(int(l.split()[1]) * 1024 for l in f if l.startswith("VmSize:"))
+
+t = shoal.Table.from_columns(P, x=np.arange(20_000_000, dtype=np.float64))
+column = t["x"]  # a snapshot sharing the table's 160 MB buffer
+soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+resource.setrlimit(resource.RLIMIT_AS, (vm_size() + (60 << 20), hard))
+try:
+    t[0].x = -1.0  # the write must copy the buffer first: refused
+except MemoryError as e:
+    error = str(e)
+else:
+    error = None
+resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+assert error is not None and "field 'x' of P: out of memory" in error, error
+assert t[0].x == 0.0 and column.to_numpy()[0] == 0.0
+t[0].x = -1.0  # with memory back, the copy is made
+assert t[0].x == -1.0 and column.to_numpy()[0] == 0.0
+print("ok")
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS and /proc")
+def test_a_write_that_must_copy_a_shared_column_is_a_memory_error_when_refused():
+    pytest.importorskip("numpy")
+    import subprocess
+
+    out = subprocess.run(
+        [sys.executable, "-c", COW_SCRIPT], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "ok"

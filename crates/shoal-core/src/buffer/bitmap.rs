@@ -67,6 +67,11 @@ impl Bitmap {
         }
     }
 
+    /// Makes writes copy-free: copies now (fallibly) if a snapshot can see the bits.
+    pub fn try_unshare(&mut self) -> Result<(), AllocError> {
+        self.bytes.try_unshare_from(0)
+    }
+
     /// Appends one bit.
     pub fn push(&mut self, bit: bool) {
         if self.len % 8 == 0 {

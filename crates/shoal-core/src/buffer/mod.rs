@@ -198,6 +198,15 @@ impl<T: Native> Buffer<T> {
         }
     }
 
+    /// Makes writes at `start` and after copy-free: if a snapshot can see them, copies now; a
+    /// refused allocation is an error, the buffer unchanged (a later write would abort).
+    pub fn try_unshare_from(&mut self, start: usize) -> Result<(), AllocError> {
+        if start < self.shared_len && Arc::strong_count(&self.alloc) > 1 {
+            self.try_reallocate(self.cap)?;
+        }
+        Ok(())
+    }
+
     /// Copies `[0, len)` into a fresh allocation of `cap` elements; snapshots keep the old one.
     fn reallocate(&mut self, cap: usize) {
         self.try_reallocate(cap)

@@ -110,6 +110,11 @@ impl Categories {
         self.codes.reserve(additional);
     }
 
+    /// See [`Fixed::try_unshare_from`] (the codes).
+    pub fn try_unshare_from(&mut self, start: usize) -> Result<(), AllocError> {
+        self.codes.try_unshare_from(start)
+    }
+
     /// See [`Fixed::try_reserve`].
     pub fn try_reserve(&mut self, additional: usize) -> Result<(), AllocError> {
         self.codes.try_reserve(additional)

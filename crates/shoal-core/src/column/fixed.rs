@@ -143,6 +143,11 @@ impl Fixed {
         dispatch!(self, b => b.reserve(additional))
     }
 
+    /// See [`Buffer::try_unshare_from`].
+    pub fn try_unshare_from(&mut self, start: usize) -> Result<(), AllocError> {
+        dispatch!(self, b => b.try_unshare_from(start))
+    }
+
     /// See [`Buffer::try_reserve`].
     pub fn try_reserve(&mut self, additional: usize) -> Result<(), AllocError> {
         dispatch!(self, b => b.try_reserve(additional))

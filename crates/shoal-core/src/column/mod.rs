@@ -127,6 +127,15 @@ impl Column {
         }
     }
 
+    fn try_unshare_from(&mut self, i: usize) -> Result<(), AllocError> {
+        match &mut self.values {
+            Values::Fixed(f) => f.try_unshare_from(i)?,
+            Values::Var(s) => s.try_unshare()?,
+            Values::Cat(c) => c.try_unshare_from(i)?,
+        }
+        self.validity.as_mut().map_or(Ok(()), Bitmap::try_unshare)
+    }
+
     /// See [`Buffer::allocation_id`] (the data buffer; for categories, the codes).
     pub fn allocation_id(&self) -> usize {
         match &self.values {
@@ -250,6 +259,9 @@ impl Column {
     /// Overwrites row `i` (which must exist); on error nothing changes.
     pub fn set(&mut self, i: usize, cell: Datum<'_>) -> Result<(), Problem> {
         self.check(&cell)?;
+        // A snapshot (a `Column`, an export) may still share the storage: the write copies it
+        // first, and a refused copy is an error before anything changes.
+        self.try_unshare_from(i).map_err(|_| Problem::OutOfMemory)?;
         let valid = !matches!(cell, Datum::Null);
         match (cell, &mut self.values) {
             // Null slots hold zero (so sums can ignore validity) or empty bytes.

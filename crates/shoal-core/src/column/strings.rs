@@ -106,6 +106,13 @@ impl Strings {
         self.data.reserve(bytes);
     }
 
+    /// Makes writes copy-free: copies the offsets and data now (fallibly) if a snapshot can
+    /// see them.
+    pub fn try_unshare(&mut self) -> Result<(), AllocError> {
+        self.offsets.try_unshare_from(0)?;
+        self.data.try_unshare_from(0)
+    }
+
     /// Room for `rows` more rows' offsets; a refused allocation is an error.
     pub fn try_reserve_rows(&mut self, rows: usize) -> Result<(), AllocError> {
         self.offsets.try_reserve(rows)
