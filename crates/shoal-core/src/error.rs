@@ -109,6 +109,14 @@ pub enum Error {
         /// The field's name.
         field: String,
     },
+    /// The allocator refused the room to copy `rows` rows (of field `field`, if one) for
+    /// slicing, sorting, deleting, compacting or exporting; nothing changed.
+    OutOfMemory {
+        /// The field's index, if the copy was of one column.
+        field: Option<usize>,
+        /// Rows being copied.
+        rows: usize,
+    },
     /// Arrow arrays that do not have the shape their schema promises.
     /// Arrow arrays that do not have the shape their schema promises.
     Malformed {
@@ -204,6 +212,13 @@ impl fmt::Display for Error {
                 write!(f, "column '{field}', row {row}: {detail}")
             }
             Error::Malformed { detail } => write!(f, "malformed Arrow data: {detail}"),
+            Error::OutOfMemory { field, rows } => {
+                write!(f, "out of memory copying {rows} rows")?;
+                if let Some(field) = field {
+                    write!(f, " of field {field}")?;
+                }
+                write!(f, "; nothing changed")
+            }
             Error::TooMuchText { field } => write!(
                 f,
                 "column '{field}' holds more than 2 GiB of data, the most one shoal column \

@@ -97,10 +97,10 @@ fn check_accepted(field: &Field, c: &mut Column, len: usize) -> Result<(), TestC
         }
     }
     // Compared as bytes: a NaN read from random bits is not equal to itself.
-    let snap = c.snapshot();
+    let snap = c.snapshot().unwrap();
     let again = Column::from_parts(field, &snap.parts(), snap.validity(), len);
     prop_assert!(again.is_some(), "does not load what it saved");
-    let again = again.expect("checked").snapshot();
+    let again = again.expect("checked").snapshot().unwrap();
     prop_assert_eq!(again.parts(), snap.parts());
     prop_assert_eq!(again.validity(), snap.validity());
     Ok(())
@@ -126,7 +126,7 @@ proptest! {
     #[test]
     fn from_parts_takes_corrupted_columns(field in field(), rows in rows(), flips in flips()) {
         let mut c = column_of(&field, &rows);
-        let snap = c.snapshot();
+        let snap = c.snapshot().unwrap();
         let mut parts: Vec<Vec<u8>> = snap.parts().iter().map(|p| p.to_vec()).collect();
         let mut validity = snap.validity().map(<[u8]>::to_vec);
         for (which, at, byte) in flips {
@@ -161,7 +161,7 @@ proptest! {
         let mut s = ArrowSchema::empty();
         export_schema(&schema, &codes, &mut s);
         let mut a = ArrowArray::empty();
-        export_columns(vec![t.snapshot(0)], t.len(), &mut a);
+        export_columns(vec![t.snapshot(0).unwrap()], t.len(), &mut a);
         // Corrupt copies of the child's buffers, keeping their sizes.
         // Backed by u64s, so the copies keep Arrow's alignment (the importer refuses less).
         let mut storage: Vec<Vec<u64>> = Vec::new();

@@ -161,6 +161,11 @@ enum RowOp {
     Rollback(usize),
     Snapshot,
     Compact,
+    /// `sort()`'s reordering: row `i` becomes row `(i * k) % n` of the old order, for `k`
+    /// coprime with `n` (a rotation when `k == 1`).
+    Permute(usize, usize),
+    /// `t = t[start::step]`: a copy of every `step`-th row.
+    Slice(usize, usize),
 }
 
 fn row_op() -> impl Strategy<Value = RowOp> {
@@ -173,6 +178,8 @@ fn row_op() -> impl Strategy<Value = RowOp> {
         1 => any::<usize>().prop_map(RowOp::Rollback),
         1 => Just(RowOp::Snapshot),
         1 => Just(RowOp::Compact),
+        1 => (any::<usize>(), 1usize..5).prop_map(|(a, k)| RowOp::Permute(a, k)),
+        1 => (any::<usize>(), 1usize..4).prop_map(|(a, s)| RowOp::Slice(a, s)),
     ]
 }
 
@@ -217,10 +224,23 @@ proptest! {
                     model.truncate(n);
                 }
                 RowOp::Snapshot => {
-                    let cols: Vec<_> = (0..4).map(|f| table.snapshot(f)).collect();
+                    let cols: Vec<_> = (0..4).map(|f| table.snapshot(f).unwrap()).collect();
                     snaps.push((cols, model.clone()));
                 }
-                RowOp::Compact => { table.compact(); prop_assert_eq!(table.dead_bytes(), 0); }
+                RowOp::Compact => { table.compact().unwrap(); prop_assert_eq!(table.dead_bytes(), 0); }
+                RowOp::Permute(shift, k) if !model.is_empty() => {
+                    let n = model.len();
+                    let k = if gcd(k, n) == 1 { k } else { 1 };
+                    let order: Vec<usize> = (0..n).map(|i| (shift + i * k) % n).collect();
+                    table.permute(&order).unwrap();
+                    model = order.iter().map(|&i| model[i].clone()).collect();
+                }
+                RowOp::Slice(start, step) if !model.is_empty() => {
+                    let start = start % model.len();
+                    let rows: Vec<usize> = (start..model.len()).step_by(step).collect();
+                    table = table.take_strided(start, step as isize, rows.len()).unwrap();
+                    model = rows.iter().map(|&i| model[i].clone()).collect();
+                }
                 _ => {}
             }
             prop_assert_eq!(table.len(), model.len());
@@ -268,4 +288,12 @@ fn refused_cells_leave_the_table_unchanged() {
     assert_eq!(t.len(), 1);
     assert_eq!(t.column(0).len(), 1);
     assert_eq!(t.row(0).unwrap()[0], Datum::bytes(b"a"));
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
 }

@@ -268,6 +268,23 @@ impl ShoalError {
                 };
                 ShoalError::refused(problem, at, "the value".into(), dtype, choices)
             }
+            shoal_core::Error::OutOfMemory { field, rows } => ShoalError::OutOfMemory {
+                detail: format!(
+                    "{}: out of memory copying {rows} rows{}; the table is unchanged",
+                    names.record_name(),
+                    field.map_or(String::new(), |f| format!(
+                        " of field '{}'",
+                        names.field_name(f)
+                    )),
+                ),
+            },
+            shoal_core::Error::TooMuchText { field } => ShoalError::TooMuchData {
+                at: Target {
+                    record: names.record_name().to_owned(),
+                    field,
+                    row: None,
+                },
+            },
             other => ShoalError::BadColumn {
                 detail: format!(
                     "{}: {}",

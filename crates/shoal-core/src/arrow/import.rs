@@ -417,7 +417,11 @@ fn import_column(
         }
     }
     if let Some((bits, _)) = validity {
-        col.mark_nulls(before, bits, input.offset);
+        col.mark_nulls(before, bits, input.offset)
+            .map_err(|_| Error::OutOfMemory {
+                field: None,
+                rows: input.len,
+            })?;
     }
     Ok(())
 }

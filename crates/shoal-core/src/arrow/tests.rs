@@ -43,7 +43,9 @@ fn export(t: &mut Table) -> (ArrowSchema, ArrowArray) {
     let codes: Vec<_> = t.columns().iter().map(Column::code_type).collect();
     let mut s = ArrowSchema::empty();
     export_schema(t.schema(), &codes, &mut s);
-    let snaps = (0..t.schema().len()).map(|f| t.snapshot(f)).collect();
+    let snaps = (0..t.schema().len())
+        .map(|f| t.snapshot(f).unwrap())
+        .collect();
     let mut a = ArrowArray::empty();
     export_columns(snaps, t.len(), &mut a);
     (s, a)
@@ -60,14 +62,14 @@ fn export_shares_buffers_and_releases_cleanly() {
         assert_eq!(CStr::from_ptr(x.name).to_str().unwrap(), "x");
         let xa = &**a.children;
         let data = *xa.buffers.add(1) as *const f64;
-        let own = t.snapshot(0);
+        let own = t.snapshot(0).unwrap();
         assert_eq!(data.cast(), own.fixed().unwrap().as_ptr(), "zero-copy");
         assert_eq!(*data.add(9), 9.0);
         let bools = &**a.children.add(1);
         assert_eq!(*(*bools.buffers.add(1) as *const u8), 0b0100_1001);
         let names = &**a.children.add(2);
         assert_eq!(names.null_count, 1);
-        let SnapshotData::Var { data: text, .. } = t.snapshot(2).data().clone() else {
+        let SnapshotData::Var { data: text, .. } = t.snapshot(2).unwrap().data().clone() else {
             panic!("a str column has offsets and data")
         };
         assert_eq!(*names.buffers.add(2), ptr_of(&text), "zero-copy");

@@ -14,8 +14,17 @@ pub struct Bitmap {
 impl Bitmap {
     /// `len` set bits.
     pub fn all_set(len: usize) -> Bitmap {
+        Bitmap::try_all_set(len).unwrap_or_else(|_| {
+            std::alloc::handle_alloc_error(
+                std::alloc::Layout::array::<u8>(len.div_ceil(8)).expect("a bitmap's size fits"),
+            )
+        })
+    }
+
+    /// `len` set bits, with room for one more; a refused allocation is an error.
+    pub fn try_all_set(len: usize) -> Result<Bitmap, AllocError> {
         let mut b = Bitmap::default();
-        b.bytes.reserve(len.div_ceil(8));
+        b.bytes.try_reserve(len / 8 + 1)?;
         for _ in 0..len / 8 {
             b.bytes.push(0xff);
         }
@@ -23,7 +32,7 @@ impl Bitmap {
         for _ in b.len..len {
             b.push(true);
         }
-        b
+        Ok(b)
     }
 
     /// `len` bits read from Arrow-layout `bits` starting at bit `offset`.
@@ -97,30 +106,40 @@ impl Bitmap {
         }
     }
 
-    /// Inserts a bit before `i` (O(n), like inserting into any column).
+    /// Inserts a bit before `i` (O(n), like inserting into any column). Makes no allocation
+    /// after [`Bitmap::try_reserve_one`] and [`Bitmap::try_unshare`].
     pub fn insert(&mut self, i: usize, bit: bool) {
-        let bits = (0..i)
-            .map(|k| self.get(k))
-            .chain([bit])
-            .chain((i..self.len).map(|k| self.get(k)));
-        *self = Bitmap::collect(bits);
+        assert!(i <= self.len, "bit {i} of {}", self.len);
+        self.push(false);
+        for k in (i + 1..self.len).rev() {
+            let moved = self.get(k - 1);
+            self.write(k, moved);
+        }
+        self.write(i, bit);
     }
 
-    /// Removes bit `i` (O(n)), moving the later bits down by one.
+    /// Removes bit `i` (O(n)), moving the later bits down by one. Makes no allocation after
+    /// [`Bitmap::try_unshare`].
     pub fn remove(&mut self, i: usize) {
-        if i + 1 == self.len {
-            self.truncate(i);
-            return;
+        assert!(i < self.len, "bit {i} of {}", self.len);
+        for k in i..self.len - 1 {
+            let moved = self.get(k + 1);
+            self.write(k, moved);
         }
-        *self = Bitmap::collect((0..self.len).filter(|&k| k != i).map(|k| self.get(k)));
+        self.truncate(self.len - 1);
     }
 
-    fn collect(bits: impl Iterator<Item = bool>) -> Bitmap {
+    /// The bits at `rows`, in order, in a new bitmap; a refused allocation is an error.
+    pub fn try_take(
+        &self,
+        rows: impl ExactSizeIterator<Item = usize>,
+    ) -> Result<Bitmap, AllocError> {
         let mut out = Bitmap::default();
-        for b in bits {
-            out.push(b);
+        out.bytes.try_reserve(rows.len().div_ceil(8))?;
+        for i in rows {
+            out.push(self.get(i));
         }
-        out
+        Ok(out)
     }
 
     /// Shortens to `len` bits, clearing the bits past the end of the last byte.

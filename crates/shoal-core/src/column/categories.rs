@@ -228,20 +228,27 @@ impl Categories {
         self.codes.clear();
     }
 
-    /// Same dictionary, copies of the given rows' codes.
-    pub fn take(&self, rows: impl ExactSizeIterator<Item = usize>) -> Categories {
-        Categories {
-            codes: self.codes.take(rows),
-            values: self.values.clone(),
-            lookup: self.lookup.clone(),
+    /// Same dictionary, copies of the given rows' codes; a refused allocation is an error.
+    pub fn take(&self, rows: impl ExactSizeIterator<Item = usize>) -> Result<Categories, Problem> {
+        let codes = self.codes.take(rows).map_err(|_| Problem::OutOfMemory)?;
+        let values = self.values.take(0..self.values.len())?;
+        let mut lookup = HashMap::default();
+        lookup
+            .try_reserve(self.lookup.len())
+            .map_err(|_| Problem::OutOfMemory)?;
+        lookup.extend(self.lookup.iter().map(|(k, &v)| (k.clone(), v)));
+        Ok(Categories {
+            codes,
+            values,
+            lookup,
             closed: self.closed,
-        }
+        })
     }
 
     /// Views of the codes and of the dictionary's offsets and data.
-    pub fn snapshot(&mut self) -> (FixedSnapshot, Snapshot<i32>, Snapshot<u8>) {
-        let (offsets, data) = self.values.snapshot();
-        (self.codes.snapshot(), offsets, data)
+    pub fn snapshot(&mut self) -> Result<(FixedSnapshot, Snapshot<i32>, Snapshot<u8>), Problem> {
+        let (offsets, data) = self.values.snapshot()?;
+        Ok((self.codes.snapshot(), offsets, data))
     }
 }
 

@@ -259,14 +259,15 @@ impl Fixed {
         true
     }
 
-    /// A new column holding copies of the given rows, in order (each must be in range).
-    pub fn take(&self, rows: impl ExactSizeIterator<Item = usize>) -> Fixed {
+    /// A new column holding copies of the given rows, in order (each must be in range); a
+    /// refused allocation is an error.
+    pub fn take(&self, rows: impl ExactSizeIterator<Item = usize>) -> Result<Fixed, AllocError> {
         let mut out = Fixed::new(self.dtype());
-        out.reserve(rows.len());
+        out.try_reserve(rows.len())?;
         for i in rows {
             out.push(self.get(i).expect("row index in range"));
         }
-        out
+        Ok(out)
     }
 
     /// An immutable snapshot of the current values.

@@ -248,12 +248,26 @@ impl Column {
     #[cold]
     fn push_null(&mut self) -> Result<(), Problem> {
         self.check(&Datum::Null)?;
-        let len = self.len();
+        self.validity_for_null()?;
+        self.try_reserve(1).map_err(|_| Problem::OutOfMemory)?;
         self.push_placeholder();
-        self.validity
-            .get_or_insert_with(|| Bitmap::all_set(len))
-            .push(false);
+        if let Some(v) = &mut self.validity {
+            v.push(false);
+        }
         Ok(())
+    }
+
+    /// The validity bitmap, made (all set: the same meaning as none) if there is none yet, with
+    /// room for one more bit and unshared; a refused allocation is an error, the values as
+    /// they were.
+    fn validity_for_null(&mut self) -> Result<(), Problem> {
+        let oom = |_| Problem::OutOfMemory;
+        if self.validity.is_none() {
+            self.validity = Some(Bitmap::try_all_set(self.len()).map_err(oom)?);
+        }
+        let v = self.validity.as_mut().expect("made above");
+        v.try_reserve_one().map_err(oom)?;
+        v.try_unshare().map_err(oom)
     }
 
     /// Overwrites row `i` (which must exist); on error nothing changes.
@@ -263,6 +277,9 @@ impl Column {
         // first, and a refused copy is an error before anything changes.
         self.try_unshare_from(i).map_err(|_| Problem::OutOfMemory)?;
         let valid = !matches!(cell, Datum::Null);
+        if !valid {
+            self.validity_for_null()?;
+        }
         match (cell, &mut self.values) {
             // Null slots hold zero (so sums can ignore validity) or empty bytes.
             (Datum::Null, Values::Fixed(f)) => f.set(i, Scalar::zero(f.dtype())),
@@ -273,13 +290,8 @@ impl Column {
             (Datum::Bytes(b), Values::Cat(c)) => c.set(i, &b)?,
             _ => unreachable!("checked"),
         }
-        let len = self.len();
-        if !valid {
-            self.validity
-                .get_or_insert_with(|| Bitmap::all_set(len))
-                .set(i, false);
-        } else if let Some(v) = &mut self.validity {
-            v.set(i, true);
+        if let Some(v) = &mut self.validity {
+            v.set(i, valid);
         }
         Ok(())
     }
@@ -289,11 +301,13 @@ impl Column {
         self.check(&cell)?;
         // Room before anything moves (text is rebuilt, fallibly, by `Strings::insert`).
         self.try_reserve(1).map_err(|_| Problem::OutOfMemory)?;
-        if let Some(v) = &mut self.validity {
+        self.try_unshare_from(i).map_err(|_| Problem::OutOfMemory)?;
+        let valid = !matches!(cell, Datum::Null);
+        if !valid {
+            self.validity_for_null()?;
+        } else if let Some(v) = &mut self.validity {
             v.try_reserve_one().map_err(|_| Problem::OutOfMemory)?;
         }
-        let len = self.len();
-        let valid = !matches!(cell, Datum::Null);
         match (cell, &mut self.values) {
             (Datum::Null, Values::Fixed(f)) => f.insert(i, Scalar::zero(f.dtype())),
             (Datum::Null, Values::Var(s)) => s.insert(i, b"")?,
@@ -303,24 +317,37 @@ impl Column {
             (Datum::Bytes(b), Values::Cat(c)) => c.insert(i, &b)?,
             _ => unreachable!("checked"),
         }
-        if !valid || self.validity.is_some() {
-            self.validity
-                .get_or_insert_with(|| Bitmap::all_set(len))
-                .insert(i, valid);
+        if let Some(v) = &mut self.validity {
+            v.insert(i, valid);
         }
         Ok(())
     }
 
-    /// Removes row `i` (`i < len`), moving the later rows down.
-    pub fn remove(&mut self, i: usize) {
+    /// Makes [`Column::remove`] of row `i` unable to fail: copies now what a snapshot shares
+    /// and folds overwritten text back in. A refused allocation is an error, the values
+    /// unchanged.
+    pub fn prepare_remove(&mut self, i: usize) -> Result<(), Problem> {
+        self.try_unshare_from(i).map_err(|_| Problem::OutOfMemory)?;
+        if let Values::Var(s) = &mut self.values {
+            s.compact()?;
+        }
+        Ok(())
+    }
+
+    /// Removes row `i` (`i < len`), moving the later rows down, in place. Cannot fail after
+    /// [`Column::prepare_remove`]; otherwise a refused allocation is an error, the column
+    /// unchanged.
+    pub fn remove(&mut self, i: usize) -> Result<(), Problem> {
+        self.prepare_remove(i)?;
         match &mut self.values {
             Values::Fixed(f) => f.remove(i),
-            Values::Var(s) => s.remove(i),
+            Values::Var(s) => s.remove(i)?,
             Values::Cat(c) => c.remove(i),
         }
         if let Some(v) = &mut self.validity {
             v.remove(i);
         }
+        Ok(())
     }
 
     /// Keeps the first `len` rows; a no-op if there are fewer.
@@ -345,11 +372,12 @@ impl Column {
         self.validity = None;
     }
 
-    /// Reclaims the space of overwritten strings; returns whether there was any.
-    pub fn compact(&mut self) -> bool {
+    /// Reclaims the space of overwritten strings; returns whether there was any. A refused
+    /// allocation is an error, the column unchanged.
+    pub fn compact(&mut self) -> Result<bool, Problem> {
         match &mut self.values {
             Values::Var(s) => s.compact(),
-            _ => false,
+            _ => Ok(false),
         }
     }
 
@@ -376,26 +404,28 @@ impl Column {
         }
     }
 
-    /// A new column holding copies of the given rows, in order (each must be in range).
-    pub fn take(&self, rows: impl ExactSizeIterator<Item = usize> + Clone) -> Column {
-        let validity = self.validity.as_ref().map(|v| {
-            let mut out = Bitmap::default();
-            for i in rows.clone() {
-                out.push(v.get(i));
-            }
-            out
-        });
-        let values = match &self.values {
-            Values::Fixed(f) => Values::Fixed(f.take(rows)),
-            Values::Var(s) => Values::Var(s.take(rows).expect("a subset fits")),
-            Values::Cat(c) => Values::Cat(c.take(rows)),
+    /// A new column holding copies of the given rows, in order (each must be in range; rows
+    /// may repeat). A refused allocation is an error.
+    pub fn take(
+        &self,
+        rows: impl ExactSizeIterator<Item = usize> + Clone,
+    ) -> Result<Column, Problem> {
+        let oom = |_| Problem::OutOfMemory;
+        let validity = match &self.validity {
+            Some(v) => Some(v.try_take(rows.clone()).map_err(oom)?),
+            None => None,
         };
-        Column {
+        let values = match &self.values {
+            Values::Fixed(f) => Values::Fixed(f.take(rows).map_err(oom)?),
+            Values::Var(s) => Values::Var(s.take(rows)?),
+            Values::Cat(c) => Values::Cat(c.take(rows)?),
+        };
+        Ok(Column {
             dtype: self.dtype,
             nullable: self.nullable,
             values,
             validity,
-        }
+        })
     }
 
     /// Appends fixed-width values given as native-endian bytes (see [`Fixed::extend_from_bytes`]).
@@ -453,26 +483,28 @@ impl Column {
 
     /// Makes null the rows appended since `before` whose bit in `bits` (Arrow layout, counted
     /// from bit `offset`) is 0. The column must be nullable.
-    pub fn mark_nulls(&mut self, before: usize, bits: &[u8], offset: usize) {
+    pub fn mark_nulls(&mut self, before: usize, bits: &[u8], offset: usize) -> Result<(), Problem> {
         for k in before..self.len() {
             let i = offset + (k - before);
             if bits[i / 8] >> (i % 8) & 1 == 0 {
-                self.set(k, Datum::Null).expect("nullable column");
+                self.set(k, Datum::Null)?;
             }
         }
+        Ok(())
     }
 
-    /// An immutable snapshot of the values and validity, sharing their buffers.
-    pub fn snapshot(&mut self) -> ColumnSnapshot {
+    /// An immutable snapshot of the values and validity, sharing their buffers (text is
+    /// compacted first: a refused allocation is an error, the column unchanged).
+    pub fn snapshot(&mut self) -> Result<ColumnSnapshot, Problem> {
         let len = self.len();
         let data = match &mut self.values {
             Values::Fixed(f) => SnapshotData::Fixed(f.snapshot()),
             Values::Var(s) => {
-                let (offsets, data) = s.snapshot();
+                let (offsets, data) = s.snapshot()?;
                 SnapshotData::Var { offsets, data }
             }
             Values::Cat(c) => {
-                let (codes, offsets, data) = c.snapshot();
+                let (codes, offsets, data) = c.snapshot()?;
                 SnapshotData::Cat {
                     codes,
                     offsets,
@@ -481,11 +513,11 @@ impl Column {
             }
         };
         let null_count = self.null_count();
-        ColumnSnapshot {
+        Ok(ColumnSnapshot {
             dtype: self.dtype,
             len,
             data,
             validity: self.validity.as_mut().map(|v| (v.snapshot(), null_count)),
-        }
+        })
     }
 }

@@ -114,7 +114,7 @@ impl Column {
             if !field.nullable || bits.len() < len.div_ceil(8) {
                 return None;
             }
-            c.mark_nulls(0, bits, 0);
+            c.mark_nulls(0, bits, 0).ok()?;
         }
         Some(c)
     }

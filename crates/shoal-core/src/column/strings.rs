@@ -60,13 +60,17 @@ impl Strings {
         }
     }
 
-    /// Builds from values, or `None` if they pass the 2 GiB limit.
-    pub fn collect<'a>(values: impl Iterator<Item = &'a [u8]>) -> Option<Strings> {
+    /// Builds from values; an error if they pass the 2 GiB limit or the allocator refuses.
+    pub fn collect<'a>(
+        values: impl ExactSizeIterator<Item = &'a [u8]>,
+    ) -> Result<Strings, Problem> {
         let mut s = Strings::new();
+        s.try_reserve_rows(values.len())
+            .map_err(|_| Problem::OutOfMemory)?;
         for v in values {
-            s.push(v).ok()?;
+            s.push(v)?;
         }
-        Some(s)
+        Ok(s)
     }
 
     /// Number of rows.
@@ -197,36 +201,36 @@ impl Strings {
         }
         p.data
             .try_reserve(value.len())
-            .map_err(|_| Problem::OutOfMemory)?;
+            .ok()
+            .and_then(|()| p.rows.try_reserve(1).ok())
+            .ok_or(Problem::OutOfMemory)?;
         p.rows.insert(i, (p.data.len(), value.len()));
         p.data.extend_from_slice(value);
         p.dead += old;
         let live = (self.data.len() + p.data.len()).saturating_sub(p.dead);
         if p.dead > MIN_DEAD_TO_COMPACT && p.dead > live / 2 {
-            self.compact();
+            // The write is done; a compaction the allocator refuses waits for a later one.
+            let _ = self.compact();
         }
         Ok(())
     }
 
     /// Rewrites the values into one contiguous region, dropping dead bytes. Returns whether
     /// there was anything to reclaim.
-    pub fn compact(&mut self) -> bool {
+    /// A refused allocation is an error, the column unchanged (compaction never grows the
+    /// data past the limit: every write keeps the live bytes within it).
+    pub fn compact(&mut self) -> Result<bool, Problem> {
         if self.patches.is_none() {
-            return false;
+            return Ok(false);
         }
-        *self = self
-            .rebuilt(0..self.len())
-            .expect("compaction never grows the data");
-        true
+        *self = self.take(0..self.len())?;
+        Ok(true)
     }
 
-    fn rebuilt(&self, rows: impl Iterator<Item = usize>) -> Option<Strings> {
+    /// A new column holding copies of the given rows, in order (each must be in range; rows
+    /// may repeat, so the copy can pass the 2 GiB limit: an error, as a refused allocation).
+    pub fn take(&self, rows: impl ExactSizeIterator<Item = usize>) -> Result<Strings, Problem> {
         Strings::collect(rows.map(|i| self.get(i).expect("row in range")))
-    }
-
-    /// A new column holding copies of the given rows, in order (each must be in range).
-    pub fn take(&self, rows: impl Iterator<Item = usize>) -> Option<Strings> {
-        self.rebuilt(rows)
     }
 
     /// Inserts before row `i` (O(n)).
@@ -246,16 +250,28 @@ impl Strings {
         Ok(())
     }
 
-    /// Removes row `i` (O(n): rebuilds the offsets; O(1) for the last row).
-    pub fn remove(&mut self, i: usize) {
-        let n = self.len();
-        if i + 1 == n {
-            self.truncate(i); // `pop()`: no rebuild
-            return;
+    /// Removes row `i` (O(n) in place; O(1) for the last row). Allocates nothing once
+    /// compacted and unshared ([`Strings::compact`], [`Strings::try_unshare`]); otherwise a
+    /// refused allocation is an error, the column unchanged.
+    pub fn remove(&mut self, i: usize) -> Result<(), Problem> {
+        if i + 1 == self.len() {
+            self.truncate(i); // `pop()`: nothing moves
+            return Ok(());
         }
-        *self = self
-            .rebuilt((0..n).filter(|&k| k != i))
-            .expect("removal never grows the data");
+        // Patched rows would need renumbering; a compacted column has none.
+        self.compact()?;
+        self.try_unshare().map_err(|_| Problem::OutOfMemory)?;
+        let (a, b) = self.span(i);
+        let gone = b - a;
+        let data = self.data.as_mut_slice();
+        data.copy_within(b.., a);
+        let end = data.len() - gone;
+        self.data.truncate(end);
+        self.offsets.remove(i + 1);
+        for o in &mut self.offsets.as_mut_slice()[i + 1..] {
+            *o -= gone as i32;
+        }
+        Ok(())
     }
 
     /// Keeps the first `len` rows; a no-op if there are fewer.
@@ -290,9 +306,9 @@ impl Strings {
     }
 
     /// Immutable views of the offsets (`len + 1` of them) and the data, compacting first.
-    pub fn snapshot(&mut self) -> (Snapshot<i32>, Snapshot<u8>) {
-        self.compact();
-        (self.offsets.snapshot(), self.data.snapshot())
+    pub fn snapshot(&mut self) -> Result<(Snapshot<i32>, Snapshot<u8>), Problem> {
+        self.compact()?;
+        Ok((self.offsets.snapshot(), self.data.snapshot()))
     }
 
     /// A column from Arrow offsets and data (checked as [`Strings::extend_from_arrow`] does).
@@ -341,7 +357,7 @@ mod tests {
         ) {
             let mut model: Vec<Vec<u8>> = start.clone();
             let mut s = Strings::collect(start.iter().map(Vec::as_slice)).unwrap();
-            let mut snap = s.snapshot();
+            let mut snap = s.snapshot().unwrap();
             let mut snap_model = model.clone();
             for (op, at, v) in ops {
                 match op {
@@ -351,10 +367,10 @@ mod tests {
                     }
                     3 => { let i = at % (model.len() + 1); model.insert(i, v.clone()); s.insert(i, &v).unwrap(); }
                     4 if !model.is_empty() => {
-                        if at % 2 == 0 { let i = at % model.len(); model.remove(i); s.remove(i); }
+                        if at % 2 == 0 { let i = at % model.len(); model.remove(i); s.remove(i).unwrap(); }
                         else { let n = at % model.len(); model.truncate(n); s.truncate(n); }
                     }
-                    5 => { snap = s.snapshot(); snap_model = model.clone(); }
+                    5 => { snap = s.snapshot().unwrap(); snap_model = model.clone(); }
                     _ => {}
                 }
                 prop_assert_eq!(s.len(), model.len());
@@ -395,7 +411,7 @@ mod tests {
             s.dead_bytes()
         );
         assert!(s.nbytes() < 8 * before, "{} vs {before}", s.nbytes());
-        assert!(s.compact() || s.dead_bytes() == 0);
+        assert!(s.compact().unwrap() || s.dead_bytes() == 0);
         assert_eq!(s.dead_bytes(), 0);
         assert_eq!(s.get(9_999), Some(&b"short"[..]));
     }
@@ -423,7 +439,7 @@ mod tests {
         assert_eq!(s.get(0), Some(&b"a"[..]));
         s.set(0, &[b'c'; 50]).unwrap();
         assert_eq!(s.push(&[b'd'; 60]), Err(Problem::TooMuchData));
-        assert!(s.compact());
+        assert!(s.compact().unwrap());
         assert_eq!(s.live_bytes(), MAX_DATA - 100 + 50);
         assert_eq!(s.get(0), Some(&[b'c'; 50][..]));
     }

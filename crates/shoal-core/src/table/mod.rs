@@ -190,7 +190,10 @@ impl Table {
         for (field, cell) in cells.iter().enumerate() {
             if let Err(problem) = self.columns[field].insert(row, cell.reborrow()) {
                 for c in &mut self.columns[..field] {
-                    c.remove(row);
+                    // A column that just took an insert is unshared and compact: removing
+                    // the row again allocates nothing and cannot fail.
+                    let undone = c.remove(row);
+                    debug_assert!(undone.is_ok(), "undoing an insert failed");
                 }
                 return Err(Error::Datum {
                     field,
@@ -317,11 +320,17 @@ impl Table {
         self.insert_cells(row, &cells)
     }
 
-    /// Removes a row and returns its values.
+    /// Removes a row and returns its values; a refused allocation (copying a column a snapshot
+    /// shares, folding overwritten text back in) is an error, nothing changed.
     pub fn remove(&mut self, row: usize) -> Result<Vec<Datum<'static>>, Error> {
         let values = self.row(row)?;
-        for c in &mut self.columns {
-            c.remove(row);
+        let schema = &self.schema;
+        for (field, c) in self.columns.iter_mut().enumerate() {
+            c.prepare_remove(row)
+                .map_err(|p| copy_error(schema, field, 1, p))?;
+        }
+        for (field, c) in self.columns.iter_mut().enumerate() {
+            c.remove(row).map_err(|p| copy_error(schema, field, 1, p))?;
         }
         self.len -= 1;
         self.version += 1;
@@ -329,21 +338,22 @@ impl Table {
     }
 
     /// Removes the given rows (in any order, repeats allowed) in one O(n) pass per column;
-    /// nothing changes if one is out of range.
+    /// nothing changes if one is out of range or the allocator refuses the copies.
     pub fn remove_rows(&mut self, rows: impl IntoIterator<Item = usize>) -> Result<(), Error> {
-        let mut gone = vec![false; self.len];
+        let mut gone = try_vec(self.len)?;
+        gone.resize(self.len, false);
         for r in rows {
             self.check_row(r)?;
             gone[r] = true;
         }
-        let keep: Vec<usize> = (0..self.len).filter(|&i| !gone[i]).collect();
-        if keep.len() == self.len {
+        let kept = gone.iter().filter(|&&g| !g).count();
+        if kept == self.len {
             return Ok(());
         }
-        for c in &mut self.columns {
-            *c = c.take(keep.iter().copied());
-        }
-        self.len = keep.len();
+        let mut keep = try_vec(kept)?;
+        keep.extend((0..self.len).filter(|&i| !gone[i]));
+        self.columns = self.taken(keep.iter().copied())?;
+        self.len = kept;
         self.version += 1;
         Ok(())
     }
@@ -364,13 +374,15 @@ impl Table {
         self.version += 1;
     }
 
-    /// Reclaims the space of overwritten strings; returns the bytes reclaimed.
-    pub fn compact(&mut self) -> usize {
+    /// Reclaims the space of overwritten strings; returns the bytes reclaimed. A refused
+    /// allocation is an error (the columns before it compacted, the values all unchanged).
+    pub fn compact(&mut self) -> Result<usize, Error> {
         let before = self.nbytes();
-        for c in &mut self.columns {
-            c.compact();
+        let (schema, len) = (&self.schema, self.len);
+        for (field, c) in self.columns.iter_mut().enumerate() {
+            c.compact().map_err(|p| copy_error(schema, field, len, p))?;
         }
-        before.saturating_sub(self.nbytes())
+        Ok(before.saturating_sub(self.nbytes()))
     }
 
     /// Bytes of overwritten strings not yet reclaimed.
@@ -378,32 +390,73 @@ impl Table {
         self.columns.iter().map(Column::dead_bytes).sum()
     }
 
-    /// A new table holding copies of rows `start, start + step, ...` (`count` of them).
-    pub fn take_strided(&self, start: usize, step: isize, count: usize) -> Table {
-        let columns = self
-            .columns
-            .iter()
-            .map(|c| c.take((0..count).map(|k| (start as isize + k as isize * step) as usize)))
-            .collect();
-        Table {
+    /// A new table holding copies of rows `start, start + step, ...` (`count` of them); a
+    /// refused allocation is an error.
+    pub fn take_strided(&self, start: usize, step: isize, count: usize) -> Result<Table, Error> {
+        let rows = (0..count).map(|k| (start as isize + k as isize * step) as usize);
+        Ok(Table {
             schema: Arc::clone(&self.schema),
-            columns,
+            columns: self.taken(rows)?,
             len: count,
             version: 0,
-        }
+        })
     }
 
     /// Reorders rows so that new row `i` is old row `order[i]`; `order` must be a permutation.
-    pub fn permute(&mut self, order: &[usize]) {
+    /// A refused allocation is an error, nothing changed.
+    pub fn permute(&mut self, order: &[usize]) -> Result<(), Error> {
         assert_eq!(order.len(), self.len, "permutation of the wrong length");
-        for c in &mut self.columns {
-            *c = c.take(order.iter().copied());
-        }
+        self.columns = self.taken(order.iter().copied())?;
         self.version += 1;
+        Ok(())
+    }
+
+    /// Every column's copy of `rows`, or the first error (nothing kept).
+    fn taken(
+        &self,
+        rows: impl ExactSizeIterator<Item = usize> + Clone,
+    ) -> Result<Vec<Column>, Error> {
+        let n = rows.len();
+        self.columns
+            .iter()
+            .enumerate()
+            .map(|(field, c)| {
+                c.take(rows.clone())
+                    .map_err(|p| copy_error(&self.schema, field, n, p))
+            })
+            .collect()
     }
 
     /// An immutable snapshot of field `field`'s column.
-    pub fn snapshot(&mut self, field: usize) -> ColumnSnapshot {
-        self.columns[field].snapshot()
+    /// A refused allocation (text is compacted first) is an error, the column unchanged.
+    pub fn snapshot(&mut self, field: usize) -> Result<ColumnSnapshot, Error> {
+        let len = self.len;
+        self.columns[field]
+            .snapshot()
+            .map_err(|p| copy_error(&self.schema, field, len, p))
     }
+}
+
+/// The error for a copy of `rows` rows of `field` that failed with `problem`: text past the
+/// 2 GiB limit (rows taken more than once) or a refused allocation.
+fn copy_error(schema: &Schema, field: usize, rows: usize, problem: Problem) -> Error {
+    match problem {
+        Problem::TooMuchData => Error::TooMuchText {
+            field: schema.fields()[field].name.clone(),
+        },
+        _ => Error::OutOfMemory {
+            field: Some(field),
+            rows,
+        },
+    }
+}
+
+/// An empty vector with room for `n` elements; a refused allocation is an error.
+fn try_vec<T>(n: usize) -> Result<Vec<T>, Error> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| Error::OutOfMemory {
+        field: None,
+        rows: n,
+    })?;
+    Ok(v)
 }

@@ -279,8 +279,12 @@ impl PyTable {
         let mut st = self.write()?;
         let len = st.inner.len();
         let columns = (0..self.schema.get().len())
-            .map(|f| st.inner.snapshot(f))
-            .collect();
+            .map(|f| {
+                st.inner
+                    .snapshot(f)
+                    .map_err(|e| ShoalError::from_core(e, self.schema.get()))
+            })
+            .collect::<Result<_>>()?;
         Ok((columns, len))
     }
 

@@ -6,7 +6,7 @@ use pyo3::types::{PyDict, PyFloat, PyInt, PyList, PySlice, PyString, PyTuple};
 use shoal_core::{Datum, Table};
 
 use crate::column::{column_from_object, PyColumn};
-use crate::errors::{Result, ShoalError};
+use crate::errors::{RecordNames, Result, ShoalError};
 use crate::record;
 use crate::schema::PySchema;
 
@@ -46,7 +46,8 @@ impl PyTable {
         let ind = slice.indices(st.inner.len() as isize)?;
         let taken = st
             .inner
-            .take_strided(ind.start as usize, ind.step, ind.slicelength);
+            .take_strided(ind.start as usize, ind.step, ind.slicelength)
+            .map_err(|e| ShoalError::from_core(e, this.schema.get()))?;
         Ok(Self::with_inner(this.schema.clone_ref(slf.py()), taken))
     }
 
@@ -173,7 +174,11 @@ impl PyTable {
         let this = slf.get();
         if let Ok(name) = key.cast::<PyString>() {
             let field = this.field_index(name)?;
-            let snap = this.write()?.inner.snapshot(field);
+            let snap = this
+                .write()?
+                .inner
+                .snapshot(field)
+                .map_err(|e| ShoalError::from_core(e, this.schema.get()))?;
             return Ok(Bound::new(py, PyColumn::new(py, &this.schema, field, snap))?.into_any());
         }
         if let Ok(slice) = key.cast::<PySlice>() {
@@ -233,9 +238,19 @@ impl PyTable {
         for (field, cell) in values.into_iter().enumerate() {
             if let Err(e) = st.inner.set_cell(row, field, cell) {
                 for (f, prev) in old.into_iter().enumerate().take(field) {
-                    st.inner
-                        .set_cell(row, f, prev)
-                        .expect("restoring a value it held");
+                    // Restoring text of another length can need room the allocator refuses:
+                    // say so rather than claim the row is unchanged.
+                    if st.inner.set_cell(row, f, prev).is_err() {
+                        return Err(ShoalError::OutOfMemory {
+                            detail: format!(
+                                "{}: out of memory restoring row {row} after a refused value; \
+                                 fields before '{}' may hold the new values",
+                                schema.record_name,
+                                schema.field_name(field)
+                            ),
+                        }
+                        .into());
+                    }
                 }
                 return Err(ShoalError::from_core(e, schema).into());
             }
@@ -249,18 +264,22 @@ impl PyTable {
     }
 
     fn __delitem__(&self, key: &Bound<'_, PyAny>) -> PyResult<()> {
+        let schema = self.schema.get();
         let mut st = self.write()?;
         if let Ok(slice) = key.cast::<PySlice>() {
             let ind = slice.indices(st.inner.len() as isize)?;
             let rows = (0..ind.slicelength).map(|k| (ind.start + k as isize * ind.step) as usize);
             // One pass, not a removal per row (each of which rebuilds a text column).
-            st.inner
+            // Slice indices are in range: the only error is a refused allocation.
+            return st
+                .inner
                 .remove_rows(rows)
-                .expect("slice indices are in range");
-            return Ok(());
+                .map_err(|e| ShoalError::from_core(e, schema).into());
         }
         let row = st.row_index(key.extract()?)?;
-        st.inner.remove(row).expect("in range");
+        st.inner
+            .remove(row)
+            .map_err(|e| ShoalError::from_core(e, schema))?;
         Ok(())
     }
 
@@ -274,7 +293,9 @@ impl PyTable {
                 return Err(ShoalError::Empty.into());
             }
             let row = st.row_index(index)?;
-            st.inner.remove(row).expect("in range")
+            st.inner
+                .remove(row)
+                .map_err(|e| ShoalError::from_core(e, this.schema.get()))?
         };
         record::new_standalone(this.schema.bind(slf.py()), values)
     }
@@ -316,8 +337,9 @@ impl PyTable {
             }
             .into());
         }
-        st.inner.permute(&order);
-        Ok(())
+        st.inner
+            .permute(&order)
+            .map_err(|e| ShoalError::from_core(e, this.schema.get()).into())
     }
 
     fn __iter__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
@@ -327,7 +349,10 @@ impl PyTable {
     /// Reclaims the space that overwritten strings left behind (shoal also does this by itself
     /// once it passes half of a column's live text); returns the bytes freed.
     fn compact(&self) -> PyResult<usize> {
-        Ok(self.write()?.inner.compact())
+        self.write()?
+            .inner
+            .compact()
+            .map_err(|e| ShoalError::from_core(e, self.schema.get()).into())
     }
 }
 
