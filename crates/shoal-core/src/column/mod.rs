@@ -178,6 +178,58 @@ impl Column {
         self.validity.as_ref().is_some_and(|v| !v.get(i))
     }
 
+    /// Whether row `i` exists and holds a value.
+    #[inline(always)]
+    fn holds_value(&self, i: usize) -> bool {
+        i < self.len() && !self.is_null(i)
+    }
+
+    /// Row `i` of an `f64` column, if it exists and is not null: the typed read path of
+    /// binding layers (`row.x`), with no `Datum` to match on.
+    #[inline]
+    pub fn f64_at(&self, i: usize) -> Option<f64> {
+        match &self.values {
+            Values::Fixed(Fixed::F64(b)) if self.holds_value(i) => b.get(i),
+            _ => None,
+        }
+    }
+
+    /// As [`Column::f64_at`], for an `i64` column.
+    #[inline]
+    pub fn i64_at(&self, i: usize) -> Option<i64> {
+        match &self.values {
+            Values::Fixed(Fixed::I64(b)) if self.holds_value(i) => b.get(i),
+            _ => None,
+        }
+    }
+
+    /// As [`Column::f64_at`], for a `bool` column.
+    #[inline]
+    pub fn bool_at(&self, i: usize) -> Option<bool> {
+        match &self.values {
+            Values::Fixed(Fixed::Bool(b)) if self.holds_value(i) => b.get(i),
+            _ => None,
+        }
+    }
+
+    /// As [`Column::f64_at`], for a text or bytes column: the row's bytes.
+    #[inline]
+    pub fn bytes_at(&self, i: usize) -> Option<&[u8]> {
+        match &self.values {
+            Values::Var(s) if self.holds_value(i) => s.get(i),
+            _ => None,
+        }
+    }
+
+    /// As [`Column::f64_at`], for a category column: the row's code.
+    #[inline]
+    pub fn code_at(&self, i: usize) -> Option<u32> {
+        match &self.values {
+            Values::Cat(c) if self.holds_value(i) => c.code(i),
+            _ => None,
+        }
+    }
+
     /// Row `i` (`Datum::Null` for a null), or `None` past the end.
     #[inline]
     pub fn get(&self, i: usize) -> Option<Datum<'_>> {

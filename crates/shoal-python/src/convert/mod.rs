@@ -16,7 +16,7 @@ mod to_py;
 
 pub use fast::fast_cell;
 pub use from_py::to_cell;
-pub use to_py::cell_to_py;
+pub use to_py::{cell_to_py, new_str};
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -38,6 +38,40 @@ pub struct FieldSpec {
     pub members: HashMap<Box<[u8]>, Py<PyAny>>,
     /// For a tz-aware datetime field: the zone values are read back in.
     pub tz: Option<Py<PyAny>>,
+    /// How `row.x` reads this field on its hot path.
+    pub fast: FastRead,
+}
+
+/// How a field's values are read on the hot path of `row.x`, decided once per class: the
+/// types whose Python value is made straight from the stored one, and the rest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FastRead {
+    /// `float`.
+    F64,
+    /// `int`.
+    I64,
+    /// `bool`.
+    Bool,
+    /// `str`: a new str from the bytes.
+    Str,
+    /// An open or `Literal` category: the table's cached str for the code.
+    Category,
+    /// Everything else (Enum members, temporal values, bytes, narrow ints): the general path.
+    General,
+}
+
+impl FastRead {
+    /// The fast read for a field of `dtype` (an Enum field if `is_enum`).
+    pub fn of(dtype: DType, is_enum: bool) -> FastRead {
+        match dtype {
+            DType::F64 => FastRead::F64,
+            DType::I64 => FastRead::I64,
+            DType::Bool => FastRead::Bool,
+            DType::Str => FastRead::Str,
+            DType::Category if !is_enum => FastRead::Category,
+            _ => FastRead::General,
+        }
+    }
 }
 
 impl FieldSpec {

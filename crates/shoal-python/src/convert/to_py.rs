@@ -33,8 +33,16 @@ fn bytes_to_py<'py>(py: Python<'py>, b: &[u8], spec: &FieldSpec) -> PyResult<Bou
             return Ok(m.bind(py).clone());
         }
     }
-    // Text reaches a column only as UTF-8 (from a Python str, or Arrow data checked on
-    // import); the length fits a Py_ssize_t as it came from a Rust slice.
+    // SAFETY: `new_str` returns a new reference or null with an exception set.
+    unsafe { Bound::from_owned_ptr_or_err(py, new_str(b)) }
+}
+
+/// A new `str` of stored text: a new reference, or null with an exception set.
+///
+/// Text reaches a column only as UTF-8 (from a Python str, or Arrow data checked on import);
+/// the length fits a Py_ssize_t as it came from a Rust slice.
+#[inline(always)]
+pub fn new_str(b: &[u8]) -> *mut ffi::PyObject {
     #[cfg(not(Py_3_14))]
     if b.is_ascii() {
         // An ASCII string is made directly: a new compact ASCII str has room for `len` bytes
@@ -47,19 +55,17 @@ fn bytes_to_py<'py>(py: Python<'py>, b: &[u8], spec: &FieldSpec) -> PyResult<Bou
             // SAFETY: `data` has room for `len` bytes; `b` is a separate Rust slice.
             unsafe { std::ptr::copy_nonoverlapping(b.as_ptr(), data, b.len()) };
         }
-        // SAFETY: `s` is a new reference or null with an exception set.
-        return unsafe { Bound::from_owned_ptr_or_err(py, s) };
+        return s;
     }
-    // SAFETY: decodes `len` bytes of UTF-8 from a live slice.
-    let p = unsafe {
+    // SAFETY: decodes `len` bytes of UTF-8 from a live slice; a new reference or null with an
+    // exception set.
+    unsafe {
         ffi::PyUnicode_DecodeUTF8(
             b.as_ptr().cast(),
             b.len() as ffi::Py_ssize_t,
             std::ptr::null(),
         )
-    };
-    // SAFETY: a new reference or null with an exception set.
-    unsafe { Bound::from_owned_ptr_or_err(py, p) }
+    }
 }
 
 fn temporal_to_py<'py>(

@@ -5,7 +5,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use shoal_core::Datum;
 
-use crate::convert::{cell_to_py, to_cell};
+use crate::convert::{cell_to_py, new_str, to_cell, FastRead};
 use crate::errors::{Result, ShoalError};
 use crate::schema::PySchema;
 
@@ -151,7 +151,46 @@ pub(super) fn cell_ptr(
     }
 }
 
-/// Field `index` of `rec` as a new reference: the hot path of `row.x`.
+/// Field `index` of a row handle by the field's [`FastRead`]: `Some` (a new reference, or null
+/// with an exception set) when the row is current and holds a value of a fast kind, `None` for
+/// the general path ([`read_field_raw`]), which reads everything else and explains errors.
+#[inline(always)]
+pub(super) fn read_row_fast(
+    py: Python<'_>,
+    rec: &RecordObject,
+    schema: &PySchema,
+    index: usize,
+) -> Option<*mut ffi::PyObject> {
+    let fast = schema.specs.get(index)?.fast;
+    if fast == FastRead::General || rec.table.is_null() {
+        return None;
+    }
+    let t = table_ref(py, rec);
+    t.get()
+        .peek(|st| {
+            if st.inner.version() != rec.version {
+                return None;
+            }
+            let column = st.inner.columns().get(index)?;
+            let row = rec.row;
+            // Each maker returns a new reference or null with an exception set, and runs no
+            // Python code (as `peek` requires): floats, ints and strs are not GC-tracked.
+            Some(match fast {
+                // SAFETY: boxing a double.
+                FastRead::F64 => unsafe { ffi::PyFloat_FromDouble(column.f64_at(row)?) },
+                // SAFETY: boxing an i64.
+                FastRead::I64 => unsafe { ffi::PyLong_FromLongLong(column.i64_at(row)?) },
+                // SAFETY: a new reference to `True` or `False`.
+                FastRead::Bool => unsafe { ffi::PyBool_FromLong(column.bool_at(row)?.into()) },
+                FastRead::Str => new_str(column.bytes_at(row)?),
+                FastRead::Category => st.cached_category_str(index, column.code_at(row)?)?,
+                FastRead::General => return None,
+            })
+        })
+        .flatten()
+}
+
+/// Field `index` of `rec` as a new reference: the general path of `row.x`.
 #[inline]
 pub(super) fn read_field_raw(
     py: Python<'_>,

@@ -8,8 +8,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyString, PyType};
 use shoal_core::{DType, Datum, Field, Schema};
 
-use crate::convert::FieldSpec;
 use crate::convert::{cell_to_py, to_cell, value_repr};
+use crate::convert::{FastRead, FieldSpec};
 use crate::errors::quoted;
 use crate::errors::ShoalError;
 use crate::errors::Target;
@@ -105,6 +105,7 @@ impl PySchema {
                 enum_type: enum_type.clone().map(Bound::unbind),
                 members,
                 tz: tzinfo.clone().map(Bound::unbind),
+                fast: FastRead::of(dtype, enum_type.is_some()),
             };
             let default = if default.is(missing) {
                 None

@@ -112,12 +112,22 @@ pub fn new_row<'py>(
 /// `obj` must be borrowed from the cache without a new reference (so a count of 1 means the
 /// cache is the only holder).
 pub fn rebind_if_unshared(obj: &Bound<'_, PyAny>, row: usize, version: u64) -> bool {
-    // SAFETY: reading the reference count of a live object.
-    if cfg!(Py_GIL_DISABLED) || unsafe { ffi::Py_REFCNT(obj.as_ptr()) } != 1 {
+    // SAFETY: callers only pass live row handles they created with `new_row`.
+    unsafe { rebind_raw_if_unshared(obj.as_ptr(), row, version) }
+}
+
+/// [`rebind_if_unshared`] on a raw pointer, for slots that hold one.
+///
+/// # Safety
+/// `obj` must be a live row handle created by `new_row`, borrowed from the caller's cache.
+#[inline(always)]
+pub unsafe fn rebind_raw_if_unshared(obj: *mut ffi::PyObject, row: usize, version: u64) -> bool {
+    // SAFETY: reading the reference count of a live object (the caller's guarantee).
+    if cfg!(Py_GIL_DISABLED) || unsafe { ffi::Py_REFCNT(obj) } != 1 {
         return false;
     }
-    // SAFETY: callers only pass row handles they created with `new_row`.
-    let rec = unsafe { record(obj.as_ptr()) };
+    // SAFETY: a row handle has the record layout (the caller's guarantee).
+    let rec = unsafe { record(obj) };
     rec.row = row;
     rec.version = version;
     true

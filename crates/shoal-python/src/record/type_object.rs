@@ -13,9 +13,10 @@ use pyo3::types::PyType;
 use crate::capi::{clear_refs, dealloc_gc, trampoline};
 use crate::schema::PySchema;
 
-use super::access::{read_after, read_field_raw, set_field};
+use super::access::{read_after, read_field_raw, read_row_fast, set_field};
 use super::new::record_new;
 use super::{record, schema_of, schema_ref, RecordObject};
+use crate::errors::ShoalError;
 
 static RECORD_BASE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
@@ -77,31 +78,46 @@ fn fast_field_index(schema: &PySchema, name: *mut ffi::PyObject) -> Option<usize
 
 /// `tp_getattro`: field names by pointer first, then the generic lookup.
 ///
+/// The hot path (a current row, a field of a [`FastRead`] kind) stays out of the trampoline:
+/// its result is a pointer, not a `PyResult`, and only a panic guard surrounds it.
+///
 /// Contract (`getattrofunc`): called with the attached thread, a live instance of a Record
 /// subclass and a str; returns a new reference, or null with an exception set.
 pub(super) unsafe extern "C" fn record_getattro(
     obj: *mut ffi::PyObject,
     name: *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
-    trampoline(ptr::null_mut(), |py| {
+    // SAFETY: CPython calls tp_getattro with the thread attached.
+    let py = unsafe { Python::assume_attached() };
+    let fast = std::panic::catch_unwind(|| {
         // SAFETY: CPython calls tp_getattro with a live instance of our type.
         let rec = unsafe { record(obj) };
-        if !rec.schema.is_null() {
+        if rec.schema.is_null() {
+            return None;
+        }
+        let schema = schema_ref(py, rec);
+        let i = fast_field_index(schema.get(), name)?;
+        Some(read_row_fast(py, rec, schema.get(), i).ok_or(i))
+    });
+    match fast {
+        Ok(Some(Ok(value))) => value,
+        Ok(Some(Err(field))) => trampoline(ptr::null_mut(), |py| {
+            // SAFETY: as above.
+            let rec = unsafe { record(obj) };
             let schema = schema_ref(py, rec);
-            if let Some(i) = fast_field_index(schema.get(), name) {
-                return read_field_raw(py, rec, schema.get(), i)
-                    .or_else(|f| read_after(py, rec, schema.get(), i, f))
-                    .map_err(PyErr::from);
-            }
-        }
+            read_field_raw(py, rec, schema.get(), field)
+                .or_else(|f| read_after(py, rec, schema.get(), field, f))
+                .map_err(PyErr::from)
+        }),
         // SAFETY: plain delegation to the generic lookup with the same valid arguments.
-        let r = unsafe { ffi::PyObject_GenericGetAttr(obj, name) };
-        if r.is_null() {
-            Err(PyErr::fetch(py))
-        } else {
-            Ok(r)
-        }
-    })
+        Ok(None) => unsafe { ffi::PyObject_GenericGetAttr(obj, name) },
+        Err(_) => trampoline(ptr::null_mut(), |_| {
+            Err(ShoalError::Internal {
+                detail: "a record slot",
+            }
+            .into())
+        }),
+    }
 }
 
 /// `tp_setattro`: writes fields (through to the table for a row), else the generic setter.

@@ -86,6 +86,47 @@ pub fn new_iter<'py>(table: &Bound<'py, PyTable>) -> PyResult<Bound<'py, PyAny>>
 /// instance; returns a new reference, or null (with an exception set on error, without one
 /// when exhausted).
 unsafe extern "C" fn iter_next(obj: *mut ffi::PyObject) -> *mut ffi::PyObject {
+    // SAFETY: CPython calls tp_iternext with the thread attached.
+    let py = unsafe { Python::assume_attached() };
+    // SAFETY: CPython calls tp_iternext with a live instance of our type.
+    let it = unsafe { &mut *obj.cast::<IterObject>() };
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reuse_spare(py, it))) {
+        Ok(Some(handle)) => handle,
+        _ => next_general(obj),
+    }
+}
+
+/// The hot path of `tp_iternext`: the next row in a spare handle nobody else holds, with no
+/// `PyResult` and no new reference to the table. `None` (nothing changed) for the general
+/// path: the end, a changed table, a borrow in progress or no free handle.
+#[inline(always)]
+fn reuse_spare(py: Python<'_>, it: &mut IterObject) -> Option<*mut ffi::PyObject> {
+    if it.table.is_null() {
+        return None;
+    }
+    // SAFETY: `table` is an owned reference, alive as long as the iterator.
+    let table = unsafe { pyo3::Borrowed::from_ptr(py, it.table) };
+    // SAFETY: it is a `Table` (set only by `new_iter`).
+    let table = unsafe { table.cast_unchecked::<PyTable>() };
+    let (len, version) = table
+        .get()
+        .peek(|st| (st.inner.len(), st.inner.version()))?;
+    if version != it.version || it.next >= len {
+        return None;
+    }
+    let p = *it.spare.iter().find(|p| {
+        // SAFETY: a non-null spare is a live row handle we own a reference to.
+        !p.is_null() && unsafe { record::rebind_raw_if_unshared(**p, it.next, version) }
+    })?;
+    it.next += 1;
+    // SAFETY: `p` is live; the caller receives a new reference.
+    unsafe { ffi::Py_INCREF(p) };
+    Some(p)
+}
+
+/// `tp_iternext`'s general path: checks, errors and new handles.
+#[cold]
+fn next_general(obj: *mut ffi::PyObject) -> *mut ffi::PyObject {
     trampoline(ptr::null_mut(), |py| {
         // SAFETY: CPython calls tp_iternext with a live instance of our type.
         let it = unsafe { &mut *obj.cast::<IterObject>() };

@@ -167,6 +167,16 @@ impl TableState {
         Ok(s)
     }
 
+    /// The cached str of category `code` of `field` as a new reference, if one is cached.
+    #[inline]
+    pub fn cached_category_str(&self, field: usize, code: u32) -> Option<*mut pyo3::ffi::PyObject> {
+        let cache = self.category_strs.try_borrow().ok()?;
+        let s = cache.get(field)?.get(code as usize)?.as_ref()?;
+        // SAFETY: the cache holds a live str; the caller receives a new reference.
+        unsafe { pyo3::ffi::Py_INCREF(s.as_ptr()) };
+        Some(s.as_ptr())
+    }
+
     fn forget_category_strs(&self, field: usize) {
         if let Some(slots) = self.category_strs.borrow_mut().get_mut(field) {
             slots.clear();
