@@ -315,6 +315,20 @@ impl<T: Native> Buffer<T> {
         unsafe { slot.write(value) };
     }
 
+    /// Overwrites element `i` if it exists and no snapshot can see it; `false` (nothing
+    /// changed) otherwise, for [`Buffer::set`]'s copying path.
+    #[inline]
+    pub fn set_if_private(&mut self, i: usize, value: T) -> bool {
+        if i >= self.len || (i < self.shared_len && Arc::strong_count(&self.alloc) > 1) {
+            return false;
+        }
+        // SAFETY: `i < len`, so the slot is inside the allocation.
+        let slot = unsafe { self.ptr().add(i) };
+        // SAFETY: no snapshot reads index `i` of this allocation (checked above).
+        unsafe { slot.write(value) };
+        true
+    }
+
     /// Inserts at `i`, moving the later elements up (copying first if a snapshot can see them).
     /// Panics if `i > len`.
     pub fn insert(&mut self, i: usize, value: T) {

@@ -134,12 +134,12 @@ impl Categories {
     /// The code of row `i`.
     #[inline]
     pub fn code(&self, i: usize) -> Option<u32> {
-        self.codes.get(i).map(|s| match s {
-            Scalar::U8(c) => c.into(),
-            Scalar::U16(c) => c.into(),
-            Scalar::U32(c) => c,
-            _ => unreachable!("codes are unsigned"),
-        })
+        match &self.codes {
+            Fixed::U8(b) => b.get(i).map(u32::from),
+            Fixed::U16(b) => b.get(i).map(u32::from),
+            Fixed::U32(b) => b.get(i),
+            _ => None, // codes are unsigned: never reached
+        }
     }
 
     /// The text of row `i`, or `None` past the end.

@@ -178,55 +178,93 @@ impl Column {
         self.validity.as_ref().is_some_and(|v| !v.get(i))
     }
 
-    /// Whether row `i` exists and holds a value.
-    #[inline(always)]
-    fn holds_value(&self, i: usize) -> bool {
-        i < self.len() && !self.is_null(i)
-    }
-
     /// Row `i` of an `f64` column, if it exists and is not null: the typed read path of
     /// binding layers (`row.x`), with no `Datum` to match on.
     #[inline]
     pub fn f64_at(&self, i: usize) -> Option<f64> {
-        match &self.values {
-            Values::Fixed(Fixed::F64(b)) if self.holds_value(i) => b.get(i),
-            _ => None,
+        let Values::Fixed(Fixed::F64(b)) = &self.values else {
+            return None;
+        };
+        let value = b.get(i);
+        match &self.validity {
+            None => value,
+            // The bitmap has a bit per row: `i` is in range if the value was.
+            Some(v) => value.filter(|_| v.get(i)),
         }
     }
 
     /// As [`Column::f64_at`], for an `i64` column.
     #[inline]
     pub fn i64_at(&self, i: usize) -> Option<i64> {
-        match &self.values {
-            Values::Fixed(Fixed::I64(b)) if self.holds_value(i) => b.get(i),
-            _ => None,
+        let Values::Fixed(Fixed::I64(b)) = &self.values else {
+            return None;
+        };
+        let value = b.get(i);
+        match &self.validity {
+            None => value,
+            // The bitmap has a bit per row: `i` is in range if the value was.
+            Some(v) => value.filter(|_| v.get(i)),
         }
     }
 
     /// As [`Column::f64_at`], for a `bool` column.
     #[inline]
     pub fn bool_at(&self, i: usize) -> Option<bool> {
-        match &self.values {
-            Values::Fixed(Fixed::Bool(b)) if self.holds_value(i) => b.get(i),
-            _ => None,
+        let Values::Fixed(Fixed::Bool(b)) = &self.values else {
+            return None;
+        };
+        let value = b.get(i);
+        match &self.validity {
+            None => value,
+            // The bitmap has a bit per row: `i` is in range if the value was.
+            Some(v) => value.filter(|_| v.get(i)),
         }
     }
 
     /// As [`Column::f64_at`], for a text or bytes column: the row's bytes.
     #[inline]
     pub fn bytes_at(&self, i: usize) -> Option<&[u8]> {
-        match &self.values {
-            Values::Var(s) if self.holds_value(i) => s.get(i),
-            _ => None,
+        let Values::Var(s) = &self.values else {
+            return None;
+        };
+        let value = s.get(i);
+        match &self.validity {
+            None => value,
+            // The bitmap has a bit per row: `i` is in range if the value was.
+            Some(v) => value.filter(|_| v.get(i)),
         }
     }
 
     /// As [`Column::f64_at`], for a category column: the row's code.
     #[inline]
     pub fn code_at(&self, i: usize) -> Option<u32> {
-        match &self.values {
-            Values::Cat(c) if self.holds_value(i) => c.code(i),
-            _ => None,
+        let Values::Cat(c) = &self.values else {
+            return None;
+        };
+        let value = c.code(i);
+        match &self.validity {
+            None => value,
+            // The bitmap has a bit per row: `i` is in range if the value was.
+            Some(v) => value.filter(|_| v.get(i)),
+        }
+    }
+
+    /// Overwrites row `i` of a `float`, `int` or `bool` column with `s` in place if that is all
+    /// it takes: the types match, the row exists and holds a value, no snapshot shares it.
+    /// `false` (nothing changed) otherwise, for the general [`Column::set`]. The write path of
+    /// binding layers (`row.x = v`).
+    #[inline]
+    pub fn set_in_place(&mut self, i: usize, s: Scalar) -> bool {
+        if let Some(v) = &self.validity {
+            if i >= v.len() || !v.get(i) {
+                return false;
+            }
+        }
+        match (&mut self.values, s) {
+            (Values::Fixed(Fixed::F64(b)), Scalar::F64(x)) => b.set_if_private(i, x),
+            (Values::Fixed(Fixed::I64(b)), Scalar::I64(x)) => b.set_if_private(i, x),
+            (Values::Fixed(Fixed::Bool(b)), Scalar::Bool(x)) => b.set_if_private(i, x),
+            _ => false,
         }
     }
 

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::column::{Column, ColumnSnapshot};
 use crate::dtype::Schema;
-use crate::dtype::{DType, Datum, Problem, Value};
+use crate::dtype::{DType, Datum, Problem, Scalar, Value};
 use crate::error::Error;
 
 /// Columns of equal length, one per schema field, changed one whole row at a time.
@@ -217,6 +217,18 @@ impl Table {
                 row,
                 problem,
             })
+    }
+
+    /// Overwrites one number in place if the row is current as of `version` and
+    /// [`Column::set_in_place`] can; `false` (nothing changed) for the general path.
+    #[inline]
+    pub fn set_in_place(&mut self, version: u64, row: usize, field: usize, s: Scalar) -> bool {
+        self.version == version
+            && row < self.len
+            && self
+                .columns
+                .get_mut(field)
+                .is_some_and(|c| c.set_in_place(row, s))
     }
 
     /// Overwrites one cell with a plain number.

@@ -89,6 +89,25 @@ pub fn fast_cell<'a>(obj: pyo3::Borrowed<'a, '_, PyAny>, spec: &FieldSpec) -> Op
     }
 }
 
+/// The number `row.x = value` stores for a field read by `fast`, if `value` is an exact
+/// `float`, `int` or `bool` that needs no conversion: the hot path of writes.
+#[inline(always)]
+pub fn fast_number(value: &Bound<'_, PyAny>, fast: super::FastRead) -> Option<Scalar> {
+    match fast {
+        super::FastRead::F64 => fast_scalar(value, DType::F64),
+        super::FastRead::I64 => fast_scalar(value, DType::I64),
+        // SAFETY: comparing with the two bool singletons (borrowed, alive for the program).
+        super::FastRead::Bool if value.as_ptr() == unsafe { ffi::Py_True() } => {
+            Some(Scalar::Bool(true))
+        }
+        // SAFETY: as above.
+        super::FastRead::Bool if value.as_ptr() == unsafe { ffi::Py_False() } => {
+            Some(Scalar::Bool(false))
+        }
+        _ => None,
+    }
+}
+
 /// Exact `float` and `int` values that fit: the hot path of appends and writes, kept free of
 /// error values (which are large and would be copied around even when unused).
 #[inline(always)]

@@ -14,7 +14,7 @@ mod fast;
 mod from_py;
 mod to_py;
 
-pub use fast::fast_cell;
+pub use fast::{fast_cell, fast_number};
 pub use from_py::to_cell;
 pub use to_py::{cell_to_py, new_str};
 

@@ -15,7 +15,8 @@ use crate::schema::PySchema;
 
 use super::access::{read_after, read_field_raw, read_row_fast, set_field};
 use super::new::record_new;
-use super::{record, schema_of, schema_ref, RecordObject};
+use super::{record, schema_of, schema_ref, table_ref, RecordObject};
+use crate::convert::fast_number;
 use crate::errors::ShoalError;
 
 static RECORD_BASE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
@@ -129,6 +130,11 @@ pub(super) unsafe extern "C" fn record_setattro(
     name: *mut ffi::PyObject,
     value: *mut ffi::PyObject,
 ) -> c_int {
+    // SAFETY: CPython calls tp_setattro with the thread attached.
+    let py = unsafe { Python::assume_attached() };
+    if let Ok(Some(true)) = std::panic::catch_unwind(|| write_row_fast(py, obj, name, value)) {
+        return 0;
+    }
     trampoline(-1, |py| {
         // SAFETY: CPython calls tp_setattro with a live instance of our type.
         let rec = unsafe { record(obj) };
@@ -151,6 +157,36 @@ pub(super) unsafe extern "C" fn record_setattro(
             Ok(0)
         }
     })
+}
+
+/// The hot path of `row.x = value`: an exact number for a `float`, `int` or `bool` field of
+/// a current row, written in place. `Some(true)` if written; otherwise nothing changed and
+/// the general path runs (which converts, copies shared storage, explains errors).
+#[inline(always)]
+fn write_row_fast(
+    py: Python<'_>,
+    obj: *mut ffi::PyObject,
+    name: *mut ffi::PyObject,
+    value: *mut ffi::PyObject,
+) -> Option<bool> {
+    // SAFETY: CPython calls tp_setattro with a live instance of our type.
+    let rec = unsafe { record(obj) };
+    if rec.schema.is_null() || rec.table.is_null() || value.is_null() {
+        return None;
+    }
+    let schema = schema_ref(py, rec);
+    let schema = schema.get();
+    if schema.frozen {
+        return None;
+    }
+    let field = fast_field_index(schema, name)?;
+    // SAFETY: `value` is a live borrowed object (non-null: checked above).
+    let value = unsafe { pyo3::Borrowed::from_ptr(py, value) };
+    let number = fast_number(&value, schema.specs.get(field)?.fast)?;
+    let (row, version) = (rec.row, rec.version);
+    table_ref(py, rec)
+        .get()
+        .poke(|st| st.inner.set_in_place(version, row, field, number))
 }
 
 /// `tp_traverse`: visits the table and schema the record owns references to.

@@ -170,7 +170,9 @@ impl TableState {
     /// The cached str of category `code` of `field` as a new reference, if one is cached.
     #[inline]
     pub fn cached_category_str(&self, field: usize, code: u32) -> Option<*mut pyo3::ffi::PyObject> {
-        let cache = self.category_strs.try_borrow().ok()?;
+        // SAFETY: fails if the cache is mutably borrowed; while the reference lives only an
+        // incref runs (no Python code, so no mutable borrow can start).
+        let cache = unsafe { self.category_strs.try_borrow_unguarded() }.ok()?;
         let s = cache.get(field)?.get(code as usize)?.as_ref()?;
         // SAFETY: the cache holds a live str; the caller receives a new reference.
         unsafe { pyo3::ffi::Py_INCREF(s.as_ptr()) };
@@ -250,6 +252,15 @@ impl PyTable {
         // reference lives (all access is serialised by the GIL, see `unsafe impl Sync`).
         let st = unsafe { self.state.try_borrow_unguarded() }.ok()?;
         Some(f(st))
+    }
+
+    /// Runs `f` on the state mutably borrowed, if no borrow is in progress, for writes that
+    /// run no Python code (so no other thread can see the borrow and none needs to wait for
+    /// it); `None` (nothing run) otherwise, for the general path.
+    #[inline]
+    pub fn poke<R>(&self, f: impl FnOnce(&mut TableState) -> R) -> Option<R> {
+        let mut st = self.state.try_borrow_mut().ok()?;
+        Some(f(&mut st))
     }
 
     /// The mutable borrow; waits for other threads' borrows to end.

@@ -58,13 +58,17 @@ impl PyTable {
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
         let this = slf.get();
-        let version = this.read()?.inner.version();
-        if let Some(cached) = &this.read()?.cached_row {
-            let cached = cached.bind(py);
-            if record::rebind_if_unshared(cached, row, version) {
-                return Ok(cached.clone());
-            }
+        let reused = this.peek(|st| {
+            let cached = st.cached_row.as_ref()?;
+            // SAFETY: the cache's own live row handle, borrowed without a new reference.
+            let free =
+                unsafe { record::rebind_raw_if_unshared(cached.as_ptr(), row, st.inner.version()) };
+            free.then(|| cached.clone_ref(py))
+        });
+        if let Some(Some(handle)) = reused {
+            return Ok(handle.into_bound(py));
         }
+        let version = this.read()?.inner.version();
         let handle = record::new_row(slf, this.schema.bind(py), row, version)?;
         this.write()?.cached_row = Some(handle.clone().unbind());
         Ok(handle)
@@ -172,6 +176,26 @@ impl PyTable {
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
         let this = slf.get();
+        // Row numbers first: `t[i]` in a loop is the common case. Anything unusual (past
+        // isize, out of range, a change in progress) takes the general path below.
+        if key.is_exact_instance_of::<PyInt>() {
+            // SAFETY: `key` is an exact int.
+            let index = unsafe { ffi::PyLong_AsSsize_t(key.as_ptr()) };
+            // SAFETY: checks the thread's error indicator.
+            if index == -1 && !unsafe { ffi::PyErr_Occurred() }.is_null() {
+                // SAFETY: clears the overflow error (the general path explains it).
+                unsafe { ffi::PyErr_Clear() };
+            } else if let Some(len) = this.peek(|st| st.inner.len()) {
+                let row = if index < 0 {
+                    index + len as isize
+                } else {
+                    index
+                };
+                if (0..len as isize).contains(&row) {
+                    return Self::row_handle(slf, row as usize);
+                }
+            }
+        }
         if let Ok(name) = key.cast::<PyString>() {
             let field = this.field_index(name)?;
             let snap = this

@@ -1,0 +1,106 @@
+"""The hot paths of `row.x`, `row.x = v`, `t[i]` and iteration give what the general paths give.
+
+Reads and writes of `float`, `int`, `bool`, `str` and category fields take a typed path that
+skips the general conversion; everything it does not handle (nulls, shared storage, stale
+handles, other value types, busy tables) must fall through to the general path unchanged.
+"""
+
+from __future__ import annotations
+
+import pytest
+import shoal
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+
+class Row(shoal.Record):
+    x: float
+    n: int
+    flag: bool
+    name: str
+    kind: shoal.Category
+    maybe: float | None
+
+
+def make(n: int) -> shoal.Table[Row]:
+    t = shoal.Table(Row)
+    for i in range(n):
+        t.append(i * 0.5, i, i % 2 == 0, f"name-{i}", f"k{i % 3}", None if i % 4 == 0 else i * 1.5)
+    return t
+
+
+def as_tuple(r: Row) -> tuple:
+    return (r.x, r.n, r.flag, r.name, r.kind, r.maybe)
+
+
+values = st.one_of(
+    st.floats(allow_nan=False),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.booleans(),
+    st.none(),
+    st.text(max_size=5),
+)
+fields = st.sampled_from(["x", "n", "flag", "name", "kind", "maybe"])
+
+
+def outcome(record, field, value):
+    """The type of the exception `record.field = value` raises, or None."""
+    try:
+        setattr(record, field, value)
+    except Exception as e:
+        return type(e)
+    return None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(-8, 7), fields, values), max_size=30))
+def test_writes_through_handles_do_what_writes_to_standalone_records_do(ops):
+    # Standalone records never take the table's fast paths: they are the model.
+    t = make(6)
+    model = [Row(*as_tuple(r)) for r in t]
+    for index, field, value in ops:
+        if not -len(model) <= index < len(model):
+            with pytest.raises(IndexError):
+                t[index]
+            continue
+        ours = outcome(t[index], field, value)
+        theirs = outcome(model[index], field, value)
+        assert ours == theirs, (field, value)
+    assert [as_tuple(r) for r in t] == [as_tuple(m) for m in model]
+    assert [as_tuple(t[i]) for i in range(-len(t), 0)] == [as_tuple(m) for m in model]
+
+
+def test_a_write_to_a_shared_column_copies_it_first():
+    t = make(4)
+    snapshot = t["x"]
+    t[1].x = 99.0
+    assert snapshot.to_list()[1] == 0.5 and t[1].x == 99.0
+
+
+def test_null_rows_read_none_and_take_values_again():
+    t = make(5)
+    assert t[0].maybe is None
+    t[0].maybe = 2.5
+    assert t[0].maybe == 2.5
+    t[1].maybe = None
+    assert t[1].maybe is None
+
+
+def test_stale_handles_still_raise_on_read_and_write():
+    t = make(3)
+    h = t[1]
+    del t[0]
+    with pytest.raises(shoal.StaleRowError):
+        h.x
+    with pytest.raises(shoal.StaleRowError):
+        h.x = 1.0
+    assert [r.x for r in t] == [0.5, 1.0]
+
+
+def test_int_keys_out_of_range_and_past_isize_are_index_errors():
+    t = make(3)
+    assert t[-1].n == 2 and t[-3].n == 0
+    for key in (3, -4, 2**63, -(2**63) - 1, 2**100):
+        with pytest.raises(IndexError):
+            t[key]
+    assert t[True].n == 1  # bool is an int, as in a list
