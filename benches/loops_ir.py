@@ -89,12 +89,40 @@ def set_x(rows, k):
             rows[i].x = 0.25
 
 
+def values_x(rows, k):
+    """The values path: `t.iter("x")` against the same attribute loop over objects."""
+    s = 0.0
+    for _ in range(k):
+        if isinstance(rows, shoal.Table):
+            for x in rows.iter("x"):
+                s += x
+        else:
+            for p in rows:
+                s += p.x
+    return s
+
+
+def values_x_name(rows, k):
+    n = 0
+    for _ in range(k):
+        if isinstance(rows, shoal.Table):
+            for _x, name in rows.iter("x", "name"):
+                n += len(name)
+        else:
+            for p in rows:
+                _x, name = p.x, p.name
+                n += len(name)
+    return n
+
+
 CASES = {
     "iter_x": ("`for p in t: s += p.x`", iter_x, 1.5),
     "iter_name": ("`for r in t: n += len(r.name)`", iter_name, 2.0),
     "iter_kind": ("`for r in t: r.kind` (Category)", iter_kind, 1.5),
     "get_random": ("random `t[i].x`", get_random, None),
     "set_x": ("`t[i].x = v`", set_x, 2.0),
+    "values_x": ('`for x in t.iter("x"): s += x`', values_x, None),
+    "values_x_name": ('`for x, name in t.iter("x", "name")`', values_x_name, None),
 }
 
 

@@ -104,3 +104,47 @@ def test_int_keys_out_of_range_and_past_isize_are_index_errors():
         with pytest.raises(IndexError):
             t[key]
     assert t[True].n == 1  # bool is an int, as in a list
+
+
+class Rich(shoal.Record):
+    x: float
+    name: str | None
+    when: shoal.tz("UTC")  # type: ignore[valid-type]
+    kind: shoal.Category
+
+
+def rich(n: int) -> shoal.Table[Rich]:
+    import datetime as dt
+
+    t = shoal.Table(Rich)
+    for i in range(n):
+        when = dt.datetime(2020, 1, 1 + i % 28, tzinfo=dt.timezone.utc)
+        t.append(i * 0.25, None if i % 3 == 0 else f"n{i}", when, f"k{i % 2}")
+    return t
+
+
+def test_iter_gives_the_values_attribute_reads_give():
+    t = rich(10)
+    names = ["x", "name", "when", "kind"]
+    rows = [tuple(getattr(r, f) for f in names) for r in t]
+    assert list(t.iter()) == rows
+    assert list(t.iter("name", "x")) == [(r[1], r[0]) for r in rows]
+    assert list(t.iter("when")) == [r[2] for r in rows]
+    kept = list(t.iter("x", "kind"))  # tuples held by the caller are never refilled
+    assert kept == [(r[0], r[3]) for r in rows] and len({id(k) for k in kept}) == len(kept)
+
+
+def test_iter_refuses_unknown_fields_and_a_table_that_changed():
+    t = rich(3)
+    with pytest.raises(KeyError, match="no field 'nope'"):
+        t.iter("x", "nope")
+    with pytest.raises(TypeError):
+        t.iter(1)
+    it = t.iter("x")
+    next(it)
+    del t[0]
+    with pytest.raises(RuntimeError, match="changed during iteration"):
+        next(it)
+    it = t.iter("x")
+    t.append(9.0, "z", rich(1)[0].when, "k0")  # appends keep rows in place
+    assert list(it) == [0.25, 0.5, 9.0]

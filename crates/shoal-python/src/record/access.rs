@@ -8,6 +8,7 @@ use shoal_core::Datum;
 use crate::convert::{cell_to_py, new_str, to_cell, FastRead};
 use crate::errors::{Result, ShoalError};
 use crate::schema::PySchema;
+use crate::table::TableState;
 
 use super::{is_record, record, schema_of, table_ref, RecordObject};
 
@@ -171,23 +172,34 @@ pub(super) fn read_row_fast(
             if st.inner.version() != rec.version {
                 return None;
             }
-            let column = st.inner.columns().get(index)?;
-            let row = rec.row;
-            // Each maker returns a new reference or null with an exception set, and runs no
-            // Python code (as `peek` requires): floats, ints and strs are not GC-tracked.
-            Some(match fast {
-                // SAFETY: boxing a double.
-                FastRead::F64 => unsafe { ffi::PyFloat_FromDouble(column.f64_at(row)?) },
-                // SAFETY: boxing an i64.
-                FastRead::I64 => unsafe { ffi::PyLong_FromLongLong(column.i64_at(row)?) },
-                // SAFETY: a new reference to `True` or `False`.
-                FastRead::Bool => unsafe { ffi::PyBool_FromLong(column.bool_at(row)?.into()) },
-                FastRead::Str => new_str(column.bytes_at(row)?),
-                FastRead::Category => st.cached_category_str(index, column.code_at(row)?)?,
-                FastRead::General => return None,
-            })
+            fast_value(st, fast, index, rec.row)
         })
         .flatten()
+}
+
+/// Row `row`'s value of field `field` by the field's [`FastRead`]: a new reference (or null
+/// with an exception set), or `None` for the general path (a null, a `General` field).
+#[inline(always)]
+pub fn fast_value(
+    st: &TableState,
+    fast: FastRead,
+    field: usize,
+    row: usize,
+) -> Option<*mut ffi::PyObject> {
+    let column = st.inner.columns().get(field)?;
+    // Each maker returns a new reference or null with an exception set, and runs no Python
+    // code (as `peek` requires): floats, ints and strs are not GC-tracked.
+    Some(match fast {
+        // SAFETY: boxing a double.
+        FastRead::F64 => unsafe { ffi::PyFloat_FromDouble(column.f64_at(row)?) },
+        // SAFETY: boxing an i64.
+        FastRead::I64 => unsafe { ffi::PyLong_FromLongLong(column.i64_at(row)?) },
+        // SAFETY: a new reference to `True` or `False`.
+        FastRead::Bool => unsafe { ffi::PyBool_FromLong(column.bool_at(row)?.into()) },
+        FastRead::Str => new_str(column.bytes_at(row)?),
+        FastRead::Category => st.cached_category_str(field, column.code_at(row)?)?,
+        FastRead::General => return None,
+    })
 }
 
 /// Field `index` of `rec` as a new reference: the general path of `row.x`.

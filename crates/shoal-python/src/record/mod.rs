@@ -23,7 +23,7 @@ mod items;
 mod new;
 mod type_object;
 
-pub use access::{get_field, record_cells, set_field};
+pub use access::{fast_value, get_field, record_cells, set_field};
 pub use new::{new_row, new_standalone, rebind_if_unshared, rebind_raw_if_unshared};
 
 pub use type_object::{is_record, is_record_type, record_base};

@@ -370,6 +370,25 @@ impl PyTable {
         super::iter::new_iter(slf)
     }
 
+    /// Iterates over fields' values without row handles: `t.iter("x")` yields the values of
+    /// `x`, `t.iter("x", "name")` tuples of both, `t.iter()` tuples of every field.
+    #[pyo3(signature = (*fields))]
+    fn iter<'py>(
+        slf: &Bound<'py, Self>,
+        fields: &Bound<'py, PyTuple>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let this = slf.get();
+        let indices = if fields.is_empty() {
+            (0..this.schema.get().len()).collect()
+        } else {
+            fields
+                .iter()
+                .map(|f| this.field_index(f.cast::<PyString>()?))
+                .collect::<PyResult<Vec<usize>>>()?
+        };
+        super::iter::new_values_iter(slf, indices, fields.len() != 1)
+    }
+
     /// Reclaims the space that overwritten strings left behind (shoal also does this by itself
     /// once it passes half of a column's live text); returns the bytes freed.
     fn compact(&self) -> PyResult<usize> {
