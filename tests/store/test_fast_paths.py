@@ -148,3 +148,17 @@ def test_iter_refuses_unknown_fields_and_a_table_that_changed():
     it = t.iter("x")
     t.append(9.0, "z", rich(1)[0].when, "k0")  # appends keep rows in place
     assert list(it) == [0.25, 0.5, 9.0]
+
+
+def test_every_kind_of_key_still_indexes_as_before():
+    import numpy as np
+
+    t = make(4)
+    held = t[0]  # the cached handle is in use: the next one is new
+    other = t[1]
+    assert (held.n, other.n) == (0, 1)
+    assert t.__getitem__(2).n == t[2].n == t[np.int64(2)].n == 2
+    assert [r.n for r in t[1:3]] == [1, 2]
+    assert t["n"].to_list() == [0, 1, 2, 3]
+    with pytest.raises(TypeError):
+        t[1.0]

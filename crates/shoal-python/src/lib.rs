@@ -27,6 +27,7 @@ fn _shoal(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<schema::PyField>()?;
     m.add_class::<table::PyTable>()?;
     table::install_fast_append(py)?;
+    table::install_fast_subscript(py)?;
     m.add_class::<column::PyColumn>()?;
     m.add_class::<rawbuffer::PyRawBuffer>()?;
     m.add("StaleRowError", py.get_type::<errors::StaleRowError>())?;

@@ -58,15 +58,9 @@ impl PyTable {
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
         let this = slf.get();
-        let reused = this.peek(|st| {
-            let cached = st.cached_row.as_ref()?;
-            // SAFETY: the cache's own live row handle, borrowed without a new reference.
-            let free =
-                unsafe { record::rebind_raw_if_unshared(cached.as_ptr(), row, st.inner.version()) };
-            free.then(|| cached.clone_ref(py))
-        });
-        if let Some(Some(handle)) = reused {
-            return Ok(handle.into_bound(py));
+        if let Some(handle) = this.reuse_cached_row(row) {
+            // SAFETY: a new reference to a live row handle.
+            return Ok(unsafe { Bound::from_owned_ptr(py, handle) });
         }
         let version = this.read()?.inner.version();
         let handle = record::new_row(slf, this.schema.bind(py), row, version)?;
