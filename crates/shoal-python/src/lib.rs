@@ -19,7 +19,11 @@ mod table;
 
 use pyo3::prelude::*;
 
-#[pymodule]
+/// `gil_used = true`: a table's state is a `RefCell` and the hot paths read it without a
+/// guard, which is sound only while the GIL serialises access. On a free-threaded CPython
+/// (3.13t) importing shoal therefore turns the GIL back on (CPython warns that it does),
+/// rather than let two threads race on a table. PyO3 0.30's default is `false`.
+#[pymodule(gil_used = true)]
 fn _shoal(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add("RecordBase", record::record_base(py)?)?;
