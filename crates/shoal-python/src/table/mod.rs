@@ -35,7 +35,6 @@ use shoal_core::{Datum, Table};
 
 use crate::convert::cell_to_py;
 use crate::errors::{Result, ShoalError};
-use crate::record;
 use crate::schema::PySchema;
 
 #[pyclass(frozen, module = "shoal", name = "Table")]
@@ -255,20 +254,6 @@ impl PyTable {
         // reference lives (all access is serialised by the GIL, see `unsafe impl Sync`).
         let st = unsafe { self.state.try_borrow_unguarded() }.ok()?;
         Some(f(st))
-    }
-
-    /// The cached row handle re-pointed at `row` (a new reference), if nobody else holds it
-    /// and no change is in progress; the caller has checked `row` is in range.
-    #[inline]
-    pub(crate) fn reuse_cached_row(&self, row: usize) -> Option<*mut pyo3::ffi::PyObject> {
-        self.peek(|st| {
-            let cached = st.cached_row.as_ref()?.as_ptr();
-            // SAFETY: the cache's own live row handle, borrowed without a new reference.
-            let free = unsafe { record::rebind_raw_if_unshared(cached, row, st.inner.version()) };
-            // SAFETY: live; the caller receives the new reference.
-            free.then(|| unsafe { pyo3::ffi::Py_NewRef(cached) })
-        })
-        .flatten()
     }
 
     /// Runs `f` on the state mutably borrowed, if no borrow is in progress, for writes that

@@ -51,6 +51,20 @@ impl PyTable {
         Ok(Self::with_inner(this.schema.clone_ref(slf.py()), taken))
     }
 
+    /// The cached row handle re-pointed at `row` (a new reference), if nobody else holds it
+    /// and no change is in progress; the caller has checked `row` is in range.
+    #[inline]
+    pub(crate) fn reuse_cached_row(&self, row: usize) -> Option<*mut pyo3::ffi::PyObject> {
+        self.peek(|st| {
+            let cached = st.cached_row.as_ref()?.as_ptr();
+            // SAFETY: the cache's own live row handle, borrowed without a new reference.
+            let free = unsafe { record::rebind_raw_if_unshared(cached, row, st.inner.version()) };
+            // SAFETY: live; the caller receives the new reference.
+            free.then(|| unsafe { pyo3::ffi::Py_NewRef(cached) })
+        })
+        .flatten()
+    }
+
     /// The row handle for row `row`, reusing the cached one if nobody else holds it.
     pub(crate) fn row_handle<'py>(
         slf: &Bound<'py, Self>,
