@@ -125,6 +125,19 @@ def values_x_name(rows, k):
     return n
 
 
+def column_x(rows, k):
+    """`Column.__iter__`: a snapshot's values one at a time, against the attribute loop."""
+    s = 0.0
+    for _ in range(k):
+        if isinstance(rows, shoal.Table):
+            for x in rows["x"]:
+                s += x
+        else:
+            for p in rows:
+                s += p.x
+    return s
+
+
 CASES = {
     "iter_x": ("`for p in t: s += p.x`", iter_x, 1.5),
     "iter_name": ("`for r in t: n += len(r.name)`", iter_name, 2.0),
@@ -132,6 +145,7 @@ CASES = {
     "get_random": ("random `t[i].x`", get_random, None),
     "set_x": ("`t[i].x = v`", set_x, 2.0),
     "values_x": ('`for x in t.iter("x"): s += x`', values_x, None),
+    "column_x": ('`for x in t["x"]: s += x`', column_x, None),
     "values_x_name": ('`for x, name in t.iter("x", "name")`', values_x_name, None),
 }
 

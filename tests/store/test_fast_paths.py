@@ -162,3 +162,18 @@ def test_every_kind_of_key_still_indexes_as_before():
     assert t["n"].to_list() == [0, 1, 2, 3]
     with pytest.raises(TypeError):
         t[1.0]
+
+
+def test_a_column_iterates_lazily_over_its_snapshot():
+    import operator
+
+    t = rich(5)
+    it = iter(t["name"])  # the Column itself is gone: the iterator keeps the snapshot
+    assert operator.length_hint(it) == 5
+    assert next(it) is None and next(it) == "n1"
+    t[2].name = "changed"  # the table moves on; the snapshot does not
+    del t[:]
+    assert operator.length_hint(it) == 3
+    assert list(it) == ["n2", None, "n4"] and list(it) == []
+    u = rich(4)
+    assert list(u["when"]) == u["when"].to_list() and list(u["x"]) == [0.0, 0.25, 0.5, 0.75]

@@ -6,6 +6,7 @@
 //! valid — after appends, writes, deletes, and after the table itself is gone — and is read-only.
 
 use std::ffi::c_int;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use pyo3::buffer::{ElementType, PyUntypedBuffer};
 use pyo3::ffi;
@@ -151,8 +152,12 @@ impl PyColumn {
         }
     }
 
-    fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        Ok(self.to_list(py)?.try_iter()?.into_any())
+    /// The values one at a time, each made when it is reached (no list of them all first).
+    fn __iter__(slf: &Bound<'_, Self>) -> PyColumnIter {
+        PyColumnIter {
+            column: slf.clone().unbind(),
+            next: AtomicUsize::new(0),
+        }
     }
 
     fn to_list<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
@@ -384,5 +389,39 @@ impl crate::measure::HeldBuffers for PyColumn {
             .into_iter()
             .map(|(id, bytes)| (id, bytes as u64))
             .collect()
+    }
+}
+
+/// Iterator over a column snapshot's values (the snapshot never changes, so neither does its
+/// length).
+#[pyclass(module = "shoal", name = "ColumnIterator", frozen)]
+pub struct PyColumnIter {
+    column: Py<PyColumn>,
+    next: AtomicUsize,
+}
+
+#[pymethods]
+impl PyColumnIter {
+    fn __iter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let column = self.column.get();
+        let i = self.next.load(Ordering::Relaxed);
+        if i >= column.snap.len() {
+            return Ok(None);
+        }
+        self.next.store(i + 1, Ordering::Relaxed);
+        column.value(py, i).map(Some)
+    }
+
+    fn __length_hint__(&self) -> usize {
+        let len = self.column.get().snap.len();
+        len.saturating_sub(self.next.load(Ordering::Relaxed))
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> std::result::Result<(), pyo3::PyTraverseError> {
+        visit.call(&self.column)
     }
 }
