@@ -15,7 +15,7 @@ import sys
 import types
 import typing
 import zoneinfo
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, NoReturn, Union
 
 if TYPE_CHECKING:
     from typing_extensions import Self, dataclass_transform
@@ -85,6 +85,11 @@ class _Tz:
 
     def __repr__(self) -> str:
         return f"shoal.tz({self.name!r})"
+
+    def __call__(self, *args: object, **kwargs: object) -> NoReturn:
+        # Callable only so that CPython 3.10's typing accepts the bare ``shoal.tz("UTC")``
+        # annotation under ``from __future__ import annotations`` (it checks ``callable``).
+        raise TypeError(f"{self!r} marks a datetime annotation; it is not called")
 
 
 def _tz_name(tz: datetime.tzinfo) -> str:

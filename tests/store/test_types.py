@@ -290,3 +290,20 @@ def test_category_reads_share_one_str_per_value_and_follow_column_replacement():
     assert [r.tag for r in t] == ["blue", "red", "red", None]
     t[0].tag = "green"
     assert [r.tag for r in t] == ["green", "red", "red", None]
+
+
+def test_a_bare_tz_annotation_works_under_postponed_evaluation():
+    # CPython 3.10's typing refused `x: shoal.tz("UTC")` as a string annotation (it requires
+    # something callable); the marker is callable now, and calling it says what it is for.
+    namespace: dict = {}
+    exec(
+        "from __future__ import annotations\n"
+        "import shoal\n"
+        "class Stamp(shoal.Record):\n"
+        "    at: shoal.tz('UTC')\n",
+        namespace,
+    )
+    stamp = namespace["Stamp"](dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc))
+    assert stamp.at.tzinfo is not None
+    with pytest.raises(TypeError, match="marks a datetime annotation"):
+        shoal.tz("UTC")()
