@@ -73,14 +73,17 @@ def cases(n: int) -> dict[str, tuple[Callable[[], object], Callable[[], object]]
     import msgspec
     import polars as pl
     import pyarrow as pa
+
     rec = Rich
     tuples = data(n)
     t = shoal.Table(rec)
     t.extend(tuples)
-    at = pa.table(t)
-    blob = pickle.dumps(t, protocol=5)
-    arrow_blob = pickle.dumps(at, protocol=5)
     names = [f.name for f in shoal.fields(rec)]
+    # The Arrow table as pyarrow builds it (its own memory, as after reading a Parquet file).
+    at = pa.table({k: [r[i] for r in tuples] for i, k in enumerate(names)})
+    at = at.set_column(5, "kind", at.column("kind").dictionary_encode())
+    arrow_blob = pickle.dumps(at, protocol=5)
+    blob = pickle.dumps(t, protocol=5)
 
     class M(msgspec.Struct, gc=False):
         x: float

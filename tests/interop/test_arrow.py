@@ -78,12 +78,72 @@ def test_from_arrow_round_trips_tables_batches_and_slices(table):
     assert len(shoal.Table.from_arrow(Rec, chunked)) == 300
 
 
-def test_from_arrow_copies_once_and_owns_its_data(table):
+def test_from_arrow_keeps_its_data_alive(table):
     at = pa.table(table)
     u = shoal.Table.from_arrow(Rec, at)
     del at
     gc.collect()
     assert u["x"].to_list() == table["x"].to_list()
+
+
+class Named(shoal.Record):
+    x: float
+    name: str
+
+
+def arrow_named(n: int):
+    """An Arrow table in pyarrow's own memory, as after reading a file."""
+    return pa.table({"x": [i * 0.25 for i in range(n)], "name": [f"n{i}" for i in range(n)]})
+
+
+def address(arrow_column, buffer: int) -> int:
+    return arrow_column.chunk(0).buffers()[buffer].address
+
+
+def test_from_arrow_reads_numbers_and_text_in_place_and_writes_copy():
+    at = arrow_named(1000)
+    u = shoal.Table.from_arrow(Named, at)
+    # The columns are pyarrow's buffers, not copies of them.
+    assert np.asarray(u["x"]).__array_interface__["data"][0] == address(at["x"], 1)
+    back = pa.table(u)
+    for b in (1, 2):
+        assert address(back["name"], b) == address(at["name"], b)
+    # Writes, appends and deletes copy first: the producer's data never changes.
+    u[0].x = -1.0
+    u[1].name = "a longer name"
+    u.append(7.0, "appended")
+    del u[2]
+    assert at["x"].to_pylist()[:3] == [0.0, 0.25, 0.5]
+    assert at["name"].to_pylist()[:3] == ["n0", "n1", "n2"]
+    assert u[0].x == -1.0 and u[1].name == "a longer name" and u[-1].name == "appended"
+    assert u[2].name == "n3" and len(u) == 1000
+
+
+def test_adopted_buffers_outlive_the_producer_and_are_released_with_the_last_reader():
+    gc.collect()
+    before = pa.total_allocated_bytes()
+    at = arrow_named(10_000)
+    u = shoal.Table.from_arrow(Named, at)
+    view = np.asarray(u["x"])
+    del at
+    gc.collect()
+    assert pa.total_allocated_bytes() > before, "pyarrow's memory is still in use"
+    del u
+    gc.collect()
+    assert view[:3].tolist() == [0.0, 0.25, 0.5]
+    assert pa.total_allocated_bytes() > before
+    del view
+    gc.collect()
+    assert pa.total_allocated_bytes() == before
+
+
+def test_from_arrow_still_checks_the_text_it_reads_in_place():
+    names = pa.array(["ok", "é"])
+    offsets = np.array([0, 2, 3, 4], dtype=np.int32)  # splits "é" into two rows
+    split = pa.StringArray.from_buffers(3, pa.py_buffer(offsets), names.buffers()[2])
+    at = pa.table({"x": [1.0, 2.0, 3.0], "name": split})
+    with pytest.raises(ValueError, match=r"(?s)name.*row 1.*UTF-8"):
+        shoal.Table.from_arrow(Named, at)
 
 
 def test_from_arrow_matches_columns_by_name():

@@ -16,7 +16,7 @@ pub mod error;
 pub mod table;
 
 pub use buffer::{AllocError, Buffer, Native, Snapshot};
-pub use column::{Column, ColumnSnapshot, Fixed, FixedSnapshot, SnapshotData};
+pub use column::{Column, ColumnSnapshot, Fixed, FixedSnapshot, Refused, SnapshotData};
 pub use dtype::{temporal, DType, Datum, Field, Problem, Scalar, Schema, Value};
 pub use error::Error;
 pub use table::Table;

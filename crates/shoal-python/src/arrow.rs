@@ -11,6 +11,7 @@ use crate::errors::ShoalError;
 use pyo3::types::PyCapsule;
 use shoal_core::arrow::{
     check_struct_schema, export_columns, export_schema, import_struct, ArrowArray, ArrowSchema,
+    KeepAlive,
 };
 use shoal_core::{Column, ColumnSnapshot, DType, Schema};
 
@@ -220,6 +221,35 @@ impl<T: ReleaseCallback> Drop for Released<T> {
     }
 }
 
+/// A batch taken from its producer, released when the last column reading its buffers in
+/// place goes away (the owner `import_struct` adopts buffers under).
+struct Batch(Released<ArrowArray>);
+
+// SAFETY: the batch is only read (Arrow data is immutable once handed over) and released once,
+// from whichever thread drops the last reference; arrow-rs treats imported arrays the same way
+// (its `FFI_ArrowArray` is `Send + Sync`). Tables are dropped with the GIL held in practice.
+unsafe impl Send for Batch {}
+// SAFETY: as above: shared references only read the struct.
+unsafe impl Sync for Batch {}
+
+/// Imports one batch, keeping it alive beside the columns that adopt its buffers.
+///
+/// # Safety
+/// `arrow_schema` and `batch` must be a schema and array handed over together by a producer.
+unsafe fn import_batch(
+    schema: &Schema,
+    arrow_schema: &ArrowSchema,
+    batch: Released<ArrowArray>,
+    columns: &mut [Column],
+    record: &str,
+) -> PyResult<()> {
+    let batch = Arc::new(Batch(batch));
+    let keep: KeepAlive = batch.clone();
+    // SAFETY: guaranteed by the caller; `keep` owns the array, whose buffers nobody writes.
+    unsafe { import_struct(schema, arrow_schema, &batch.0 .0, columns, Some(&keep)) }
+        .map_err(|e| import_error(e, record))
+}
+
 fn import_error(error: shoal_core::Error, record: &str) -> PyErr {
     ShoalError::Arrow {
         record: record.to_owned(),
@@ -272,8 +302,7 @@ pub fn import_columns(
                 break; // end of stream
             }
             // SAFETY: a schema and a batch the producer's stream handed over for each other.
-            unsafe { import_struct(schema, &arrow_schema.0, &batch.0, &mut columns) }
-                .map_err(|e| import_error(e, record))?;
+            unsafe { import_batch(schema, &arrow_schema.0, batch, &mut columns, record) }?;
             batches += 1;
         }
         if batches == 0 {
@@ -294,8 +323,7 @@ pub fn import_columns(
         // SAFETY: as above.
         let array = Released(unsafe { take(&array_capsule, c"arrow_array", ArrowArray::empty())? });
         // SAFETY: a schema and array handed over together by their producer.
-        unsafe { import_struct(schema, &arrow_schema.0, &array.0, &mut columns) }
-            .map_err(|e| import_error(e, record))?;
+        unsafe { import_batch(schema, &arrow_schema.0, array, &mut columns, record) }?;
         return Ok(columns);
     }
     Err(ShoalError::NotArrow {

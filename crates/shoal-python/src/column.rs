@@ -13,7 +13,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PySlice, PyString};
 use pyo3::PyVisit;
-use shoal_core::{Column, ColumnSnapshot, DType};
+use shoal_core::{Column, ColumnSnapshot, DType, Refused};
 
 use crate::convert::FieldSpec;
 use crate::convert::{cell_to_py, to_cell};
@@ -343,15 +343,23 @@ pub fn column_from_object(
                 let bytes = unsafe {
                     std::slice::from_raw_parts(buf.buf_ptr() as *const u8, buf.len_bytes())
                 };
-                if c.extend_from_bytes(bytes) {
-                    return Ok(c);
-                }
-                return Err(ShoalError::BadColumn {
-                    detail: format!(
-                        "column for field '{}' of {}: a bool buffer holds bytes other than 0 and 1",
-                        core_field.name, schema.record_name
-                    ),
-                });
+                return match c.extend_from_bytes(bytes) {
+                    Ok(()) => Ok(c),
+                    Err(Refused::Batch(_)) => Err(ShoalError::OutOfMemory {
+                        detail: format!(
+                            "column for field '{}' of {}: {} bytes do not fit in memory",
+                            core_field.name,
+                            schema.record_name,
+                            bytes.len()
+                        ),
+                    }),
+                    Err(e) => Err(ShoalError::BadColumn {
+                        detail: format!(
+                            "column for field '{}' of {}: {e}",
+                            core_field.name, schema.record_name
+                        ),
+                    }),
+                };
             }
         }
     }

@@ -5,6 +5,11 @@ use std::ffi::c_char;
 
 use super::ffi::{ArrowArray, ArrowSchema};
 use super::format::{field_type_name, fixed_format, format_name, unit_factor};
+use std::ptr::NonNull;
+use std::sync::Arc;
+
+use crate::buffer::Buffer;
+use crate::column::{Fixed, Refused, Strings};
 use crate::dtype::{DType, Datum, Field, Problem, Schema};
 use crate::error::Error;
 
@@ -189,18 +194,28 @@ fn malformed(detail: &str) -> Error {
     }
 }
 
+/// What keeps a producer's array alive while columns read its buffers in place.
+pub type KeepAlive = Arc<dyn Send + Sync>;
+
 /// Appends the rows of one Arrow struct array to `columns` (one per schema field, matched by
 /// name), checking every value. On error the columns may hold part of the batch: callers build
 /// into fresh columns and drop them on error.
 ///
+/// With `keep`, an empty column takes the producer's buffers without copying where their
+/// layout is shoal's own (numbers, and text with i32 offsets, with no nulls), after the same
+/// checks; `keep` then lives as long as any column or snapshot reading them, and the first
+/// write copies.
+///
 /// # Safety
 /// `arrow_schema` and `array` must be valid, unreleased C Data Interface structs describing
-/// the same data (as a producer hands them over).
+/// the same data (as a producer hands them over). With `keep`, the array's buffers must stay
+/// valid and unwritten as long as `keep` lives (it owns the array).
 pub unsafe fn import_struct(
     schema: &Schema,
     arrow_schema: &ArrowSchema,
     array: &ArrowArray,
     columns: &mut [crate::column::Column],
+    keep: Option<&KeepAlive>,
 ) -> Result<(), Error> {
     // SAFETY: a valid schema's format is a C string (guaranteed by the caller).
     let format = unsafe { c_str(arrow_schema.format) };
@@ -228,7 +243,7 @@ pub unsafe fn import_struct(
                 field: field.name.clone(),
             });
         };
-        import_column(field, &top.child(i, len, offset)?, col)?;
+        import_column(field, &top.child(i, len, offset)?, col, keep)?;
     }
     Ok(())
 }
@@ -273,6 +288,7 @@ fn import_column(
     field: &Field,
     input: &Input<'_>,
     col: &mut crate::column::Column,
+    keep: Option<&KeepAlive>,
 ) -> Result<(), Error> {
     let mismatch = || Error::TypeMismatch {
         field: field.name.clone(),
@@ -288,6 +304,11 @@ fn import_column(
             });
         }
     }
+    if let Some(keep) = keep.filter(|_| validity.is_none() && col.is_empty()) {
+        if let Some(adopted) = adopt_buffers(field, input, col, keep) {
+            return adopted.map_err(|e| refused_in_bulk(field, input, e));
+        }
+    }
     let bad = |row: usize, detail: String| Error::BadValue {
         field: field.name.clone(),
         row,
@@ -297,6 +318,10 @@ fn import_column(
     match field.dtype {
         DType::Category => return import_category(field, input, col, validity, &mismatch),
         DType::Str | DType::Bytes => {
+            if let Some(bulk) = import_offsets_in_bulk(input, validity, col) {
+                bulk.map_err(|e| refused_in_bulk(field, input, e))?;
+                return mark_nulls(col, before, validity, input);
+            }
             let values = read_var(input, field.dtype == DType::Str)
                 .ok_or_else(mismatch)?
                 .map_err(|e| match e {
@@ -358,7 +383,8 @@ fn import_column(
             // SAFETY: i64s are plain bytes; the view covers exactly `out`, which outlives it.
             let bytes =
                 unsafe { std::slice::from_raw_parts(out.as_ptr().cast::<u8>(), out.len() * 8) };
-            col.extend_from_bytes(bytes);
+            col.extend_from_bytes(bytes)
+                .map_err(|e| refused_in_bulk(field, input, e))?;
         }
         DType::Date => {
             if input.format != "tdD" {
@@ -377,7 +403,8 @@ fn import_column(
             // SAFETY: i32s are plain bytes; the view covers exactly `raw`.
             let bytes =
                 unsafe { std::slice::from_raw_parts(raw.as_ptr().cast::<u8>(), raw.len() * 4) };
-            col.extend_from_bytes(bytes);
+            col.extend_from_bytes(bytes)
+                .map_err(|e| refused_in_bulk(field, input, e))?;
         }
         DType::Bool => {
             if input.format != "b" {
@@ -396,7 +423,8 @@ fn import_column(
             let bits: Vec<u8> = (input.offset..input.offset + input.len)
                 .map(|i| (packed[i / 8] >> (i % 8)) & 1)
                 .collect();
-            col.extend_from_bytes(&bits);
+            col.extend_from_bytes(&bits)
+                .map_err(|e| refused_in_bulk(field, input, e))?;
         }
         fixed => {
             if input.format != fixed_format(fixed) {
@@ -412,10 +440,82 @@ fn import_column(
                 // values of `size` bytes.
                 let all =
                     unsafe { std::slice::from_raw_parts(data, (input.offset + input.len) * size) };
-                col.extend_from_bytes(&all[input.offset * size..]);
+                col.extend_from_bytes(&all[input.offset * size..])
+                    .map_err(|e| refused_in_bulk(field, input, e))?;
             }
         }
     }
+    mark_nulls(col, before, validity, input)
+}
+
+/// Takes the producer's buffers as the rows of the empty, null-free `col` where their layout
+/// is shoal's own: numbers (not temporal types, whose values are checked or scaled, nor bools,
+/// which Arrow packs into bits) and text or bytes with i32 offsets starting at 0 (checked as
+/// any import is). `None` where the copying path must run.
+fn adopt_buffers(
+    field: &Field,
+    input: &Input<'_>,
+    col: &mut crate::column::Column,
+    keep: &KeepAlive,
+) -> Option<Result<(), Refused>> {
+    let owner = || -> Box<dyn Send + Sync> { Box::new(Arc::clone(keep)) };
+    let dtype = field.dtype;
+    if input.len == 0 {
+        return None;
+    }
+    if dtype.is_fixed() && dtype.storage() == dtype && dtype != DType::Bool {
+        if input.format != fixed_format(dtype) {
+            return None;
+        }
+        let size = dtype.itemsize();
+        let data = NonNull::new(input.buffer(1).ok()?.cast_mut())?;
+        // SAFETY: buffer 1 of this fixed-width format holds `offset + len` values (the `Input`
+        // invariant), so the address of value `offset` is inside (or one past) it.
+        let start = unsafe { data.add(input.offset * size) };
+        // Arrow promises alignment; a hostile producer's pointer is checked (as `slice` does).
+        if start.as_ptr() as usize % size != 0 {
+            return None;
+        }
+        // SAFETY: `start` is aligned for the type (checked) and points to `len` values that
+        // `keep`, which owns the array, keeps valid and unwritten (the caller's promise).
+        let values = unsafe { Fixed::adopt(dtype, start, input.len, owner()) }?;
+        return col.adopt_fixed(values).then_some(Ok(()));
+    }
+    if !matches!(input.format.as_str(), "u" | "z") {
+        return None;
+    }
+    // SAFETY: the format is utf8/binary: buffer 1 holds `len + 1` i32 offsets.
+    let offsets = unsafe { input.slice::<i32>(1, 1) }.ok()?;
+    let bytes = usize::try_from(*offsets.last()?).ok()?;
+    if offsets[0] != 0 {
+        return None;
+    }
+    let data = match input.buffer(2).ok()? {
+        p if bytes == 0 => NonNull::new(p.cast_mut()).unwrap_or(NonNull::dangling()),
+        p => NonNull::new(p.cast_mut())?,
+    };
+    let offsets_ptr = NonNull::from(offsets).cast::<i32>();
+    // SAFETY: `offsets` is a checked, aligned view of `len + 1` initialised i32s in the
+    // producer's buffer, which `keep` keeps valid and unwritten.
+    let offsets = unsafe { Buffer::adopt(offsets_ptr, input.len + 1, owner()) }.ok()?;
+    // SAFETY: a utf8/binary array's data buffer holds at least its last offset's bytes (the
+    // `Input` invariant; `Strings::adopt` checks the offsets against this length), which
+    // `keep` keeps valid and unwritten.
+    let data = unsafe { Buffer::adopt(data, bytes, owner()) }.ok()?;
+    let values = match Strings::adopt(offsets, data, dtype == DType::Str) {
+        Ok(values) => values,
+        Err(e) => return Some(Err(e)),
+    };
+    col.adopt_strings(values).then_some(Ok(()))
+}
+
+/// Makes null the rows appended since `before` that the producer's validity bits mark null.
+fn mark_nulls(
+    col: &mut crate::column::Column,
+    before: usize,
+    validity: Option<(&[u8], usize)>,
+    input: &Input<'_>,
+) -> Result<(), Error> {
     if let Some((bits, _)) = validity {
         col.mark_nulls(before, bits, input.offset)
             .map_err(|_| Error::OutOfMemory {
@@ -424,6 +524,80 @@ fn import_column(
             })?;
     }
     Ok(())
+}
+
+/// The error for values of `field` refused in bulk.
+fn refused_in_bulk(field: &Field, input: &Input<'_>, e: Refused) -> Error {
+    let bad = |row, detail: String| Error::BadValue {
+        field: field.name.clone(),
+        row,
+        detail,
+    };
+    match e {
+        Refused::Layout(detail) => malformed(detail),
+        Refused::NotUtf8 { row } => bad(row, "invalid UTF-8 in a text column".into()),
+        Refused::Value {
+            row,
+            problem: Problem::UnknownCategory,
+        } => bad(row, "not one of the field's values".into()),
+        Refused::Value { row, problem } => bad(row, format!("{problem:?}")),
+        Refused::Batch(Problem::TooMuchData) => Error::TooMuchText {
+            field: field.name.clone(),
+        },
+        Refused::Batch(_) => Error::OutOfMemory {
+            field: None,
+            rows: input.len,
+        },
+    }
+}
+
+/// Appends a text or binary column with i32 or i64 offsets in one piece (offsets checked, UTF-8
+/// checked once over the data, bytes copied at once). `None` where the per-row path must run:
+/// views, and null rows whose slots hold bytes (which must not be copied or checked).
+fn import_offsets_in_bulk(
+    input: &Input<'_>,
+    validity: Option<(&[u8], usize)>,
+    col: &mut crate::column::Column,
+) -> Option<Result<(), Refused>> {
+    match input.format.as_str() {
+        // SAFETY: the format is utf8/binary: buffer 1 holds `len + 1` i32 offsets.
+        "u" | "z" => offsets_in_bulk(unsafe { input.slice::<i32>(1, 1) }, input, validity, col),
+        // SAFETY: the format is large utf8/binary: buffer 1 holds `len + 1` i64 offsets.
+        "U" | "Z" => offsets_in_bulk(unsafe { input.slice::<i64>(1, 1) }, input, validity, col),
+        _ => None,
+    }
+}
+
+fn offsets_in_bulk<O: Copy + Into<i64>>(
+    offsets: Result<&[O], Error>,
+    input: &Input<'_>,
+    validity: Option<(&[u8], usize)>,
+    col: &mut crate::column::Column,
+) -> Option<Result<(), Refused>> {
+    // A malformed layout is reported by the per-row path, which names it.
+    let offsets = offsets.ok()?;
+    let null_with_bytes = |row: usize| {
+        !Input::is_valid(validity, input.offset + row)
+            && offsets[row].into() != offsets[row + 1].into()
+    };
+    if validity.is_some() && (0..input.len).any(null_with_bytes) {
+        return None;
+    }
+    let end = offsets.iter().map(|&o| o.into()).max().unwrap_or(0).max(0);
+    let Ok(data) = input.buffer(2) else {
+        return None;
+    };
+    if data.is_null() && end > 0 {
+        return None;
+    }
+    let data = if end == 0 {
+        &[][..]
+    } else {
+        // SAFETY: a utf8/binary array's data buffer holds at least its largest offset's bytes
+        // (the `Input` invariant; the offsets themselves are checked by the column).
+        unsafe { std::slice::from_raw_parts(data, end as usize) }
+    };
+    Some(col.extend_from_offsets(offsets, data))
 }
 
 /// Reads a text or binary column as row slices (`None` for nulls), checking offsets, views and
@@ -593,22 +767,11 @@ fn import_category(
         .ok_or_else(mismatch)?
         .map_err(with_field)?;
     let codes = dictionary_indices(input).ok_or_else(mismatch)??;
-    let mut values = Vec::with_capacity(codes.len());
-    for (row, &code) in codes.iter().enumerate() {
-        if !Input::is_valid(validity, input.offset + row) {
-            values.push(None);
-            continue;
-        }
-        let word = usize::try_from(code)
-            .ok()
-            .and_then(|c| words.get(c).copied())
-            .ok_or_else(|| malformed("a dictionary index is out of range"))?;
-        values.push(Some(
-            word.ok_or_else(|| malformed("a null in a dictionary"))?,
-        ));
-    }
-    col.extend_categories(values.into_iter())
-        .map_err(|(row, p)| refused(row, p))
+    let before = col.len();
+    let valid = |row: usize| Input::is_valid(validity, input.offset + row);
+    col.extend_indexed(&words, codes.into_iter(), valid)
+        .map_err(|e| refused_in_bulk(field, input, e))?;
+    mark_nulls(col, before, validity, input)
 }
 
 /// The indices of a dictionary-encoded column, widened to i64: `None` if the format is not an

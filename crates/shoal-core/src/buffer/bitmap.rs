@@ -91,6 +91,26 @@ impl Bitmap {
         self.len += 1;
     }
 
+    /// Appends `n` set bits, whole bytes at a time; a refused allocation is an error, the
+    /// bitmap unchanged.
+    pub fn try_extend_set(&mut self, n: usize) -> Result<(), AllocError> {
+        let bytes = (self.len + n).div_ceil(8) - self.bytes.len();
+        self.bytes.try_reserve(bytes)?;
+        let mut left = n;
+        while left > 0 && self.len % 8 != 0 {
+            self.push(true);
+            left -= 1;
+        }
+        self.bytes
+            .try_extend(std::iter::repeat_n(0xff, left / 8))
+            .expect("reserved above");
+        self.len += left / 8 * 8;
+        for _ in 0..left % 8 {
+            self.push(true);
+        }
+        Ok(())
+    }
+
     /// Sets bit `i` (copying first if a snapshot can see it). Panics if `i >= len`.
     pub fn set(&mut self, i: usize, bit: bool) {
         assert!(i < self.len, "bit {i} of {}", self.len);
@@ -181,7 +201,7 @@ mod tests {
         #[test]
         fn behaves_like_a_vec_of_bools(
             start in proptest::collection::vec(any::<bool>(), 0..40),
-            ops in proptest::collection::vec((0u8..4, any::<usize>(), any::<bool>()), 0..40),
+            ops in proptest::collection::vec((0u8..5, any::<usize>(), any::<bool>()), 0..40),
         ) {
             let mut model = start.clone();
             let mut bits = Bitmap::default();
@@ -196,6 +216,11 @@ mod tests {
                     3 if !model.is_empty() => {
                         if bit { let i = at % model.len(); model.remove(i); bits.remove(i); }
                         else { let n = at % model.len(); model.truncate(n); bits.truncate(n); }
+                    }
+                    4 => {
+                        let n = at % 20;
+                        model.extend(std::iter::repeat_n(true, n));
+                        bits.try_extend_set(n).unwrap();
                     }
                     _ => {}
                 }

@@ -26,10 +26,13 @@ macro_rules! native {
 }
 native!(f64, f32, i8, i16, i32, i64, u8, u16, u32, u64, bool);
 
-/// One heap allocation, freed when the last buffer or snapshot using it goes away.
+/// One allocation, freed when the last buffer or snapshot using it goes away: ours (from the
+/// global allocator), or memory another library owns (an Arrow producer's buffer), which
+/// `owner` keeps alive and which is never written, resized or freed here.
 struct Alloc {
     ptr: NonNull<u8>,
     layout: Layout,
+    owner: Option<Box<dyn Send + Sync>>,
 }
 
 // SAFETY: `Alloc` is plain memory. It is written only through the single `Buffer` that owns it
@@ -54,12 +57,17 @@ impl Alloc {
             return Ok(Alloc {
                 ptr: NonNull::<T>::dangling().cast(),
                 layout,
+                owner: None,
             });
         }
         // SAFETY: the layout has a non-zero size.
         let raw = unsafe { alloc::alloc(layout) };
         let ptr = NonNull::new(raw).ok_or(AllocError)?;
-        Ok(Alloc { ptr, layout })
+        Ok(Alloc {
+            ptr,
+            layout,
+            owner: None,
+        })
     }
 
     /// Grows in place where the allocator can (for large blocks glibc remaps pages instead of
@@ -91,7 +99,8 @@ fn out_of_memory<T>(cap: usize) -> ! {
 
 impl Drop for Alloc {
     fn drop(&mut self) {
-        if self.layout.size() != 0 {
+        // Foreign memory is its owner's to free (dropping `owner` does it).
+        if self.layout.size() != 0 && self.owner.is_none() {
             // SAFETY: allocated by `alloc::alloc`/`realloc` with exactly this layout.
             unsafe { alloc::dealloc(self.ptr.as_ptr(), self.layout) }
         }
@@ -147,6 +156,39 @@ impl<T: Native> Buffer<T> {
         }
     }
 
+    /// A buffer reading the `len` elements at `ptr`, memory another library owns and `owner`
+    /// keeps alive (an Arrow producer's buffer): adopted without copying. It is never written,
+    /// resized or freed here — the first write below its end or growth past it copies, as for
+    /// memory a snapshot shares — and `owner` is dropped with the last buffer or snapshot
+    /// using it. An error if `len` elements are more than any allocation holds.
+    ///
+    /// # Safety
+    /// `ptr` must be aligned for `T` and point to `len` initialised elements that stay valid,
+    /// and unwritten by anyone, as long as `owner` lives.
+    pub unsafe fn adopt(
+        ptr: NonNull<T>,
+        len: usize,
+        owner: Box<dyn Send + Sync>,
+    ) -> Result<Self, AllocError> {
+        let layout = Layout::array::<T>(len).map_err(|_| AllocError)?;
+        Ok(Buffer {
+            alloc: Arc::new(Alloc {
+                ptr: ptr.cast(),
+                layout,
+                owner: Some(owner),
+            }),
+            len,
+            cap: len,
+            shared_len: len,
+            _t: PhantomData,
+        })
+    }
+
+    /// Whether the elements are foreign memory adopted by [`Buffer::adopt`] (not yet copied).
+    pub fn is_adopted(&self) -> bool {
+        self.alloc.owner.is_some()
+    }
+
     /// Number of initialised elements.
     pub fn len(&self) -> usize {
         self.len
@@ -188,12 +230,18 @@ impl<T: Native> Buffer<T> {
         self.as_slice().get(i).copied()
     }
 
+    /// Whether anyone else can read the allocation: a live snapshot, or the owner of foreign
+    /// memory (which is never written here: as if a snapshot held it forever).
+    fn shared(&self) -> bool {
+        Arc::strong_count(&self.alloc) > 1 || self.alloc.owner.is_some()
+    }
+
     /// Moves to a private allocation before a write at `start` or beyond, if a snapshot can
     /// see any of it.
     fn unshare_from(&mut self, start: usize) {
-        if start < self.shared_len && Arc::strong_count(&self.alloc) > 1 {
+        if start < self.shared_len && self.shared() {
             self.reallocate(self.cap);
-        } else if Arc::strong_count(&self.alloc) == 1 {
+        } else if !self.shared() {
             self.shared_len = 0;
         }
     }
@@ -201,7 +249,7 @@ impl<T: Native> Buffer<T> {
     /// Makes writes at `start` and after copy-free: if a snapshot can see them, copies now; a
     /// refused allocation is an error, the buffer unchanged (a later write would abort).
     pub fn try_unshare_from(&mut self, start: usize) -> Result<(), AllocError> {
-        if start < self.shared_len && Arc::strong_count(&self.alloc) > 1 {
+        if start < self.shared_len && self.shared() {
             self.try_reallocate(self.cap)?;
         }
         Ok(())
@@ -241,13 +289,13 @@ impl<T: Native> Buffer<T> {
         }
         let cap = needed.max(self.cap.saturating_mul(2)).max(8);
         match Arc::get_mut(&mut self.alloc) {
-            Some(alloc) => {
+            Some(alloc) if alloc.owner.is_none() => {
                 alloc.try_resize::<T>(cap)?;
                 self.cap = cap;
                 self.shared_len = 0;
                 Ok(())
             }
-            None => self.try_reallocate(cap),
+            _ => self.try_reallocate(cap),
         }
     }
 
@@ -294,6 +342,29 @@ impl<T: Native> Buffer<T> {
         self.len += values.len();
     }
 
+    /// Appends the items of `values` (at most as many as it reports), reserving room for all
+    /// of them first: a refused allocation is an error, the buffer unchanged.
+    pub fn try_extend(
+        &mut self,
+        values: impl ExactSizeIterator<Item = T>,
+    ) -> Result<(), AllocError> {
+        let n = values.len();
+        self.try_reserve(n)?;
+        // SAFETY: `len + n <= cap` (reserved above), so the end is inside (or one past) the
+        // allocation.
+        let end = unsafe { self.ptr().add(self.len) };
+        let mut written = 0;
+        for v in values.take(n) {
+            // SAFETY: `written < n`, so the slot is inside the reserved room.
+            let slot = unsafe { end.add(written) };
+            // SAFETY: the reserved room lies past every snapshot's end: nobody reads it.
+            unsafe { slot.write(v) };
+            written += 1;
+        }
+        self.len += written;
+        Ok(())
+    }
+
     /// Writable access to `[0, len)`, copying first if a snapshot can see it.
     pub fn as_mut_slice(&mut self) -> &mut [T] {
         self.unshare_from(0);
@@ -319,7 +390,7 @@ impl<T: Native> Buffer<T> {
     /// changed) otherwise, for [`Buffer::set`]'s copying path.
     #[inline]
     pub fn set_if_private(&mut self, i: usize, value: T) -> bool {
-        if i >= self.len || (i < self.shared_len && Arc::strong_count(&self.alloc) > 1) {
+        if i >= self.len || (i < self.shared_len && self.shared()) {
             return false;
         }
         // SAFETY: `i < len`, so the slot is inside the allocation.
@@ -376,7 +447,7 @@ impl<T: Native> Buffer<T> {
         if len >= self.len {
             return;
         }
-        if len < self.shared_len && Arc::strong_count(&self.alloc) > 1 {
+        if len < self.shared_len && self.shared() {
             // Snapshots still read past `len`: keep their memory and copy only what stays.
             self.len = len;
             self.reallocate(self.cap);
@@ -388,7 +459,7 @@ impl<T: Native> Buffer<T> {
 
     /// Removes every element (a new allocation if snapshots hold the old one).
     pub fn clear(&mut self) {
-        if Arc::strong_count(&self.alloc) > 1 {
+        if self.shared() {
             *self = Self::new();
         } else {
             self.len = 0;
@@ -498,5 +569,61 @@ mod tests {
         drop(b.snapshot());
         b.set(0, 2);
         assert_eq!(b.ptr(), before, "no snapshot alive: write in place");
+    }
+
+    /// Foreign memory: a Vec owned elsewhere, with a flag set when its owner is dropped.
+    struct Owner(Vec<f64>, Arc<std::sync::atomic::AtomicBool>);
+
+    impl Drop for Owner {
+        fn drop(&mut self) {
+            self.1.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    fn adopted(values: &[f64]) -> (Buffer<f64>, Arc<std::sync::atomic::AtomicBool>) {
+        let dropped = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let owner = Owner(values.to_vec(), Arc::clone(&dropped));
+        let ptr = NonNull::new(owner.0.as_ptr().cast_mut()).unwrap();
+        // SAFETY: the Vec's elements stay where they are while the owner holds the Vec, and
+        // nothing else writes them.
+        let b = unsafe { Buffer::adopt(ptr, values.len(), Box::new(owner)) }.unwrap();
+        (b, dropped)
+    }
+
+    #[test]
+    fn adopted_memory_is_never_written_and_its_owner_outlives_every_reader() {
+        use std::sync::atomic::Ordering::SeqCst;
+        // Each write path copies first; the foreign values are untouched (checked through a
+        // snapshot taken before the write, which reads the foreign memory itself).
+        type Write = fn(&mut Buffer<f64>);
+        let writes: [Write; 7] = [
+            |b| b.set(0, 9.0),
+            |b| b.push(9.0),
+            |b| b.insert(1, 9.0),
+            |b| {
+                b.remove(0);
+            },
+            |b| b.truncate(1),
+            |b| b.clear(),
+            |b| b.as_mut_slice()[2] = 9.0,
+        ];
+        for write in writes {
+            let (mut b, dropped) = adopted(&[1.0, 2.0, 3.0]);
+            assert!(b.is_adopted());
+            let foreign = b.snapshot();
+            write(&mut b);
+            assert!(!b.is_adopted() || b.is_empty());
+            assert_eq!(foreign.as_slice(), &[1.0, 2.0, 3.0]);
+            drop(b);
+            assert!(!dropped.load(SeqCst), "a snapshot still reads it");
+            drop(foreign);
+            assert!(dropped.load(SeqCst));
+        }
+        let (mut b, _) = adopted(&[1.0, 2.0]);
+        assert!(!b.set_if_private(0, 5.0));
+        assert_eq!(b.as_slice(), &[1.0, 2.0]);
+        b.push(3.0);
+        b.set(0, 5.0);
+        assert_eq!(b.as_slice(), &[5.0, 2.0, 3.0]);
     }
 }

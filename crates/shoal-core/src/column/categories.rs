@@ -8,6 +8,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use super::fixed::{Fixed, FixedSnapshot};
 use super::strings::Strings;
+use super::Refused;
 use crate::buffer::{AllocError, Snapshot};
 use crate::dtype::{DType, Problem, Scalar};
 
@@ -201,6 +202,47 @@ impl Categories {
         Ok(())
     }
 
+    /// Appends rows given as indices into a producer's dictionary `words` (a null word may be
+    /// referenced only by null rows; `valid(row)` says which rows are not null, and those get
+    /// code 0). Each word is looked up once, when a row first uses it, and the codes are
+    /// appended in one piece: on error no row is appended (words met before it may have been
+    /// added to an open dictionary).
+    pub fn extend_indexed(
+        &mut self,
+        words: &[Option<&[u8]>],
+        indices: impl ExactSizeIterator<Item = i64>,
+        valid: impl Fn(usize) -> bool,
+    ) -> Result<(), Refused> {
+        const UNSEEN: u32 = u32::MAX;
+        let mut translated = try_filled(UNSEEN, words.len())?;
+        let mut codes: Vec<u32> = Vec::new();
+        codes.try_reserve(indices.len()).map_err(Refused::oom)?;
+        for (row, index) in indices.enumerate() {
+            if !valid(row) {
+                codes.push(0);
+                continue;
+            }
+            let k = usize::try_from(index)
+                .ok()
+                .filter(|&k| k < words.len())
+                .ok_or(Refused::Layout("a dictionary index is out of range"))?;
+            if translated[k] == UNSEEN {
+                let word = words[k].ok_or(Refused::Layout("a null in a dictionary"))?;
+                translated[k] = self
+                    .code_of(word)
+                    .map_err(|problem| Refused::Value { row, problem })?;
+            }
+            codes.push(translated[k]);
+        }
+        match &mut self.codes {
+            Fixed::U8(b) => b.try_extend(codes.iter().map(|&c| c as u8)),
+            Fixed::U16(b) => b.try_extend(codes.iter().map(|&c| c as u16)),
+            Fixed::U32(b) => b.try_extend(codes.into_iter()),
+            _ => unreachable!("codes are unsigned"),
+        }
+        .map_err(Refused::oom)
+    }
+
     /// Inserts a row at `i` (as `push` for values outside the dictionary).
     pub fn insert(&mut self, i: usize, value: &[u8]) -> Result<(), Problem> {
         let code = self.code_of(value)?;
@@ -250,6 +292,14 @@ impl Categories {
         let (offsets, data) = self.values.snapshot()?;
         Ok((self.codes.snapshot(), offsets, data))
     }
+}
+
+/// `n` copies of `value`; a refused allocation is an error.
+fn try_filled(value: u32, n: usize) -> Result<Vec<u32>, Refused> {
+    let mut v = Vec::new();
+    v.try_reserve(n).map_err(Refused::oom)?;
+    v.resize(n, value);
+    Ok(v)
 }
 
 fn code_scalar(dtype: DType, code: u32) -> Scalar {

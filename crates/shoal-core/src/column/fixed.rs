@@ -1,6 +1,7 @@
 //! `Fixed`: one growable buffer per fixed-width storage type, and its snapshot.
 
 use super::kernels;
+use super::Refused;
 use crate::buffer::{AllocError, Buffer, Snapshot};
 use crate::dtype::{DType, Scalar};
 
@@ -86,6 +87,39 @@ impl Fixed {
             DType::Bool => Fixed::Bool(Buffer::new()),
             other => panic!("{other} is not a fixed-width type"),
         }
+    }
+
+    /// `len` values of `dtype` (numeric; not bool, whose Arrow layout is bits) read in place
+    /// from foreign memory at `ptr` that `owner` keeps alive (see [`Buffer::adopt`]); `None`
+    /// for other types or a length no allocation can have.
+    ///
+    /// # Safety
+    /// As for [`Buffer::adopt`], for elements of `dtype`'s storage type.
+    pub unsafe fn adopt(
+        dtype: DType,
+        ptr: std::ptr::NonNull<u8>,
+        len: usize,
+        owner: Box<dyn Send + Sync>,
+    ) -> Option<Fixed> {
+        macro_rules! adopt {
+            ($variant:ident) => {
+                // SAFETY: guaranteed by the caller, for this storage type.
+                Fixed::$variant(unsafe { Buffer::adopt(ptr.cast(), len, owner) }.ok()?)
+            };
+        }
+        Some(match dtype.storage() {
+            DType::F64 => adopt!(F64),
+            DType::F32 => adopt!(F32),
+            DType::I8 => adopt!(I8),
+            DType::I16 => adopt!(I16),
+            DType::I32 => adopt!(I32),
+            DType::I64 => adopt!(I64),
+            DType::U8 => adopt!(U8),
+            DType::U16 => adopt!(U16),
+            DType::U32 => adopt!(U32),
+            DType::U64 => adopt!(U64),
+            _ => return None,
+        })
     }
 
     /// Same type and the same values, element by element (NaN differs from NaN, as in NumPy).
@@ -233,30 +267,27 @@ impl Fixed {
         dispatch!(self, b => b.clear())
     }
 
-    /// Appends `bytes`, which must hold whole native-endian elements of this column's type.
-    /// Returns `false` (appending nothing) if the length is not a multiple of the item size,
-    /// or, for `bool`, if a byte is neither 0 nor 1.
-    pub fn extend_from_bytes(&mut self, bytes: &[u8]) -> bool {
+    /// Appends `bytes`, which must hold whole native-endian elements of this column's type (a
+    /// byte 0 or 1 for `bool`); on error nothing is appended.
+    pub fn extend_from_bytes(&mut self, bytes: &[u8]) -> Result<(), Refused> {
         let size = self.dtype().itemsize();
         if bytes.len() % size != 0 {
-            return false;
+            return Err(Refused::Layout(
+                "a length that is not a whole number of values",
+            ));
         }
         if let Fixed::Bool(b) = self {
             if bytes.iter().any(|&x| x > 1) {
-                return false;
+                return Err(Refused::Layout(
+                    "a bool buffer holds bytes other than 0 and 1",
+                ));
             }
-            let values: Vec<bool> = bytes.iter().map(|&x| x == 1).collect();
-            b.extend_from_slice(&values);
-            return true;
+            return b
+                .try_extend(bytes.iter().map(|&x| x == 1))
+                .map_err(Refused::oom);
         }
-        dispatch!(self, b => {
-            let n = bytes.len() / size;
-            b.reserve(n);
-            for chunk in bytes.chunks_exact(size) {
-                b.push(from_ne_bytes(chunk));
-            }
-        });
-        true
+        dispatch!(self, b => b.try_extend(bytes.chunks_exact(size).map(from_ne_bytes)))
+            .map_err(Refused::oom)
     }
 
     /// A new column holding copies of the given rows, in order (each must be in range); a
@@ -445,11 +476,11 @@ mod tests {
     #[test]
     fn extend_from_bytes_rejects_bad_bools_and_ragged_input() {
         let mut c = Fixed::new(DType::Bool);
-        assert!(!c.extend_from_bytes(&[0, 2]));
+        assert!(c.extend_from_bytes(&[0, 2]).is_err());
         assert!(c.is_empty());
         let mut c = Fixed::new(DType::I32);
-        assert!(!c.extend_from_bytes(&[0, 0, 0]));
-        assert!(c.extend_from_bytes(&7i32.to_ne_bytes()));
+        assert!(c.extend_from_bytes(&[0, 0, 0]).is_err());
+        assert!(c.extend_from_bytes(&7i32.to_ne_bytes()).is_ok());
         assert_eq!(c.get(0), Some(Scalar::I32(7)));
     }
 }

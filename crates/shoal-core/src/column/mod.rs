@@ -17,6 +17,48 @@ use crate::buffer::bitmap::Bitmap;
 use crate::buffer::AllocError;
 use crate::dtype::{DType, Datum, Problem, Scalar};
 
+/// Why values given in bulk (an Arrow array's buffers, a pickle's parts) were refused; nothing
+/// was appended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Refused {
+    /// The buffers contradict each other (offsets decreasing, negative or past the data; an
+    /// index past the dictionary; a length that is not a whole number of values).
+    Layout(&'static str),
+    /// Row `row` (counted from the first given) is not UTF-8 on its own.
+    NotUtf8 {
+        /// The row.
+        row: usize,
+    },
+    /// Row `row`'s value is refused (a value outside a closed category).
+    Value {
+        /// The row.
+        row: usize,
+        /// Why.
+        problem: Problem,
+    },
+    /// The batch as a whole does not fit (text past 2 GiB, or the allocator refused).
+    Batch(Problem),
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refused::Layout(detail) => f.write_str(detail),
+            Refused::NotUtf8 { row } => write!(f, "row {row} is not valid UTF-8"),
+            Refused::Value { row, problem } => write!(f, "row {row}: {problem:?}"),
+            Refused::Batch(Problem::TooMuchData) => f.write_str("text past 2 GiB"),
+            Refused::Batch(_) => f.write_str("does not fit in memory"),
+        }
+    }
+}
+
+impl Refused {
+    /// A refused allocation.
+    pub(crate) fn oom<E>(_: E) -> Refused {
+        Refused::Batch(Problem::OutOfMemory)
+    }
+}
+
 /// Where a column's values live.
 #[derive(Clone, Debug)]
 enum Values {
@@ -518,31 +560,77 @@ impl Column {
         })
     }
 
-    /// Appends fixed-width values given as native-endian bytes (see [`Fixed::extend_from_bytes`]).
-    /// Returns `false`, appending nothing, for a variable-width column or malformed bytes.
-    pub fn extend_from_bytes(&mut self, bytes: &[u8]) -> bool {
+    /// Appends fixed-width values given as native-endian bytes (see [`Fixed::extend_from_bytes`]);
+    /// on error nothing is appended.
+    pub fn extend_from_bytes(&mut self, bytes: &[u8]) -> Result<(), Refused> {
         let before = self.len();
-        let ok = match &mut self.values {
-            Values::Fixed(f) => f.extend_from_bytes(bytes),
-            _ => false,
-        };
-        if ok {
-            self.extend_validity(before);
+        match &mut self.values {
+            Values::Fixed(f) => f.extend_from_bytes(bytes)?,
+            _ => {
+                return Err(Refused::Layout(
+                    "fixed-width values for a variable-width column",
+                ))
+            }
         }
-        ok
+        self.extend_validity(before)
     }
 
-    /// Appends Arrow-layout variable-width values (see [`Strings::extend_from_arrow`]).
-    pub fn extend_from_offsets(&mut self, offsets: &[i32], data: &[u8]) -> bool {
+    /// Appends Arrow-layout variable-width values (see [`Strings::extend_from_arrow`]; text
+    /// columns check UTF-8); on error nothing is appended.
+    pub fn extend_from_offsets<O: Copy + Into<i64>>(
+        &mut self,
+        offsets: &[O],
+        data: &[u8],
+    ) -> Result<(), Refused> {
         let before = self.len();
-        let ok = match &mut self.values {
-            Values::Var(s) => s.extend_from_arrow(offsets, data),
-            _ => false,
-        };
-        if ok {
-            self.extend_validity(before);
+        let text = self.dtype == DType::Str;
+        match &mut self.values {
+            Values::Var(s) => s.extend_from_arrow(offsets, data, text)?,
+            _ => return Err(Refused::Layout("offsets and data for a fixed-width column")),
         }
-        ok
+        self.extend_validity(before)
+    }
+
+    /// Appends category rows given as indices into a producer's dictionary (see
+    /// [`Categories::extend_indexed`]); rows that are not `valid` are appended as placeholders
+    /// for the caller to mark null. On error nothing is appended.
+    pub fn extend_indexed(
+        &mut self,
+        words: &[Option<&[u8]>],
+        indices: impl ExactSizeIterator<Item = i64>,
+        valid: impl Fn(usize) -> bool,
+    ) -> Result<(), Refused> {
+        let before = self.len();
+        match &mut self.values {
+            Values::Cat(c) => c.extend_indexed(words, indices, valid)?,
+            _ => {
+                return Err(Refused::Layout(
+                    "dictionary indices for a column of another type",
+                ))
+            }
+        }
+        self.extend_validity(before)
+    }
+
+    /// Takes `values` (for instance adopted foreign memory, see [`Fixed::adopt`]) as the rows
+    /// of this empty column, which has held no null: `false`, nothing changed, if it holds
+    /// rows or the values are of another type.
+    pub fn adopt_fixed(&mut self, values: Fixed) -> bool {
+        let fits = matches!(&self.values, Values::Fixed(f) if f.dtype() == values.dtype());
+        if !fits || !self.is_empty() || self.validity.is_some() {
+            return false;
+        }
+        self.values = Values::Fixed(values);
+        true
+    }
+
+    /// As [`Column::adopt_fixed`], for text or bytes (see [`Strings::adopt`]).
+    pub fn adopt_strings(&mut self, values: Strings) -> bool {
+        if !matches!(self.values, Values::Var(_)) || !self.is_empty() || self.validity.is_some() {
+            return false;
+        }
+        self.values = Values::Var(values);
+        true
     }
 
     /// Appends category rows by value (for imports); on error nothing is appended and the
@@ -561,14 +649,17 @@ impl Column {
         Ok(())
     }
 
-    /// Marks the rows appended since `before` as valid.
-    fn extend_validity(&mut self, before: usize) {
+    /// Marks the rows appended since `before` as valid; if the bitmap cannot grow, the rows
+    /// are removed again and the error returned.
+    fn extend_validity(&mut self, before: usize) -> Result<(), Refused> {
         let len = self.len();
         if let Some(v) = &mut self.validity {
-            for _ in before..len {
-                v.push(true);
+            if v.try_extend_set(len - before).is_err() {
+                self.truncate(before);
+                return Err(Refused::Batch(Problem::OutOfMemory));
             }
         }
+        Ok(())
     }
 
     /// Makes null the rows appended since `before` whose bit in `bits` (Arrow layout, counted

@@ -22,24 +22,6 @@ fn i32s(bytes: &[u8]) -> Option<Vec<i32>> {
     })
 }
 
-/// Whether every row of checked offsets is UTF-8 on its own: the rows' bytes are UTF-8 as a
-/// whole, and no offset falls inside a character (a boundary there would split one character
-/// into two invalid rows, which an Arrow consumer trusting `utf8` then reads).
-fn rows_are_utf8(offsets: &[i32], data: &[u8]) -> bool {
-    let (Some(&first), Some(&last)) = (offsets.first(), offsets.last()) else {
-        return true;
-    };
-    let Some(bytes) = data.get(first as usize..last as usize) else {
-        return false;
-    };
-    let Ok(text) = std::str::from_utf8(bytes) else {
-        return false;
-    };
-    offsets
-        .iter()
-        .all(|&o| text.is_char_boundary((o - first) as usize))
-}
-
 /// Whether the stored values of a temporal column are within the type's range (the values a
 /// Python `datetime`/`date` can hold); other types have no range to check.
 fn temporal_in_range(dtype: DType, data: &[u8]) -> bool {
@@ -69,41 +51,27 @@ impl Column {
         let mut c = Column::for_field(field);
         let ok = match (field.dtype, parts) {
             (DType::Str | DType::Bytes, [offsets, data]) => {
-                let offsets = i32s(offsets)?;
-                let text = field.dtype == DType::Str;
-                c.extend_from_offsets(&offsets, data) && (!text || rows_are_utf8(&offsets, data))
+                c.extend_from_offsets(&i32s(offsets)?, data).is_ok()
             }
             (DType::Category, [codes, offsets, data]) => {
-                let dict = Strings::collect_arrow(&i32s(offsets)?, data)?;
+                let dict = Strings::collect_arrow(&i32s(offsets)?, data, true).ok()?;
+                let words: Vec<Option<&[u8]>> = (0..dict.len()).map(|i| dict.get(i)).collect();
                 let width = codes.len().checked_div(len).unwrap_or(1);
-                let code_at = |i: usize| -> Option<&[u8]> {
-                    let b = codes.get(i * width..(i + 1) * width)?;
-                    let code = match width {
-                        1 => u32::from(b[0]),
-                        2 => u32::from(u16::from_ne_bytes(b.try_into().ok()?)),
-                        4 => u32::from_ne_bytes(b.try_into().ok()?),
-                        _ => return None,
-                    };
-                    dict.get(code as usize)
+                if codes.len() != width * len || ![1, 2, 4].contains(&width) {
+                    return None;
+                }
+                let indices = codes.chunks_exact(width).map(|b| match b {
+                    [c] => i64::from(*c),
+                    [a, b] => i64::from(u16::from_ne_bytes([*a, *b])),
+                    _ => i64::from(u32::from_ne_bytes(b.try_into().expect("4 bytes"))),
+                });
+                let valid = |i: usize| {
+                    validity.is_none_or(|b| b.get(i / 8).is_none_or(|x| x >> (i % 8) & 1 == 1))
                 };
-                let is_null = |i: usize| {
-                    validity.is_some_and(|b| b.get(i / 8).is_some_and(|x| x >> (i % 8) & 1 == 0))
-                };
-                let values: Option<Vec<Option<&[u8]>>> = (0..len)
-                    .map(|i| {
-                        if is_null(i) {
-                            Some(None)
-                        } else {
-                            code_at(i).map(Some)
-                        }
-                    })
-                    .collect();
-                let text_ok = (0..dict.len())
-                    .all(|i| std::str::from_utf8(dict.get(i).expect("in range")).is_ok());
-                text_ok && c.extend_categories(values?.into_iter()).is_ok()
+                c.extend_indexed(&words, indices, valid).is_ok()
             }
             (fixed, [data]) if fixed.is_fixed() => {
-                c.extend_from_bytes(data) && temporal_in_range(fixed, data)
+                c.extend_from_bytes(data).is_ok() && temporal_in_range(fixed, data)
             }
             _ => false,
         };

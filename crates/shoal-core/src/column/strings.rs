@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 
+use super::Refused;
 use crate::buffer::{AllocError, Buffer, Snapshot};
 use crate::dtype::Problem;
 
@@ -71,6 +72,29 @@ impl Strings {
             s.push(v)?;
         }
         Ok(s)
+    }
+
+    /// Rows whose offsets and data are given as buffers (adopted foreign memory, see
+    /// [`Buffer::adopt`]): the offsets must start at 0, never decrease and end at the data's
+    /// length, and for text every row must be UTF-8 on its own.
+    pub fn adopt(offsets: Buffer<i32>, data: Buffer<u8>, text: bool) -> Result<Strings, Refused> {
+        let o = offsets.as_slice();
+        let fits = o.first() == Some(&0)
+            && o.windows(2).all(|w| w[0] <= w[1])
+            && o.last().is_some_and(|&last| last as usize == data.len());
+        if !fits {
+            return Err(Refused::Layout(
+                "offsets are decreasing, negative or past the data",
+            ));
+        }
+        if text {
+            check_rows_utf8(o, data.as_slice(), 0)?;
+        }
+        Ok(Strings {
+            offsets,
+            data,
+            patches: None,
+        })
     }
 
     /// Number of rows.
@@ -312,32 +336,81 @@ impl Strings {
     }
 
     /// A column from Arrow offsets and data (checked as [`Strings::extend_from_arrow`] does).
-    pub fn collect_arrow(offsets: &[i32], data: &[u8]) -> Option<Strings> {
+    pub fn collect_arrow<O: Copy + Into<i64>>(
+        offsets: &[O],
+        data: &[u8],
+        text: bool,
+    ) -> Result<Strings, Refused> {
         let mut s = Strings::new();
-        s.extend_from_arrow(offsets, data).then_some(s)
+        s.extend_from_arrow(offsets, data, text)?;
+        Ok(s)
     }
 
-    /// Appends rows given as Arrow offsets and data: `offsets` has one more entry than rows,
-    /// and must be non-decreasing and within `data`. Returns `false` (appending nothing) if not.
-    pub fn extend_from_arrow(&mut self, offsets: &[i32], data: &[u8]) -> bool {
-        let valid = offsets.first().is_some_and(|&o| o >= 0)
-            && offsets.windows(2).all(|w| w[0] <= w[1])
-            && offsets.last().is_some_and(|&o| o as usize <= data.len());
-        if !valid {
-            return false;
+    /// Appends rows given as Arrow offsets (i32 or i64) and data: `offsets` has one more entry
+    /// than rows and must be non-negative, non-decreasing and within `data`; for text, every
+    /// row must be UTF-8 on its own. The bytes are checked once and copied in one piece; on
+    /// error nothing is appended.
+    pub fn extend_from_arrow<O: Copy + Into<i64>>(
+        &mut self,
+        offsets: &[O],
+        data: &[u8],
+        text: bool,
+    ) -> Result<(), Refused> {
+        let (Some(&first), Some(&last)) = (offsets.first(), offsets.last()) else {
+            return Err(Refused::Layout("no offsets"));
+        };
+        let (first, last) = (first.into(), last.into());
+        let monotone = offsets.windows(2).all(|w| w[0].into() <= w[1].into());
+        if first < 0 || !monotone || last as u64 > data.len() as u64 {
+            return Err(Refused::Layout(
+                "offsets are decreasing, negative or past the data",
+            ));
         }
-        let (first, last) = (offsets[0] as usize, *offsets.last().unwrap() as usize);
-        if self.data.len() + (last - first) > MAX_DATA {
-            return false;
+        let (first, last) = (first as usize, last as usize);
+        let bytes = &data[first..last];
+        if text {
+            check_rows_utf8(offsets, bytes, first)?;
         }
+        if self.live_bytes() + bytes.len() > MAX_DATA {
+            return Err(Refused::Batch(Problem::TooMuchData));
+        }
+        self.data
+            .try_reserve(bytes.len())
+            .and_then(|()| self.offsets.try_reserve(offsets.len() - 1))
+            .map_err(Refused::oom)?;
+        // In range: the data stays within `MAX_DATA` (checked above), which fits an i32.
         let base = self.data.len() as i64 - first as i64;
-        self.data.extend_from_slice(&data[first..last]);
-        self.offsets.reserve(offsets.len() - 1);
-        for &o in &offsets[1..] {
-            self.offsets.push((o as i64 + base) as i32);
-        }
-        true
+        self.data.extend_from_slice(bytes);
+        let rebased = offsets[1..].iter().map(|&o| (o.into() + base) as i32);
+        self.offsets.try_extend(rebased).map_err(Refused::oom)
     }
+}
+
+/// Checks that every row of (checked) offsets is UTF-8 on its own: the rows' bytes are UTF-8
+/// as a whole, and no offset falls inside a character (a boundary there would split one
+/// character into two invalid rows, which an Arrow consumer trusting `utf8` then reads).
+/// `bytes` are the data from offset `first` on.
+fn check_rows_utf8<O: Copy + Into<i64>>(
+    offsets: &[O],
+    bytes: &[u8],
+    first: usize,
+) -> Result<(), Refused> {
+    let boundary = |o: O| {
+        let i = o.into() as usize - first;
+        // Not a UTF-8 continuation byte (0b10xx_xxxx), or the end.
+        bytes.get(i).is_none_or(|&b| (b as i8) >= -0x40)
+    };
+    if std::str::from_utf8(bytes).is_ok() && offsets.iter().all(|&o| boundary(o)) {
+        return Ok(());
+    }
+    let row = offsets
+        .windows(2)
+        .position(|w| {
+            let span = w[0].into() as usize - first..w[1].into() as usize - first;
+            std::str::from_utf8(&bytes[span]).is_err()
+        })
+        .unwrap_or(0);
+    Err(Refused::NotUtf8 { row })
 }
 
 #[cfg(test)]
@@ -419,13 +492,21 @@ mod tests {
     #[test]
     fn rejects_invalid_arrow_offsets() {
         let mut s = Strings::new();
-        assert!(!s.extend_from_arrow(&[0, 5, 3], b"hello"));
-        assert!(!s.extend_from_arrow(&[0, 9], b"hello"));
-        assert!(!s.extend_from_arrow(&[-1, 2], b"hello"));
+        assert!(s.extend_from_arrow(&[0, 5, 3], b"hello", false).is_err());
+        assert!(s.extend_from_arrow(&[0, 9], b"hello", false).is_err());
+        assert!(s.extend_from_arrow(&[-1, 2], b"hello", false).is_err());
+        assert!(s.extend_from_arrow::<i32>(&[], b"hello", false).is_err());
         assert!(s.is_empty());
-        assert!(s.extend_from_arrow(&[1, 3, 5], b"hello"));
+        assert!(s.extend_from_arrow(&[1i64, 3, 5], b"hello", true).is_ok());
         assert_eq!(s.get(0), Some(&b"el"[..]));
         assert_eq!(s.get(1), Some(&b"lo"[..]));
+        // "é" split into two rows is refused even though the whole is UTF-8, naming the row.
+        let e = "aé".as_bytes();
+        let split = s.extend_from_arrow(&[0, 1, 2, 3], e, true);
+        assert_eq!(split, Err(Refused::NotUtf8 { row: 1 }));
+        assert_eq!(s.len(), 2);
+        assert!(s.extend_from_arrow(&[0, 1, 3], e, true).is_ok());
+        assert_eq!(s.get(3), Some("é".as_bytes()));
     }
 
     #[test]
