@@ -41,9 +41,11 @@ def read_all(t: shoal.Table[R]) -> None:
     pa.table(t)
 
 
+@pytest.mark.parametrize("immutable", [False, True], ids=["copied", "read-in-place"])
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.data())
-def test_pickles_with_any_buffers_load_or_are_refused(data: st.DataObject):
+@given(data=st.data())
+def test_pickles_with_any_buffers_load_or_are_refused(data: st.DataObject, immutable: bool):
+    """`bytes` buffers (immutable) are read in place after the checks; others are copied."""
     bufs: list[pickle.PickleBuffer] = []
     payload = pickle.dumps(sample(), protocol=5, buffer_callback=bufs.append)
     raw = [bytearray(b.raw()) for b in bufs]
@@ -54,7 +56,8 @@ def test_pickles_with_any_buffers_load_or_are_refused(data: st.DataObject):
             k = data.draw(st.integers(0, len(raw[i]) - 1))
             raw[i][k] ^= data.draw(st.integers(1, 255))
     try:
-        t = pickle.loads(payload, buffers=[pickle.PickleBuffer(bytes(r)) for r in raw])
+        wrap = bytes if immutable else lambda r: pickle.PickleBuffer(bytes(r))
+        t = pickle.loads(payload, buffers=[wrap(r) for r in raw])
     except (TypeError, ValueError):
         return
     read_all(t)

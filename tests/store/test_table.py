@@ -360,3 +360,58 @@ def test_pickle_protocol_5_ships_columns_out_of_band_and_slices_only_their_rows(
     pickle.dumps(points[2:5], protocol=5, buffer_callback=part.append)
     assert [b.raw().nbytes for b in part] == [24, 24]
     assert pickle.loads(pickle.dumps(points, protocol=5)) == points  # in-band too
+
+
+class Loaded(shoal.Record):
+    x: float
+    name: str
+    kind: shoal.Category
+    ok: bool
+
+
+def loaded_parts(t):
+    """The buffers a protocol-5 pickle of `t` ships, as `bytes` and as writable bytearrays."""
+    buffers = []
+    data = pickle.dumps(t, protocol=5, buffer_callback=buffers.append)
+    return data, [bytes(b.raw()) for b in buffers]
+
+
+def test_a_loaded_pickle_reads_bytes_in_place_and_never_writes_them():
+    np = pytest.importorskip("numpy")
+    t = shoal.Table(Loaded)
+    t.extend((i / 2, f"n{i}", "ab"[i % 2], i % 3 == 0) for i in range(50))
+    data, parts = loaded_parts(t)
+    originals = [bytes(bytearray(p)) for p in parts]  # equal copies, other objects
+    u = pickle.loads(data, buffers=parts)
+    assert u == t
+    x_part = next(p for p in parts if len(p) == 50 * 8)
+    address = np.frombuffer(x_part, dtype=np.float64).__array_interface__["data"][0]
+    assert np.asarray(u["x"]).__array_interface__["data"][0] == address  # no copy
+    u[0].x = -1.0
+    u[1].name = "a much longer name"
+    u[2].kind = "c"
+    u[3].ok = True
+    u.append(9.0, "new", "a", False)
+    del u[4]
+    assert parts == originals, "the loaded table wrote into the pickle's bytes"
+    assert (u[0].x, u[1].name, u[2].kind, u[3].ok, u[-1].name) == (
+        -1.0,
+        "a much longer name",
+        "c",
+        True,
+        "new",
+    )
+    del t, u
+    gc.collect()
+    assert parts == originals
+
+
+def test_a_loaded_pickle_copies_buffers_their_owner_can_change():
+    t = shoal.Table(Loaded)
+    t.extend((i / 2, f"n{i}", "ab"[i % 2], True) for i in range(10))
+    data, parts = loaded_parts(t)
+    writable = [bytearray(p) for p in parts]
+    u = pickle.loads(data, buffers=writable)
+    for w in writable:
+        w[:] = bytes(len(w))  # the caller reuses its buffers
+    assert u == t

@@ -15,7 +15,7 @@ pub mod dtype;
 pub mod error;
 pub mod table;
 
-pub use buffer::{AllocError, Buffer, Native, Snapshot};
+pub use buffer::{AllocError, Buffer, KeepAlive, Native, Snapshot};
 pub use column::{Column, ColumnSnapshot, Fixed, FixedSnapshot, Refused, SnapshotData};
 pub use dtype::{temporal, DType, Datum, Field, Problem, Scalar, Schema, Value};
 pub use error::Error;

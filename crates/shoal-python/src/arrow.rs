@@ -11,9 +11,8 @@ use crate::errors::ShoalError;
 use pyo3::types::PyCapsule;
 use shoal_core::arrow::{
     check_struct_schema, export_columns, export_schema, import_struct, ArrowArray, ArrowSchema,
-    KeepAlive,
 };
-use shoal_core::{Column, ColumnSnapshot, DType, Schema};
+use shoal_core::{Column, ColumnSnapshot, DType, KeepAlive, Schema};
 
 /// An exported struct for a capsule: raw pointers inside, owned by the struct's release callback.
 struct Owned<T>(T);

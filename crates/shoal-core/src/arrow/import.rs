@@ -8,7 +8,7 @@ use super::format::{field_type_name, fixed_format, format_name, unit_factor};
 use std::ptr::NonNull;
 use std::sync::Arc;
 
-use crate::buffer::Buffer;
+use crate::buffer::{Buffer, KeepAlive};
 use crate::column::{Fixed, Refused, Strings};
 use crate::dtype::{DType, Datum, Field, Problem, Schema};
 use crate::error::Error;
@@ -193,9 +193,6 @@ fn malformed(detail: &str) -> Error {
         detail: detail.to_owned(),
     }
 }
-
-/// What keeps a producer's array alive while columns read its buffers in place.
-pub type KeepAlive = Arc<dyn Send + Sync>;
 
 /// Appends the rows of one Arrow struct array to `columns` (one per schema field, matched by
 /// name), checking every value. On error the columns may hold part of the batch: callers build
@@ -458,7 +455,7 @@ fn adopt_buffers(
     col: &mut crate::column::Column,
     keep: &KeepAlive,
 ) -> Option<Result<(), Refused>> {
-    let owner = || -> Box<dyn Send + Sync> { Box::new(Arc::clone(keep)) };
+    let owner = || Arc::clone(keep);
     let dtype = field.dtype;
     if input.len == 0 {
         return None;

@@ -13,7 +13,7 @@ mod import;
 pub use export::{export_columns, export_schema};
 pub use ffi::{ArrowArray, ArrowSchema};
 pub use format::{format, format_name};
-pub use import::{check_struct_schema, import_struct, KeepAlive};
+pub use import::{check_struct_schema, import_struct};
 
 #[cfg(test)]
 mod tests;

@@ -26,13 +26,17 @@ macro_rules! native {
 }
 native!(f64, f32, i8, i16, i32, i64, u8, u16, u32, u64, bool);
 
+/// What keeps foreign memory alive while buffers read it in place (an Arrow producer's array,
+/// a Python buffer): dropped with the last buffer or snapshot using it.
+pub type KeepAlive = Arc<dyn Send + Sync>;
+
 /// One allocation, freed when the last buffer or snapshot using it goes away: ours (from the
 /// global allocator), or memory another library owns (an Arrow producer's buffer), which
 /// `owner` keeps alive and which is never written, resized or freed here.
 struct Alloc {
     ptr: NonNull<u8>,
     layout: Layout,
-    owner: Option<Box<dyn Send + Sync>>,
+    owner: Option<KeepAlive>,
 }
 
 // SAFETY: `Alloc` is plain memory. It is written only through the single `Buffer` that owns it
@@ -165,11 +169,7 @@ impl<T: Native> Buffer<T> {
     /// # Safety
     /// `ptr` must be aligned for `T` and point to `len` initialised elements that stay valid,
     /// and unwritten by anyone, as long as `owner` lives.
-    pub unsafe fn adopt(
-        ptr: NonNull<T>,
-        len: usize,
-        owner: Box<dyn Send + Sync>,
-    ) -> Result<Self, AllocError> {
+    pub unsafe fn adopt(ptr: NonNull<T>, len: usize, owner: KeepAlive) -> Result<Self, AllocError> {
         let layout = Layout::array::<T>(len).map_err(|_| AllocError)?;
         Ok(Buffer {
             alloc: Arc::new(Alloc {
@@ -586,7 +586,7 @@ mod tests {
         let ptr = NonNull::new(owner.0.as_ptr().cast_mut()).unwrap();
         // SAFETY: the Vec's elements stay where they are while the owner holds the Vec, and
         // nothing else writes them.
-        let b = unsafe { Buffer::adopt(ptr, values.len(), Box::new(owner)) }.unwrap();
+        let b = unsafe { Buffer::adopt(ptr, values.len(), Arc::new(owner)) }.unwrap();
         (b, dropped)
     }
 

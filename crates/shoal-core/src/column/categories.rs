@@ -243,6 +243,37 @@ impl Categories {
         .map_err(Refused::oom)
     }
 
+    /// Takes `codes` (for instance adopted foreign memory) as the rows of this empty category,
+    /// whose codes index `words` (a pickled dictionary): only where that needs no translation —
+    /// `words` in order are this category's own dictionary (an open one takes them, a closed
+    /// one must already list them so) and `codes` have its code type, each within `words`.
+    /// `false` otherwise: the caller translates instead (an open dictionary may have taken
+    /// some of the words).
+    pub fn adopt_codes(&mut self, words: &Strings, codes: Fixed) -> bool {
+        let in_order = (0..words.len())
+            .all(|i| words.get(i).and_then(|w| self.code_of(w).ok()) == Some(i as u32));
+        if !self.is_empty() || !in_order || self.values.len() != words.len() {
+            return false;
+        }
+        let n = words.len();
+        let in_range = match &codes {
+            Fixed::U8(b) if self.codes.dtype() == DType::U8 => {
+                b.as_slice().iter().all(|&c| usize::from(c) < n)
+            }
+            Fixed::U16(b) if self.codes.dtype() == DType::U16 => {
+                b.as_slice().iter().all(|&c| usize::from(c) < n)
+            }
+            Fixed::U32(b) if self.codes.dtype() == DType::U32 => {
+                b.as_slice().iter().all(|&c| (c as usize) < n)
+            }
+            _ => false,
+        };
+        if in_range {
+            self.codes = codes;
+        }
+        in_range
+    }
+
     /// Inserts a row at `i` (as `push` for values outside the dictionary).
     pub fn insert(&mut self, i: usize, value: &[u8]) -> Result<(), Problem> {
         let code = self.code_of(value)?;

@@ -89,17 +89,18 @@ impl Fixed {
         }
     }
 
-    /// `len` values of `dtype` (numeric; not bool, whose Arrow layout is bits) read in place
-    /// from foreign memory at `ptr` that `owner` keeps alive (see [`Buffer::adopt`]); `None`
-    /// for other types or a length no allocation can have.
+    /// `len` values of `dtype` (a fixed-width storage type) read in place from foreign memory
+    /// at `ptr` that `owner` keeps alive (see [`Buffer::adopt`]); `None` for other types or a
+    /// length no allocation can have.
     ///
     /// # Safety
-    /// As for [`Buffer::adopt`], for elements of `dtype`'s storage type.
+    /// As for [`Buffer::adopt`], for elements of `dtype`'s storage type (for bool: bytes that
+    /// are all 0 or 1).
     pub unsafe fn adopt(
         dtype: DType,
         ptr: std::ptr::NonNull<u8>,
         len: usize,
-        owner: Box<dyn Send + Sync>,
+        owner: crate::buffer::KeepAlive,
     ) -> Option<Fixed> {
         macro_rules! adopt {
             ($variant:ident) => {
@@ -118,6 +119,7 @@ impl Fixed {
             DType::U16 => adopt!(U16),
             DType::U32 => adopt!(U32),
             DType::U64 => adopt!(U64),
+            DType::Bool => adopt!(Bool),
             _ => return None,
         })
     }

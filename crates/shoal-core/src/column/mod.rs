@@ -633,6 +633,14 @@ impl Column {
         true
     }
 
+    /// As [`Column::adopt_fixed`], for a category's codes (see [`Categories::adopt_codes`]).
+    pub fn adopt_codes(&mut self, words: &Strings, codes: Fixed) -> bool {
+        match &mut self.values {
+            Values::Cat(c) if self.validity.is_none() => c.adopt_codes(words, codes),
+            _ => false,
+        }
+    }
+
     /// Appends category rows by value (for imports); on error nothing is appended and the
     /// error names the offending row (counted from the first appended).
     pub fn extend_categories<'a>(

@@ -1,8 +1,11 @@
 //! A column as bytes and back: the buffers pickling ships ([`ColumnSnapshot::parts`]) and
 //! [`Column::from_parts`], which rebuilds a column from them and checks everything.
 
-use super::{Column, ColumnSnapshot, SnapshotData, Strings};
-use crate::buffer::Snapshot;
+use std::mem::{align_of, size_of};
+use std::ptr::NonNull;
+
+use super::{Column, ColumnSnapshot, Fixed, SnapshotData, Strings};
+use crate::buffer::{Buffer, KeepAlive, Snapshot};
 use crate::dtype::DType;
 
 fn offset_bytes(offsets: &Snapshot<i32>) -> &[u8] {
@@ -86,6 +89,92 @@ impl Column {
         }
         Some(c)
     }
+}
+
+impl Column {
+    /// As [`Column::from_parts`], but reading the parts in place where their layout is the
+    /// column's own (no nulls, aligned, a category's dictionary in its own order), `keep[i]`
+    /// keeping `parts[i]` alive; the same checks, and the copying path otherwise. The first
+    /// write copies.
+    ///
+    /// # Safety
+    /// Each `parts[i]` must stay valid, and unwritten by anyone, as long as `keep[i]` lives.
+    pub unsafe fn from_parts_in_place(
+        field: &crate::dtype::Field,
+        parts: &[&[u8]],
+        validity: Option<&[u8]>,
+        len: usize,
+        keep: &[KeepAlive],
+    ) -> Option<Column> {
+        if validity.is_none() && keep.len() == parts.len() && len > 0 {
+            // SAFETY: guaranteed by the caller.
+            if let Some(c) = unsafe { adopt_parts(field, parts, len, keep) } {
+                return Some(c);
+            }
+        }
+        Column::from_parts(field, parts, validity, len)
+    }
+}
+
+/// The `len` elements of `T` that `bytes` holds, as an adoptable pointer: `None` unless the
+/// length is exact and the address aligned.
+fn elements<T>(bytes: &[u8], len: usize) -> Option<NonNull<T>> {
+    let exact = bytes.len() == len.checked_mul(size_of::<T>())?;
+    let aligned = bytes.as_ptr() as usize % align_of::<T>() == 0;
+    (exact && aligned).then(|| NonNull::from(bytes).cast::<T>())
+}
+
+/// A null-free column whose buffers are `parts` themselves, checked as `from_parts` checks
+/// them; `None` if any check or the layout says otherwise.
+///
+/// # Safety
+/// As for [`Column::from_parts_in_place`].
+unsafe fn adopt_parts(
+    field: &crate::dtype::Field,
+    parts: &[&[u8]],
+    len: usize,
+    keep: &[KeepAlive],
+) -> Option<Column> {
+    let mut c = Column::for_field(field);
+    let adopted = match (field.dtype, parts) {
+        (DType::Str | DType::Bytes, [offsets, data]) => {
+            let ptr = elements::<i32>(offsets, len + 1)?;
+            // SAFETY: `len + 1` aligned i32s that `keep[0]` keeps valid and unwritten.
+            let offsets = unsafe { Buffer::adopt(ptr, len + 1, keep[0].clone()) }.ok()?;
+            let ptr = elements::<u8>(data, data.len())?;
+            // SAFETY: the bytes that `keep[1]` keeps valid and unwritten.
+            let data = unsafe { Buffer::adopt(ptr, data.len(), keep[1].clone()) }.ok()?;
+            let strings = Strings::adopt(offsets, data, field.dtype == DType::Str).ok()?;
+            c.adopt_strings(strings)
+        }
+        (DType::Category, [codes, offsets, data]) => {
+            let words = Strings::collect_arrow(&i32s(offsets)?, data, true).ok()?;
+            let code_type = c.code_type()?;
+            let width = code_type.itemsize();
+            let ptr = elements::<u8>(codes, len * width)?;
+            if ptr.as_ptr() as usize % width != 0 {
+                return None;
+            }
+            // SAFETY: `len` aligned codes of the column's code type that `keep[0]` keeps
+            // valid and unwritten (each checked within the dictionary before use).
+            let codes = unsafe { Fixed::adopt(code_type, ptr, len, keep[0].clone()) }?;
+            c.adopt_codes(&words, codes)
+        }
+        (fixed, [data]) if fixed.is_fixed() => {
+            let width = fixed.itemsize();
+            let ptr = elements::<u8>(data, len * width)?;
+            let bools_ok = fixed != DType::Bool || data.iter().all(|&b| b <= 1);
+            if ptr.as_ptr() as usize % width != 0 || !bools_ok || !temporal_in_range(fixed, data) {
+                return None;
+            }
+            // SAFETY: `len` aligned values of the storage type (bools checked 0 or 1) that
+            // `keep[0]` keeps valid and unwritten.
+            let values = unsafe { Fixed::adopt(fixed, ptr, len, keep[0].clone()) }?;
+            c.adopt_fixed(values)
+        }
+        _ => false,
+    };
+    (adopted && c.len() == len).then_some(c)
 }
 
 impl ColumnSnapshot {

@@ -2,7 +2,9 @@
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple, PyType};
-use shoal_core::{Column, Table};
+use std::sync::Arc;
+
+use shoal_core::{Column, KeepAlive, Table};
 
 use crate::errors::ShoalError;
 use crate::rawbuffer::PyRawBuffer;
@@ -100,9 +102,17 @@ pub fn _table_from_buffers(
     for (field, (parts, validity, len)) in s.core.fields().iter().zip(&columns) {
         let held = parts
             .iter()
-            .map(pyo3::buffer::PyUntypedBuffer::get)
+            .map(|p| pyo3::buffer::PyUntypedBuffer::get(p).map(Arc::new))
             .collect::<PyResult<Vec<_>>>()?;
-        let bytes: Option<Vec<&[u8]>> = held.iter().map(contiguous_bytes).collect();
+        let bytes: Option<Vec<&[u8]>> = held.iter().map(|b| contiguous_bytes(b)).collect();
+        // `bytes` objects (what an in-band pickle holds) never change, so columns can read
+        // them in place; other buffers (out of band: the caller's) are copied.
+        let immutable = parts.iter().all(|p| p.is_exact_instance_of::<PyBytes>());
+        let keep: Vec<KeepAlive> = if immutable {
+            held.iter().map(|b| Arc::clone(b) as KeepAlive).collect()
+        } else {
+            Vec::new()
+        };
         let validity_buf = if validity.is_none() {
             None
         } else {
@@ -113,7 +123,9 @@ pub fn _table_from_buffers(
             None => None,
         };
         let column = bytes
-            .and_then(|b| Column::from_parts(field, &b, bits, *len))
+            // SAFETY: with `keep`, each part is a `bytes` object (immutable) whose buffer view
+            // `keep` holds, so its bytes stay valid and unwritten while `keep` lives.
+            .and_then(|b| unsafe { Column::from_parts_in_place(field, &b, bits, *len, &keep) })
             .ok_or_else(|| corrupt(format!("column '{}' is corrupt", field.name)))?;
         built.push(column);
     }
