@@ -580,7 +580,13 @@ fn offsets_in_bulk<O: Copy + Into<i64>>(
     if validity.is_some() && (0..input.len).any(null_with_bytes) {
         return None;
     }
-    let end = offsets.iter().map(|&o| o.into()).max().unwrap_or(0).max(0);
+    // Checked before any slice is made: the data buffer is only known to reach the last
+    // offset of offsets that never decrease (the per-row path names what is wrong).
+    let monotone = offsets.windows(2).all(|w| w[0].into() <= w[1].into());
+    if !monotone || offsets.first().is_none_or(|&o| o.into() < 0) {
+        return None;
+    }
+    let end = offsets.last().map_or(0, |&o| o.into());
     let Ok(data) = input.buffer(2) else {
         return None;
     };
@@ -590,8 +596,8 @@ fn offsets_in_bulk<O: Copy + Into<i64>>(
     let data = if end == 0 {
         &[][..]
     } else {
-        // SAFETY: a utf8/binary array's data buffer holds at least its largest offset's bytes
-        // (the `Input` invariant; the offsets themselves are checked by the column).
+        // SAFETY: a utf8/binary array's data buffer holds at least its last offset's bytes
+        // (the `Input` invariant), and the offsets never decrease (checked above).
         unsafe { std::slice::from_raw_parts(data, end as usize) }
     };
     Some(col.extend_from_offsets(offsets, data))

@@ -295,12 +295,28 @@ impl Fixed {
     /// A new column holding copies of the given rows, in order (each must be in range); a
     /// refused allocation is an error.
     pub fn take(&self, rows: impl ExactSizeIterator<Item = usize>) -> Result<Fixed, AllocError> {
-        let mut out = Fixed::new(self.dtype());
-        out.try_reserve(rows.len())?;
-        for i in rows {
-            out.push(self.get(i).expect("row index in range"));
+        fn gather<T: crate::buffer::Native>(
+            b: &Buffer<T>,
+            rows: impl ExactSizeIterator<Item = usize>,
+        ) -> Result<Buffer<T>, AllocError> {
+            let values = b.as_slice();
+            let mut out = Buffer::new();
+            out.try_extend(rows.map(|i| values[i]))?;
+            Ok(out)
         }
-        Ok(out)
+        Ok(match self {
+            Fixed::F64(b) => Fixed::F64(gather(b, rows)?),
+            Fixed::F32(b) => Fixed::F32(gather(b, rows)?),
+            Fixed::I8(b) => Fixed::I8(gather(b, rows)?),
+            Fixed::I16(b) => Fixed::I16(gather(b, rows)?),
+            Fixed::I32(b) => Fixed::I32(gather(b, rows)?),
+            Fixed::I64(b) => Fixed::I64(gather(b, rows)?),
+            Fixed::U8(b) => Fixed::U8(gather(b, rows)?),
+            Fixed::U16(b) => Fixed::U16(gather(b, rows)?),
+            Fixed::U32(b) => Fixed::U32(gather(b, rows)?),
+            Fixed::U64(b) => Fixed::U64(gather(b, rows)?),
+            Fixed::Bool(b) => Fixed::Bool(gather(b, rows)?),
+        })
     }
 
     /// An immutable snapshot of the current values.

@@ -253,8 +253,33 @@ impl Strings {
 
     /// A new column holding copies of the given rows, in order (each must be in range; rows
     /// may repeat, so the copy can pass the 2 GiB limit: an error, as a refused allocation).
-    pub fn take(&self, rows: impl ExactSizeIterator<Item = usize>) -> Result<Strings, Problem> {
-        Strings::collect(rows.map(|i| self.get(i).expect("row in range")))
+    pub fn take(
+        &self,
+        rows: impl ExactSizeIterator<Item = usize> + Clone,
+    ) -> Result<Strings, Problem> {
+        let bytes: usize = rows.clone().map(|i| self.value_len(i)).sum();
+        if bytes > MAX_DATA {
+            return Err(Problem::TooMuchData);
+        }
+        let mut s = Strings::new();
+        s.reserve_exact_fallibly(rows.len(), bytes)?;
+        for i in rows {
+            s.push(self.get(i).expect("row in range"))?;
+        }
+        Ok(s)
+    }
+
+    /// The length of row `i`'s value (`i < len`).
+    fn value_len(&self, i: usize) -> usize {
+        self.get(i).map_or(0, <[u8]>::len)
+    }
+
+    /// Room for `rows` more rows holding `bytes` more bytes; a refused allocation is an error.
+    fn reserve_exact_fallibly(&mut self, rows: usize, bytes: usize) -> Result<(), Problem> {
+        self.offsets
+            .try_reserve(rows)
+            .and_then(|()| self.data.try_reserve(bytes))
+            .map_err(|_| Problem::OutOfMemory)
     }
 
     /// Inserts before row `i` (O(n)).

@@ -86,11 +86,22 @@ unsafe extern "C" fn append_fast(
 /// `t.append(v0, v1, ...)` with one value per field: each checked straight into its column.
 #[inline(never)]
 fn push_positional(py: Python<'_>, this: &PyTable, argv: &[*mut ffi::PyObject]) -> PyResult<()> {
-    let schema = this.schema.get();
     let mut st = this.write()?;
+    push_values(py, this.schema.get(), &mut st.inner, argv)
+}
+
+/// Appends one row given as one value per field (`argv`, borrowed references live for the
+/// call), each checked straight into its column; on error nothing is appended.
+#[inline]
+pub(super) fn push_values(
+    py: Python<'_>,
+    schema: &PySchema,
+    table: &mut Table,
+    argv: &[*mut ffi::PyObject],
+) -> PyResult<()> {
     // First with values that need no conversion, keeping (large) error values off the hot
     // path; any miss or refusal undoes the row and takes the general path below.
-    let fast = st.inner.push_with(
+    let fast = table.push_with(
         |f, _| {
             // SAFETY: `f < argv.len()` (one value per field); the reference is live for the
             // whole call, which is as long as any text borrowed from it is used.
@@ -102,7 +113,7 @@ fn push_positional(py: Python<'_>, this: &PyTable, argv: &[*mut ffi::PyObject]) 
     if fast.is_ok() {
         return Ok(());
     }
-    push_converted(py, schema, &mut st.inner, argv)
+    push_converted(py, schema, table, argv)
 }
 
 #[cold]

@@ -19,6 +19,7 @@ mod iter;
 mod pickle;
 mod repr;
 mod sequence;
+mod sort;
 mod subscript;
 
 pub use fast_append::install_fast_append;

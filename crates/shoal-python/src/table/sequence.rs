@@ -10,6 +10,7 @@ use crate::errors::{RecordNames, Result, ShoalError};
 use crate::record;
 use crate::schema::PySchema;
 
+use super::fast_append::push_values;
 use super::{row_objects, PyTable};
 
 impl PyTable {
@@ -102,6 +103,25 @@ pub(crate) fn bind_call(
     schema.bind_args(args, kwargs, Some(row), out)
 }
 
+/// The items of an exact tuple holding one value per field (what `append(*values)` gets),
+/// as borrowed references that live as long as `item`: the fast path of `extend`. `None` for
+/// anything else, including a 1-tuple holding a record, which the general path reads as one.
+fn exact_values<'a>(item: &'a Bound<'_, PyAny>, fields: usize) -> Option<&'a [*mut ffi::PyObject]> {
+    let tuple = item.cast_exact::<PyTuple>().ok()?;
+    if tuple.len() != fields || (fields == 1 && maybe_record_value(&tuple.get_item(0).ok()?)) {
+        return None;
+    }
+    // SAFETY: an exact tuple's items are `len` live references in `ob_item`, owned by the
+    // tuple, which `item` keeps alive (tuples never change their items once shared).
+    let items = unsafe {
+        (*tuple.as_ptr().cast::<ffi::PyTupleObject>())
+            .ob_item
+            .as_ptr()
+    };
+    // SAFETY: as above: `len` initialised pointers from `items`.
+    Some(unsafe { std::slice::from_raw_parts(items, fields) })
+}
+
 #[pymethods]
 impl PyTable {
     /// Appends one record: `t.append(1.0, 2.0)`, `t.append(x=1.0)` or `t.append(Point(...))`.
@@ -131,6 +151,10 @@ impl PyTable {
         let result = (|| -> Result<()> {
             for (k, item) in rows.try_iter()?.enumerate() {
                 let item = item?;
+                if let Some(values) = exact_values(&item, schema.len()) {
+                    push_values(py, schema, &mut st.inner, values)?;
+                    continue;
+                }
                 st.scratch.clear();
                 let current = Some((slf.as_ptr(), &st.inner));
                 schema.bind_item(&item, start + k, current, &mut st.scratch)?;
@@ -354,14 +378,10 @@ impl PyTable {
                 None => PyTuple::new(py, row_objects(slf, i)?)?.into_any(),
             })?;
         }
-        let kwargs = PyDict::new(py);
-        kwargs.set_item("key", keys.getattr("__getitem__")?)?;
-        kwargs.set_item("reverse", reverse)?;
-        let sorted = py.import("builtins")?.getattr("sorted")?.call(
-            (pyo3::types::PyRange::new(py, 0, n as isize)?,),
-            Some(&kwargs),
-        )?;
-        let order: Vec<usize> = sorted.extract()?;
+        let order = match key {
+            Some(_) => super::sort::stable_order(&keys, reverse)?,
+            None => super::sort::python_order(&keys, reverse)?,
+        };
         let mut st = this.write()?;
         if st.inner.version() != version || st.inner.len() != n {
             return Err(ShoalError::Changed {
