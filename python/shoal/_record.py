@@ -225,14 +225,22 @@ class RecordMeta(type):
         if frozen is False and inherited:
             raise TypeError(f"{name}: cannot make a mutable subclass of a frozen record")
         is_frozen = bool(frozen) or inherited
-        # String annotations (PEP 563) may name things local to the function defining the
-        # class, as dataclasses users expect to work; resolve them in that frame too.
-        caller = sys._getframe(1).f_locals
-        _install_schema(cls, is_frozen, dict(caller))
+        frame = sys._getframe(1)
+        try:
+            _install_schema(cls, is_frozen, None)
+        except NameError:
+            # String annotations (PEP 563) may name things local to the function defining
+            # the class, as dataclasses users expect to work; resolve them in that frame too.
+            # Only then: reading `f_locals` snapshots every local of the frame, and before
+            # CPython 3.13 the frame keeps that snapshot (and so every object a local then
+            # held, even after `del`) until it returns.
+            _install_schema(cls, is_frozen, dict(frame.f_locals))
+        finally:
+            del frame
         return cls
 
 
-def _install_schema(cls: type, frozen: bool, localns: dict[str, Any]) -> None:
+def _install_schema(cls: type, frozen: bool, localns: dict[str, Any] | None) -> None:
     hints = typing.get_type_hints(cls, localns=localns, include_extras=True)
     specs = []
     seen_default = None

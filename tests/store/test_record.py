@@ -2,6 +2,8 @@
 
 import copy
 import dataclasses
+import enum
+import gc
 import pickle
 from typing import ClassVar
 
@@ -229,3 +231,34 @@ def test_pickle_and_copy():
     assert copy.copy(p) == p
     assert copy.deepcopy(p) == p
     assert copy.copy(p) is not p
+
+
+def test_defining_a_record_in_a_function_keeps_none_of_its_locals_alive():
+    # Reading the defining frame's f_locals (for PEP 563 string annotations) snapshots every
+    # local, and before CPython 3.13 the frame keeps the snapshot until it returns: a table
+    # deleted after a class definition stayed in memory. Now only a NameError reads them.
+    import weakref
+
+    class Big:
+        pass
+
+    big = Big()
+    alive = weakref.ref(big)
+
+    class Local(shoal.Record):
+        x: float
+
+    del big
+    gc.collect()
+    assert alive() is None
+    assert Local(1.0).x == 1.0
+
+
+def test_string_annotations_may_still_name_the_functions_locals():
+    class Inner(enum.Enum):
+        A = "a"
+
+    class Uses(shoal.Record):
+        kind: "Inner"  # a string, as under `from __future__ import annotations`
+
+    assert Uses(Inner.A).kind is Inner.A

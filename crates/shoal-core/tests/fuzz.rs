@@ -196,7 +196,7 @@ proptest! {
         let mut cols = vec![Column::for_field(&schema.fields()[0])];
         // SAFETY: the structs are valid as far as the C interface can say: every buffer has the
         // size its format and length promise; only contents were corrupted.
-        if unsafe { import_struct(&schema, &s, &a, &mut cols, None) }.is_ok() {
+        if unsafe { import_struct(&schema, &s, &a, &mut cols, false) }.is_ok() {
             let mut c = cols.pop().expect("one column");
             check_accepted(&field, &mut c, rows.len())?;
         }

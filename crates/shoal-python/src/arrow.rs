@@ -12,7 +12,7 @@ use pyo3::types::PyCapsule;
 use shoal_core::arrow::{
     check_struct_schema, export_columns, export_schema, import_struct, ArrowArray, ArrowSchema,
 };
-use shoal_core::{Column, ColumnSnapshot, DType, KeepAlive, Schema};
+use shoal_core::{Column, ColumnSnapshot, DType, Schema};
 
 /// An exported struct for a capsule: raw pointers inside, owned by the struct's release callback.
 struct Owned<T>(T);
@@ -220,18 +220,8 @@ impl<T: ReleaseCallback> Drop for Released<T> {
     }
 }
 
-/// A batch taken from its producer, released when the last column reading its buffers in
-/// place goes away (the owner `import_struct` adopts buffers under).
-struct Batch(Released<ArrowArray>);
-
-// SAFETY: the batch is only read (Arrow data is immutable once handed over) and released once,
-// from whichever thread drops the last reference; arrow-rs treats imported arrays the same way
-// (its `FFI_ArrowArray` is `Send + Sync`). Tables are dropped with the GIL held in practice.
-unsafe impl Send for Batch {}
-// SAFETY: as above: shared references only read the struct.
-unsafe impl Sync for Batch {}
-
-/// Imports one batch, keeping it alive beside the columns that adopt its buffers.
+/// Imports one batch, moving out the children whose buffers columns adopt; the rest of the
+/// batch is released when `batch` drops, right after.
 ///
 /// # Safety
 /// `arrow_schema` and `batch` must be a schema and array handed over together by a producer.
@@ -242,10 +232,8 @@ unsafe fn import_batch(
     columns: &mut [Column],
     record: &str,
 ) -> PyResult<()> {
-    let batch = Arc::new(Batch(batch));
-    let keep: KeepAlive = batch.clone();
-    // SAFETY: guaranteed by the caller; `keep` owns the array, whose buffers nobody writes.
-    unsafe { import_struct(schema, arrow_schema, &batch.0 .0, columns, Some(&keep)) }
+    // SAFETY: guaranteed by the caller; we own `batch` and release it when it drops below.
+    unsafe { import_struct(schema, arrow_schema, &batch.0, columns, true) }
         .map_err(|e| import_error(e, record))
 }
 

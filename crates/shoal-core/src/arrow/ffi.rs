@@ -86,3 +86,41 @@ impl ArrowArray {
         }
     }
 }
+
+/// A child array moved out of its parent (the C Data Interface's "moving child arrays", meant
+/// for keeping only some columns alive): set once the import has finished with it, released
+/// when the last buffer reading it in place goes away. Empty if the import failed first.
+#[derive(Default)]
+pub(crate) struct MovedChild(std::sync::OnceLock<ArrowArray>);
+
+// SAFETY: the moved array is only read through the buffers adopted from it, and released once,
+// from whichever thread drops the last reference; the specification has release callbacks
+// free their own data, tied to no thread (arrow-rs's `FFI_ArrowArray` is `Send + Sync` on the
+// same grounds). Tables are dropped with the GIL held in practice.
+unsafe impl Send for MovedChild {}
+// SAFETY: as above: shared references only read it.
+unsafe impl Sync for MovedChild {}
+
+impl MovedChild {
+    /// Takes ownership of `child`, which the caller has detached from its parent.
+    pub(crate) fn hold(&self, child: ArrowArray) {
+        if let Err(mut refused) = self.0.set(child) {
+            release(&mut refused);
+        }
+    }
+}
+
+impl Drop for MovedChild {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            release(&mut child);
+        }
+    }
+}
+
+fn release(a: &mut ArrowArray) {
+    if let Some(release) = a.release {
+        // SAFETY: a live array we own, released exactly once (its release is then null).
+        unsafe { release(a) };
+    }
+}

@@ -3,7 +3,7 @@
 
 use std::ffi::c_char;
 
-use super::ffi::{ArrowArray, ArrowSchema};
+use super::ffi::{ArrowArray, ArrowSchema, MovedChild};
 use super::format::{field_type_name, fixed_format, format_name, unit_factor};
 use std::ptr::NonNull;
 use std::sync::Arc;
@@ -198,21 +198,23 @@ fn malformed(detail: &str) -> Error {
 /// name), checking every value. On error the columns may hold part of the batch: callers build
 /// into fresh columns and drop them on error.
 ///
-/// With `keep`, an empty column takes the producer's buffers without copying where their
+/// With `adopt`, an empty column takes the producer's buffers without copying where their
 /// layout is shoal's own (numbers, and text with i32 offsets, with no nulls), after the same
-/// checks; `keep` then lives as long as any column or snapshot reading them, and the first
-/// write copies.
+/// checks: that child array is moved out of the struct (the specification's "moving child
+/// arrays") and released when the last column or snapshot reading it goes; the first write
+/// copies. The other children stay with the struct, which the caller must then release at
+/// once, so only the adopted columns' memory stays alive.
 ///
 /// # Safety
 /// `arrow_schema` and `array` must be valid, unreleased C Data Interface structs describing
-/// the same data (as a producer hands them over). With `keep`, the array's buffers must stay
-/// valid and unwritten as long as `keep` lives (it owns the array).
+/// the same data (as a producer hands them over). With `adopt`, the caller must own `array`
+/// and release it right after this call.
 pub unsafe fn import_struct(
     schema: &Schema,
     arrow_schema: &ArrowSchema,
     array: &ArrowArray,
     columns: &mut [crate::column::Column],
-    keep: Option<&KeepAlive>,
+    adopt: bool,
 ) -> Result<(), Error> {
     // SAFETY: a valid schema's format is a C string (guaranteed by the caller).
     let format = unsafe { c_str(arrow_schema.format) };
@@ -240,7 +242,25 @@ pub unsafe fn import_struct(
                 field: field.name.clone(),
             });
         };
-        import_column(field, &top.child(i, len, offset)?, col, keep)?;
+        let owner = adopt.then(|| Arc::new(MovedChild::default()));
+        let keep = owner.as_ref().map(|o| -> KeepAlive { o.clone() });
+        import_column(field, &top.child(i, len, offset)?, col, keep.as_ref())?;
+        drop(keep);
+        if let Some(owner) = owner.filter(|o| Arc::strong_count(o) > 1) {
+            // SAFETY: `i` is below the child count (found above), so the slot is inside the
+            // array of child pointers.
+            let slot = unsafe { array.children.add(i) };
+            // SAFETY: the slot holds a pointer to a valid child array; nothing borrows the
+            // child any more (its `Input` is gone).
+            let slot = unsafe { *slot };
+            // SAFETY: the slot points to a valid child array; we take the struct (its release
+            // moves with it) ...
+            let child = unsafe { std::ptr::read(slot) };
+            // SAFETY: ... and mark the parent's copy released, so the parent's release leaves
+            // this child to us (the specification's "moving child arrays").
+            unsafe { (*slot).release = None };
+            owner.hold(child);
+        }
     }
     Ok(())
 }

@@ -88,19 +88,40 @@ fn export_shares_buffers_and_releases_cleanly() {
 }
 
 #[test]
+fn adopted_children_outlive_their_parent_and_the_exporting_table() {
+    let mut t = sample();
+    let expected = t.clone();
+    let (mut s, mut a) = export(&mut t);
+    let mut cols: Vec<Column> = t.schema().fields().iter().map(Column::for_field).collect();
+    // SAFETY: a schema and array we exported together, which we own and release right after.
+    unsafe { import_struct(t.schema(), &s, &a, &mut cols, true) }.unwrap();
+    // SAFETY: releasing our own export once; the adopted children were moved out of it.
+    unsafe {
+        (a.release.unwrap())(&mut a);
+        (s.release.unwrap())(&mut s);
+    }
+    drop(t);
+    let mut back = Table::from_columns(Arc::clone(expected.schema()), cols).unwrap();
+    assert!(back.values_eq(&expected));
+    back.set_cell(0, 0, Datum::Num(Scalar::F64(-1.0))).unwrap(); // copies first
+    assert_eq!(back.columns()[0].f64_at(0), Some(-1.0));
+    assert_eq!(back.columns()[0].f64_at(1), Some(1.0));
+}
+
+#[test]
 fn import_round_trips_and_refuses_bad_input() {
     let mut t = sample();
     let (mut s, mut a) = export(&mut t);
     let mut cols: Vec<Column> = t.schema().fields().iter().map(Column::for_field).collect();
     // SAFETY: a schema and array we exported together.
-    unsafe { import_struct(t.schema(), &s, &a, &mut cols, None) }.unwrap();
+    unsafe { import_struct(t.schema(), &s, &a, &mut cols, false) }.unwrap();
     let back = Table::from_columns(Arc::clone(t.schema()), cols).unwrap();
     assert!(back.values_eq(&t));
     // A non-optional field refuses the nulls of the name column.
     let strict = Schema::new(vec![Field::new("name", DType::Str)]).unwrap();
     let mut cols = vec![Column::for_field(&strict.fields()[0])];
     // SAFETY: as above.
-    let err = unsafe { import_struct(&strict, &s, &a, &mut cols, None) }.unwrap_err();
+    let err = unsafe { import_struct(&strict, &s, &a, &mut cols, false) }.unwrap_err();
     assert_eq!(
         err,
         Error::Nulls {
@@ -121,7 +142,7 @@ fn import_round_trips_and_refuses_bad_input() {
         *slot = offsets.as_ptr().cast();
         let schema = Schema::new(vec![Field::new("name", DType::Str).optional()]).unwrap();
         let mut cols = vec![Column::for_field(&schema.fields()[0])];
-        let err = import_struct(&schema, &s, &a, &mut cols, None).unwrap_err();
+        let err = import_struct(&schema, &s, &a, &mut cols, false).unwrap_err();
         assert!(matches!(err, Error::Malformed { .. }), "{err:?}");
         *slot = original;
         (s.release.unwrap())(&mut s);
@@ -179,7 +200,7 @@ fn import_one(field: Field, s: &ArrowSchema, a: &ArrowArray) -> Result<Column, E
     let mut cols = vec![Column::for_field(&schema.fields()[0])];
     // SAFETY: the structs are well-formed as far as the C interface can tell; the importer
     // must find what is wrong with their contents.
-    unsafe { import_struct(&schema, s, a, &mut cols, None) }?;
+    unsafe { import_struct(&schema, s, a, &mut cols, false) }?;
     Ok(cols.pop().unwrap())
 }
 
