@@ -2,19 +2,27 @@
 the rich record (three floats, an int id, a unique 12-character name, a category of 8 values).
 
     python benches/bulk.py [--n 1000000] [--repeat 9] [--only from_arrow,pickle,...]
+    python benches/bulk.py --memory [--n 1000000]     # peak memory of each shoal operation
 
 Each case times shoal and its peer alternately, ``--repeat`` times; the ratio is the median over
 back-to-back pairs (a noisy neighbour slows both sides of a pair alike), the ns/row figures the
 best of each side. Both sides start from the same data, built once before timing. Prints
 markdown. Not part of the tests.
+
+``--memory`` runs each shoal operation once in a fresh process, after building its input:
+RSS from the OS (VmHWM reset through /proc/self/clear_refs just before), as the peak above
+the RSS before the operation and the RSS the result keeps.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
+import json
 import pickle
 import random
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -108,9 +116,10 @@ def cases(n: int) -> dict[str, tuple[Callable[[], object], Callable[[], object]]
         u.extend(tuples)
         return u
 
-    def shoal_sort() -> None:
+    def shoal_sort() -> object:
         u = t[:]
         u.sort(key=lambda r: r.x)
+        return u
 
     def slots_sort() -> None:
         u = slots[:]
@@ -134,12 +143,56 @@ def cases(n: int) -> dict[str, tuple[Callable[[], object], Callable[[], object]]
     }
 
 
+def status_kb(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    raise KeyError(field)
+
+
+def memory_case(name: str, n: int) -> dict[str, float]:
+    """Runs shoal's side of case `name` once; RSS before, peak during, kept after."""
+    ours, _ = cases(n)[name]
+    gc.collect()
+    before = status_kb("VmRSS")
+    Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS
+    result = ours()
+    peak = status_kb("VmHWM")
+    kept = status_kb("VmRSS")
+    del result
+    return {"peak": peak - before, "kept": kept - before}
+
+
+def memory_table(n: int, names: list[str]) -> None:
+    print(f"{n:,} rows, CPython {sys.version.split()[0]}, RSS from the OS, one process per row")
+    print()
+    print("| operation | peak above the input (MB) | kept by the result (MB) |")
+    print("|---|---:|---:|")
+    for name in names:
+        out = subprocess.run(
+            [sys.executable, __file__, "--memory-case", name, "--n", str(n)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        print(f"| {GOALS[name][1]} | {r['peak'] / 1e6:.1f} | {r['kept'] / 1e6:.1f} |", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=9)
     ap.add_argument("--only", default=",".join(GOALS))
+    ap.add_argument("--memory", action="store_true")
+    ap.add_argument("--memory-case")
     args = ap.parse_args()
+    if args.memory_case:
+        print(json.dumps(memory_case(args.memory_case, args.n)))
+        return
+    if args.memory:
+        memory_table(args.n, args.only.split(","))
+        return
     built = cases(args.n)
     print(f"{args.n:,} rows, CPython {sys.version.split()[0]}, process time, {args.repeat} pairs")
     print()

@@ -91,6 +91,18 @@ impl Table {
         }
     }
 
+    /// As [`Table::reserve`], but a refused allocation is an error naming the field (what
+    /// was reserved before it stays: room, not rows).
+    pub fn try_reserve(&mut self, additional: usize) -> Result<(), Error> {
+        for (field, c) in self.columns.iter_mut().enumerate() {
+            c.try_reserve(additional).map_err(|_| Error::OutOfMemory {
+                field: Some(field),
+                rows: additional,
+            })?;
+        }
+        Ok(())
+    }
+
     fn check_row(&self, row: usize) -> Result<(), Error> {
         if row < self.len {
             Ok(())

@@ -149,6 +149,15 @@ impl PyTable {
         let st = &mut *st;
         let start = st.inner.len();
         let result = (|| -> Result<()> {
+            // A list's or tuple's length is known: room for all of it at once, not the
+            // doubling growth that can leave a column with twice the room it needs.
+            let known = (rows.cast::<PyList>().map(|l| l.len()))
+                .or_else(|_| rows.cast::<PyTuple>().map(|t| t.len()));
+            if let Ok(n) = known {
+                st.inner
+                    .try_reserve(n)
+                    .map_err(|e| ShoalError::from_core(e, schema))?;
+            }
             for (k, item) in rows.try_iter()?.enumerate() {
                 let item = item?;
                 if let Some(values) = exact_values(&item, schema.len()) {
