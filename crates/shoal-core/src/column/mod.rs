@@ -5,11 +5,13 @@ mod categories;
 mod fixed;
 mod kernels;
 mod parts;
+mod permute;
 mod snapshot;
 mod strings;
 
 pub use categories::Categories;
 pub use fixed::{Fixed, FixedSnapshot};
+pub use permute::{is_permutation, Reordered, Scratch};
 pub use snapshot::{ColumnSnapshot, SnapshotData};
 pub use strings::Strings;
 

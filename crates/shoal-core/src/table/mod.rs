@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::column::{is_permutation, Scratch};
 use crate::column::{Column, ColumnSnapshot};
 use crate::dtype::Schema;
 use crate::dtype::{DType, Datum, Problem, Scalar, Value};
@@ -430,7 +431,23 @@ impl Table {
     /// A refused allocation is an error, nothing changed.
     pub fn permute(&mut self, order: &[usize]) -> Result<(), Error> {
         assert_eq!(order.len(), self.len, "permutation of the wrong length");
-        self.columns = self.taken(order.iter().copied())?;
+        let oom = |field| Error::OutOfMemory {
+            field,
+            rows: order.len(),
+        };
+        let permutation = is_permutation(order).ok_or(oom(None))?;
+        assert!(permutation, "not a permutation of the rows");
+        // Everything that can fail first, nothing reordered yet (see `Column::prepare_permute`).
+        let mut scratch = Scratch::try_new(order.len()).map_err(|_| oom(None))?;
+        let mut prepared = Vec::new();
+        for (field, c) in self.columns.iter_mut().enumerate() {
+            let p = c.prepare_permute(order);
+            prepared.push(p.map_err(|p| copy_error(&self.schema, field, order.len(), p))?);
+        }
+        // Nothing below allocates or fails: the table is reordered whole.
+        for (c, p) in self.columns.iter_mut().zip(prepared) {
+            c.finish_permute(p, order, &mut scratch);
+        }
         self.version += 1;
         Ok(())
     }
