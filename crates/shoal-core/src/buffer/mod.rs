@@ -282,11 +282,17 @@ impl<T: Native> Buffer<T> {
 
     /// As [`Buffer::reserve`], but an allocation failure (or a size no allocation can have) is
     /// an error, leaving the buffer unchanged: for sizes that come from outside.
+    #[inline]
     pub fn try_reserve(&mut self, additional: usize) -> Result<(), AllocError> {
-        let needed = self.len.checked_add(additional).ok_or(AllocError)?;
-        if needed <= self.cap {
-            return Ok(());
+        match self.len.checked_add(additional) {
+            Some(needed) if needed <= self.cap => Ok(()),
+            needed => self.try_grow(needed.ok_or(AllocError)?),
         }
+    }
+
+    /// Room for `needed` elements in all, doubling so appends are amortised O(1).
+    #[cold]
+    fn try_grow(&mut self, needed: usize) -> Result<(), AllocError> {
         let cap = needed.max(self.cap.saturating_mul(2)).max(8);
         match Arc::get_mut(&mut self.alloc) {
             Some(alloc) if alloc.owner.is_none() => {

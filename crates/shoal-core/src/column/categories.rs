@@ -122,6 +122,7 @@ impl Categories {
     }
 
     /// See [`Fixed::try_reserve`].
+    #[inline]
     pub fn try_reserve(&mut self, additional: usize) -> Result<(), AllocError> {
         self.codes.try_reserve(additional)
     }

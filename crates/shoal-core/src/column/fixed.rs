@@ -185,6 +185,7 @@ impl Fixed {
     }
 
     /// See [`Buffer::try_reserve`].
+    #[inline]
     pub fn try_reserve(&mut self, additional: usize) -> Result<(), AllocError> {
         dispatch!(self, b => b.try_reserve(additional))
     }
