@@ -2,13 +2,12 @@
 
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyTuple};
+use pyo3::types::{PyDict, PyFloat, PyInt, PyTuple};
 use shoal_core::Table;
 
 use crate::convert::{fast_cell, to_cell};
 use crate::schema::PySchema;
 
-use super::sequence::maybe_record_value;
 use super::PyTable;
 
 /// Installs `Table.append` as a METH_FASTCALL method: appends are the hot path of building a
@@ -172,4 +171,10 @@ fn append_slow(
         kwargs.set_item(name, value)?;
     }
     PyTable::append_args(table, &tuple, Some(&kwargs))
+}
+
+/// Whether a lone argument may be a record to copy (anything but an exact float or int): the
+/// rule that keeps `append(3.0)` on the fast path for a one-field record.
+pub(crate) fn maybe_record_value(arg: &Bound<'_, PyAny>) -> bool {
+    !(arg.is_exact_instance_of::<PyFloat>() || arg.is_exact_instance_of::<PyInt>())
 }

@@ -2,7 +2,7 @@
 
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyFloat, PyInt, PyList, PySlice, PyString, PyTuple};
+use pyo3::types::{PyDict, PyInt, PyList, PySlice, PyString, PyTuple};
 use shoal_core::{Datum, Table};
 
 use crate::column::{column_from_object, PyColumn};
@@ -10,7 +10,7 @@ use crate::errors::{RecordNames, Result, ShoalError};
 use crate::record;
 use crate::schema::PySchema;
 
-use super::fast_append::push_values;
+use super::fast_append::{maybe_record_value, push_values};
 use super::{row_objects, PyTable};
 
 impl PyTable {
@@ -440,8 +440,4 @@ impl PyTable {
 pub(crate) fn maybe_record(args: &Bound<'_, PyTuple>) -> bool {
     // SAFETY: called only when `args` has exactly one item.
     maybe_record_value(&unsafe { args.get_borrowed_item_unchecked(0) }.to_owned())
-}
-
-pub(crate) fn maybe_record_value(arg: &Bound<'_, PyAny>) -> bool {
-    !(arg.is_exact_instance_of::<PyFloat>() || arg.is_exact_instance_of::<PyInt>())
 }
