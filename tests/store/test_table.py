@@ -35,7 +35,7 @@ def test_len_index_negative_and_errors(points):
         points[10]
     with pytest.raises(IndexError):
         points[-11]
-    with pytest.raises(TypeError, match="integers, slices or field names"):
+    with pytest.raises(TypeError, match="integers, slices, field names, lists of rows or bool"):
         points[1.5]  # type: ignore[call-overload]
     with pytest.raises(KeyError, match="Point has no field 'z'"):
         points["z"]

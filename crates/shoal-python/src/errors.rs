@@ -440,7 +440,7 @@ impl From<ShoalError> for PyErr {
             ),
             ShoalError::Empty => PyIndexError::new_err("pop from an empty table"),
             ShoalError::BadKey { got } => PyTypeError::new_err(format!(
-                "table indices must be integers, slices or field names, not {got}"
+                "table indices must be integers, slices, field names, lists of rows or bool masks, not {got}"
             )),
             ShoalError::ColumnIndex { index, len } => PyIndexError::new_err(format!(
                 "column index {index} out of range for {len} values"

@@ -187,6 +187,28 @@ impl Categories {
         Ok(code)
     }
 
+    /// The code of `value` if the dictionary holds it (nothing added).
+    pub fn code_if_known(&self, value: &[u8]) -> Option<u32> {
+        self.lookup.get(value).copied()
+    }
+
+    /// Each code's rank among the dictionary's texts in byte order (UTF-8 keeps code point
+    /// order): what sorting by a category compares.
+    pub fn ranks(&self) -> Result<Vec<u32>, Problem> {
+        let n = self.values.len();
+        let mut by_text: Vec<usize> = Vec::new();
+        by_text
+            .try_reserve_exact(n)
+            .map_err(|_| Problem::OutOfMemory)?;
+        by_text.extend(0..n);
+        by_text.sort_by_key(|&c| self.values.get(c));
+        let mut ranks = vec![0u32; n];
+        for (rank, &code) in by_text.iter().enumerate() {
+            ranks[code] = rank as u32;
+        }
+        Ok(ranks)
+    }
+
     /// Appends a row by code (`code` must be in the dictionary).
     #[inline]
     pub fn push_code(&mut self, code: u32) {

@@ -4,6 +4,7 @@
 mod categories;
 mod fixed;
 mod kernels;
+mod order;
 mod parts;
 mod permute;
 mod snapshot;
@@ -11,6 +12,7 @@ mod strings;
 
 pub use categories::Categories;
 pub use fixed::{Fixed, FixedSnapshot};
+pub use order::SortKey;
 pub use permute::{is_permutation, Reordered, Scratch};
 pub use snapshot::{ColumnSnapshot, SnapshotData};
 pub use strings::Strings;

@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+mod select;
+
 use crate::column::{is_permutation, Scratch};
 use crate::column::{Column, ColumnSnapshot};
 use crate::dtype::Schema;

@@ -18,6 +18,7 @@ mod fast_append;
 mod iter;
 mod pickle;
 mod repr;
+mod select;
 mod sequence;
 mod sort;
 mod subscript;

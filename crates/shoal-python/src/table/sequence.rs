@@ -249,6 +249,9 @@ impl PyTable {
         if let Ok(slice) = key.cast::<PySlice>() {
             return Ok(Bound::new(py, Self::slice(slf, slice)?)?.into_any());
         }
+        if let Some(selected) = Self::select_key(slf, key) {
+            return Ok(Bound::new(py, selected?)?.into_any());
+        }
         let index: isize = key.extract().map_err(|_| match key.cast::<PyInt>() {
             // An int past isize (`t[2**63]`) is simply out of range.
             Ok(big) => ShoalError::RowIndex {
@@ -370,12 +373,26 @@ impl PyTable {
         Ok(())
     }
 
-    /// Sorts rows in place, stably, by `key(row)` (default: the row's values as a tuple), with
-    /// Python's own `sorted`, so keys compare exactly as they would in a list.
-    #[pyo3(signature = (*, key = None, reverse = false))]
-    fn sort(slf: &Bound<'_, Self>, key: Option<&Bound<'_, PyAny>>, reverse: bool) -> PyResult<()> {
+    /// Sorts rows in place, stably: `by` a field name or a list of them (compared in Rust on
+    /// the columns; nulls last), or `key(row)` (default: the row's values as a tuple), whose
+    /// keys compare exactly as they would in a list. `reverse` keeps ties in their order.
+    #[pyo3(signature = (*, key = None, reverse = false, by = None))]
+    fn sort(
+        slf: &Bound<'_, Self>,
+        key: Option<&Bound<'_, PyAny>>,
+        reverse: bool,
+        by: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
         let py = slf.py();
         let this = slf.get();
+        if let Some(by) = by {
+            if key.is_some() {
+                return Err(pyo3::exceptions::PyTypeError::new_err(
+                    "Table.sort: give by= (fields) or key= (a function), not both",
+                ));
+            }
+            return this.sort_by_fields(by, reverse);
+        }
         let (n, version) = {
             let st = this.read()?;
             (st.inner.len(), st.inner.version())

@@ -1,0 +1,65 @@
+//! Orders and selections computed on the columns, without a row object: the stable order of
+//! a sort by fields, the rows matching equality filters, and copies of chosen rows.
+
+use std::sync::Arc;
+
+use super::{try_vec, Table};
+use crate::dtype::Datum;
+use crate::error::Error;
+
+impl Table {
+    /// The stable order of the rows sorted by `fields` (the first decides, each next one breaks
+    /// the ties left), descending with `reverse`; nulls last either way (see
+    /// [`crate::column::SortKey`]). `order[k]` is the row that goes to position `k`.
+    pub fn order_by(&self, fields: &[usize], reverse: bool) -> Result<Vec<usize>, Error> {
+        let oom = |field| Error::OutOfMemory {
+            field,
+            rows: self.len,
+        };
+        let keys = fields
+            .iter()
+            .map(|&f| self.columns[f].sort_key().map_err(|_| oom(Some(f))))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut order = try_vec(self.len)?;
+        order.extend(0..self.len);
+        order.sort_by(|&a, &b| {
+            keys.iter()
+                .map(|k| k.cmp(a, b, reverse))
+                .find(|o| o.is_ne())
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
+        Ok(order)
+    }
+
+    /// The rows where every `(field, value)` holds (`Datum::Null`: the field is null), in
+    /// table order. Values must be of their fields' storage types (a value of another type
+    /// matches no row).
+    pub fn rows_where(&self, conditions: &[(usize, Datum<'_>)]) -> Vec<usize> {
+        let mut rows: Option<Vec<usize>> = None;
+        for (field, value) in conditions {
+            let column = &self.columns[*field];
+            rows = Some(match rows {
+                None => column.rows_equal(value, 0..self.len),
+                Some(r) => column.rows_equal(value, r.into_iter()),
+            });
+        }
+        rows.unwrap_or_else(|| (0..self.len).collect())
+    }
+
+    /// A new table holding copies of `rows` in order (rows may repeat); an error names the
+    /// first row out of range. A refused allocation is an error.
+    pub fn take_rows(&self, rows: &[usize]) -> Result<Table, Error> {
+        if let Some(&bad) = rows.iter().find(|&&r| r >= self.len) {
+            return Err(Error::RowOutOfRange {
+                index: bad,
+                len: self.len,
+            });
+        }
+        Ok(Table {
+            schema: Arc::clone(&self.schema),
+            columns: self.taken(rows.iter().copied())?,
+            len: rows.len(),
+            version: 0,
+        })
+    }
+}
