@@ -135,7 +135,44 @@ fn fixed_equal(f: &Fixed, s: Scalar) -> Box<dyn Fn(usize) -> bool + '_> {
     }
 }
 
+/// Rows sorted by their keys (ties by row number, so the order is stable), through
+/// `(key, row)` pairs: each comparison reads two pairs side by side, not two rows' columns.
+fn sorted_pairs<K: Copy>(
+    rows: &[usize],
+    key: impl Fn(usize) -> K,
+    cmp: impl Fn(&K, &K) -> Ordering,
+    reverse: bool,
+) -> Result<Vec<usize>, Problem> {
+    let mut pairs: Vec<(K, usize)> = collect(rows.iter().map(|&r| (key(r), r)))?;
+    pairs.sort_unstable_by(|a, b| {
+        let order = cmp(&a.0, &b.0);
+        let order = if reverse { order.reverse() } else { order };
+        order.then(a.1.cmp(&b.1))
+    });
+    collect(pairs.into_iter().map(|(_, row)| row))
+}
+
 impl SortKey<'_> {
+    /// The stable order of all `len` rows by this key alone (as [`SortKey::cmp`] orders them:
+    /// nulls last, in row order).
+    pub fn order(&self, len: usize, reverse: bool) -> Result<Vec<usize>, Problem> {
+        let null = |i: usize| self.nulls.is_some_and(|v| !v.get(i));
+        let mut valid = Vec::new();
+        valid
+            .try_reserve_exact(len)
+            .map_err(|_| Problem::OutOfMemory)?;
+        valid.extend((0..len).filter(|&i| !null(i)));
+        let mut order = match &self.keys {
+            Keys::Float(k) => sorted_pairs(&valid, |r| k[r], f64::total_cmp, reverse),
+            Keys::Int(k) => sorted_pairs(&valid, |r| k[r], i64::cmp, reverse),
+            Keys::UInt(k) => sorted_pairs(&valid, |r| k[r], u64::cmp, reverse),
+            Keys::Bytes(k) => sorted_pairs(&valid, |r| k[r], |a, b| a.cmp(b), reverse),
+            Keys::Rank(k) => sorted_pairs(&valid, |r| k[r], u32::cmp, reverse),
+        }?;
+        order.extend((0..len).filter(|&i| null(i)));
+        Ok(order)
+    }
+
     /// Row `a` against row `b`: nulls after values whatever `reverse` says, values ascending
     /// or (with `reverse`) descending.
     pub fn cmp(&self, a: usize, b: usize, reverse: bool) -> Ordering {

@@ -263,8 +263,18 @@ impl Strings {
         }
         let mut s = Strings::new();
         s.reserve_exact_fallibly(rows.len(), bytes)?;
+        // Room for everything is reserved: the offsets are written in one pass, and each
+        // value's bytes appended without a per-row check.
+        let mut end = 0usize;
+        let ends = rows.clone().map(|i| {
+            end += self.value_len(i);
+            end as i32
+        });
+        s.offsets
+            .try_extend(ends)
+            .map_err(|_| Problem::OutOfMemory)?;
         for i in rows {
-            s.push(self.get(i).expect("row in range"))?;
+            s.data.extend_from_slice(self.get(i).expect("row in range"));
         }
         Ok(s)
     }

@@ -20,6 +20,11 @@ impl Table {
             .iter()
             .map(|&f| self.columns[f].sort_key().map_err(|_| oom(Some(f))))
             .collect::<Result<Vec<_>, _>>()?;
+        if let [key] = keys.as_slice() {
+            return key
+                .order(self.len, reverse)
+                .map_err(|_| oom(Some(fields[0])));
+        }
         let mut order = try_vec(self.len)?;
         order.extend(0..self.len);
         order.sort_by(|&a, &b| {
