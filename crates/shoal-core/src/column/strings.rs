@@ -257,22 +257,24 @@ impl Strings {
         &self,
         rows: impl ExactSizeIterator<Item = usize> + Clone,
     ) -> Result<Strings, Problem> {
-        let bytes: usize = rows.clone().map(|i| self.value_len(i)).sum();
-        if bytes > MAX_DATA {
-            return Err(Problem::TooMuchData);
-        }
         let mut s = Strings::new();
-        s.reserve_exact_fallibly(rows.len(), bytes)?;
-        // Room for everything is reserved: the offsets are written in one pass, and each
-        // value's bytes appended without a per-row check.
+        s.offsets
+            .try_reserve(rows.len())
+            .map_err(|_| Problem::OutOfMemory)?;
+        // The offsets first, in one pass (a sum past the limit is caught below, before any
+        // byte is copied); then the bytes, into room reserved for all of them.
         let mut end = 0usize;
         let ends = rows.clone().map(|i| {
-            end += self.value_len(i);
-            end as i32
+            end = end.saturating_add(self.value_len(i));
+            end.min(MAX_DATA) as i32
         });
         s.offsets
             .try_extend(ends)
             .map_err(|_| Problem::OutOfMemory)?;
+        if end > MAX_DATA {
+            return Err(Problem::TooMuchData);
+        }
+        s.data.try_reserve(end).map_err(|_| Problem::OutOfMemory)?;
         for i in rows {
             s.data.extend_from_slice(self.get(i).expect("row in range"));
         }
@@ -282,14 +284,6 @@ impl Strings {
     /// The length of row `i`'s value (`i < len`).
     fn value_len(&self, i: usize) -> usize {
         self.get(i).map_or(0, <[u8]>::len)
-    }
-
-    /// Room for `rows` more rows holding `bytes` more bytes; a refused allocation is an error.
-    fn reserve_exact_fallibly(&mut self, rows: usize, bytes: usize) -> Result<(), Problem> {
-        self.offsets
-            .try_reserve(rows)
-            .and_then(|()| self.data.try_reserve(bytes))
-            .map_err(|_| Problem::OutOfMemory)
     }
 
     /// Inserts before row `i` (O(n)).

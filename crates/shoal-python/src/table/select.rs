@@ -55,7 +55,7 @@ impl PyTable {
             usize::try_from(row)
                 .ok()
                 .filter(|&r| r < len)
-                .ok_or(ShoalError::RowIndex {
+                .ok_or_else(|| ShoalError::RowIndex {
                     index: i.to_string(),
                     len,
                 })
@@ -86,7 +86,15 @@ impl PyTable {
             }
             .into());
         }
-        Ok((0..len).filter(|&i| mask[i]).collect())
+        // Branch-free: every row is written, and the end moves past those the mask keeps.
+        let mut rows = vec![0; len];
+        let mut kept = 0;
+        for (i, &keep) in mask.iter().enumerate() {
+            rows[kept] = i;
+            kept += usize::from(keep);
+        }
+        rows.truncate(kept);
+        Ok(rows)
     }
 
     /// `t[rows]` and `t[mask]`: a list (or NumPy array) of ints selects those rows, in order; a
