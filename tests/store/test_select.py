@@ -117,6 +117,15 @@ def test_where_take_mask_head_tail_filter_match_a_list(rows, data):
     assert same(as_rows(t), rows)  # selections copy; the table is unchanged
 
 
+@pytest.mark.parametrize("dtype", [np.int8, np.int32, np.int64, np.uint16, np.intp])
+def test_positions_may_be_numpy_ints_of_any_width(dtype):
+    t = table([(float(i), str(i), "a", i) for i in range(5)])
+    assert [r.n for r in t[np.array([4, 0, 2], dtype=dtype)]] == [4, 0, 2]
+    assert [r.n for r in t.take(np.array([1, 1], dtype=dtype))] == [1, 1]
+    with pytest.raises(TypeError, match="not ndarray"):
+        t[np.array([1.0, 2.0])]
+
+
 def test_a_table_keeps_the_sequence_methods_but_is_not_registered_as_one():
     # Registered, polars (2.1) would read `pl.DataFrame(t)` as a list of row objects: it checks
     # `Sequence` before the Arrow stream interface.

@@ -110,7 +110,7 @@ impl PyTable {
         }
         // Lists, not tuples: as in NumPy, a tuple would index several dimensions.
         let listed = key.is_instance_of::<PyList>();
-        if !listed && PyBuffer::<i64>::get(key).is_err() {
+        if !listed && !int_array(key) {
             return None;
         }
         let all_bools = listed
@@ -141,6 +141,15 @@ fn bool_array(key: &Bound<'_, PyAny>) -> Option<Vec<bool>> {
             .map(|&b| b != 0)
             .collect(),
     )
+}
+
+/// Whether `key` is a one-dimensional buffer of integers (a NumPy int array of any width).
+fn int_array(key: &Bound<'_, PyAny>) -> bool {
+    pyo3::buffer::PyUntypedBuffer::get(key).is_ok_and(|buf| {
+        let format = buf.format().to_bytes();
+        let code = format.last().copied().unwrap_or(0);
+        buf.dimensions() == 1 && format.len() <= 2 && b"bBhHiIlLqQnN".contains(&code)
+    })
 }
 
 #[pymethods]
