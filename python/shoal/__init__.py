@@ -29,7 +29,7 @@ from shoal._record import (
     u32,
     u64,
 )
-from shoal._shoal import Column, Field, FrozenInstanceError, StaleRowError, Table
+from shoal._shoal import Column, Field, FrozenInstanceError, Index, StaleRowError, Table
 
 __all__ = [
     "Advice",
@@ -38,6 +38,7 @@ __all__ = [
     "Column",
     "Field",
     "FrozenInstanceError",
+    "Index",
     "Record",
     "SizeReport",
     "StaleRowError",

@@ -3,7 +3,7 @@
 //! Pure Rust, no Python: the binding crate `shoal-python` turns Python objects into [`Value`]s
 //! and [`Error`]s into Python exceptions.
 //!
-//! Modules depend one way: `buffer` ← `dtype` ← `column` ← `table` ← `arrow`; `error` is
+//! Modules depend one way: `buffer` ← `dtype` ← `column` ← `index` ← `table` ← `arrow`; `error` is
 //! shared by all of them.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
@@ -13,6 +13,7 @@ pub mod buffer;
 pub mod column;
 pub mod dtype;
 pub mod error;
+pub mod index;
 pub mod table;
 
 pub use buffer::{AllocError, Buffer, KeepAlive, Native, Snapshot};

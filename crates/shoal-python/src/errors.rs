@@ -76,6 +76,12 @@ pub enum ShoalError {
         value: String,
         choices: String,
     },
+    /// A key a unique index already holds, at row `existing`.
+    DuplicateKey {
+        at: Target,
+        value: String,
+        existing: usize,
+    },
     /// A naive datetime for a tz-aware field, or the reverse.
     TimeZone {
         at: Target,
@@ -243,6 +249,11 @@ impl ShoalError {
                 ),
             },
             Problem::OutOfRange { dtype } => ShoalError::OutOfRange { at, dtype, value },
+            Problem::DuplicateKey { row } => ShoalError::DuplicateKey {
+                at,
+                value,
+                existing: row,
+            },
             Problem::WrongType { expected, .. } => ShoalError::WrongType {
                 at,
                 expected,
@@ -401,6 +412,17 @@ impl From<ShoalError> for PyErr {
                 at.field,
                 at.record,
                 row_note(at.row)
+            )),
+            ShoalError::DuplicateKey {
+                at,
+                value,
+                existing,
+            } => PyValueError::new_err(format!(
+                "field '{}' of {}: {value}{} is already the key of row {existing} in a unique \
+                 index; nothing changed (index_by(..., unique=False) allows repeated keys)",
+                at.field,
+                at.record,
+                at.row.map_or(String::new(), |r| format!(" for row {r}")),
             )),
             ShoalError::TimeZone { at, value, detail } => PyTypeError::new_err(format!(
                 "field '{}' of {}: {value}: {detail}{}",

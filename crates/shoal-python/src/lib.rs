@@ -11,6 +11,7 @@ mod capi;
 mod column;
 mod convert;
 mod errors;
+mod index;
 mod measure;
 mod rawbuffer;
 mod record;
@@ -30,6 +31,7 @@ fn _shoal(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<schema::PySchema>()?;
     m.add_class::<schema::PyField>()?;
     m.add_class::<table::PyTable>()?;
+    m.add_class::<index::PyIndex>()?;
     table::install_fast_append(py)?;
     table::install_fast_subscript(py)?;
     m.add_class::<column::PyColumn>()?;

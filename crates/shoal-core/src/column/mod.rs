@@ -4,6 +4,7 @@
 mod categories;
 mod fixed;
 mod kernels;
+mod key;
 mod order;
 mod parts;
 mod permute;
@@ -12,7 +13,8 @@ mod strings;
 
 pub use categories::Categories;
 pub use fixed::{Fixed, FixedSnapshot};
-pub use order::SortKey;
+pub use key::{key_parts, KeyPart};
+pub use order::{order_of, SortKey};
 pub use permute::{is_permutation, Reordered, Scratch};
 pub use snapshot::{ColumnSnapshot, SnapshotData};
 pub use strings::Strings;

@@ -152,6 +152,35 @@ fn sorted_pairs<K: Copy>(
     collect(pairs.into_iter().map(|(_, row)| row))
 }
 
+/// The stable order of rows `0..len` of `columns` sorted by `fields` (the first decides, each
+/// next one breaks the ties left), descending with `reverse`, nulls last either way;
+/// `order[k]` is the row that goes to position `k`. A refused allocation names the field
+/// whose keys did not fit (`None`: the order itself).
+pub fn order_of(
+    columns: &[Column],
+    fields: &[usize],
+    len: usize,
+    reverse: bool,
+) -> Result<Vec<usize>, Option<usize>> {
+    let keys = fields
+        .iter()
+        .map(|&f| columns[f].sort_key().map_err(|_| Some(f)))
+        .collect::<Result<Vec<_>, _>>()?;
+    if let [key] = keys.as_slice() {
+        return key.order(len, reverse).map_err(|_| Some(fields[0]));
+    }
+    let mut order = Vec::new();
+    order.try_reserve_exact(len).map_err(|_| None)?;
+    order.extend(0..len);
+    order.sort_by(|&a, &b| {
+        keys.iter()
+            .map(|k| k.cmp(a, b, reverse))
+            .find(|o| o.is_ne())
+            .unwrap_or(Ordering::Equal)
+    });
+    Ok(order)
+}
+
 impl SortKey<'_> {
     /// The stable order of all `len` rows by this key alone (as [`SortKey::cmp`] orders them:
     /// nulls last, in row order).

@@ -445,6 +445,12 @@ pub enum Problem {
     TooMuchData,
     /// The allocator refused the memory the value needs (the column is unchanged).
     OutOfMemory,
+    /// A unique index already holds the key (the value with the row's other key fields), at
+    /// row `row`.
+    DuplicateKey {
+        /// The row holding the key.
+        row: usize,
+    },
 }
 
 #[cfg(test)]

@@ -4,11 +4,13 @@ use std::sync::Arc;
 
 mod select;
 
+use crate::column::KeyPart;
 use crate::column::{is_permutation, Scratch};
 use crate::column::{Column, ColumnSnapshot};
 use crate::dtype::Schema;
 use crate::dtype::{DType, Datum, Problem, Scalar, Value};
 use crate::error::Error;
+use crate::index::{Conflict, Index, IndexKind, Indexes};
 
 /// Columns of equal length, one per schema field, changed one whole row at a time.
 #[derive(Clone, Debug)]
@@ -19,6 +21,8 @@ pub struct Table {
     /// Bumped by every change that moves or removes rows (not by appends), so a row handle
     /// taken earlier can tell that its index may now name another record.
     version: u64,
+    /// Indexes over the columns, kept right by every change below.
+    indexes: Indexes,
 }
 
 impl Table {
@@ -30,6 +34,7 @@ impl Table {
             columns,
             len: 0,
             version: 0,
+            indexes: Indexes::default(),
         }
     }
 
@@ -189,7 +194,26 @@ impl Table {
                 return Err(e);
             }
         }
+        if !self.indexes.is_empty() {
+            if let Err((field, refusal)) = self.index_appended() {
+                for c in &mut self.columns {
+                    c.truncate(self.len);
+                }
+                return Err(refused(field, refusal.into()));
+            }
+        }
         self.len += 1;
+        Ok(())
+    }
+
+    /// Indexes the row just pushed into the columns (at `self.len`), unless a unique index
+    /// holds its key.
+    #[cold]
+    fn index_appended(&mut self) -> Result<(), Conflict> {
+        let (row, columns) = (self.len, &self.columns);
+        self.indexes
+            .check_unique(columns, row, None, |f| columns[f].key_part(row))?;
+        self.indexes.appended(columns, row);
         Ok(())
     }
 
@@ -201,6 +225,11 @@ impl Table {
                 index: row,
                 len: self.len,
             });
+        }
+        if !self.indexes.is_empty() {
+            self.indexes
+                .check_unique(&self.columns, self.len, None, |f| KeyPart::of(&cells[f]))
+                .map_err(|c| conflict_error(c, row))?;
         }
         for (field, cell) in cells.iter().enumerate() {
             if let Err(problem) = self.columns[field].insert(row, cell.reborrow()) {
@@ -218,13 +247,16 @@ impl Table {
             }
         }
         self.len += 1;
-        self.version += 1;
+        self.moved_rows();
         Ok(())
     }
 
     /// Overwrites one cell. On error nothing changes.
     pub fn set_cell(&mut self, row: usize, field: usize, cell: Datum<'_>) -> Result<(), Error> {
         self.check_row(row)?;
+        if !self.indexes.is_empty() && self.indexes.covers(field) {
+            return self.set_indexed_cell(row, field, cell);
+        }
         self.columns[field]
             .set(row, cell)
             .map_err(|problem| Error::Datum {
@@ -234,12 +266,52 @@ impl Table {
             })
     }
 
+    /// [`Table::set_cell`] for a field an index reads: a unique index refuses the new key
+    /// first; the row leaves its old key's entry and joins the new one's.
+    #[cold]
+    fn set_indexed_cell(&mut self, row: usize, field: usize, cell: Datum<'_>) -> Result<(), Error> {
+        let columns = &self.columns;
+        let new = KeyPart::of(&cell);
+        let key_of = |f: usize| {
+            if f == field {
+                new
+            } else {
+                columns[f].key_part(row)
+            }
+        };
+        self.indexes
+            .check_unique(columns, self.len, Some(row), key_of)
+            .map_err(|(_, r)| Error::Datum {
+                field,
+                row,
+                problem: r.into(),
+            })?;
+        self.indexes.before_write(&self.columns, row, field);
+        let written = self.columns[field].set(row, cell);
+        self.indexes.after_write(&self.columns, row, field);
+        written.map_err(|problem| Error::Datum {
+            field,
+            row,
+            problem,
+        })
+    }
+
+    /// Rows moved or went: handles go stale and built indexes are dropped (rebuilt when next
+    /// used).
+    fn moved_rows(&mut self) {
+        self.version += 1;
+        if !self.indexes.is_empty() {
+            self.indexes.invalidate();
+        }
+    }
+
     /// Overwrites one number in place if the row is current as of `version` and
     /// [`Column::set_in_place`] can; `false` (nothing changed) for the general path.
     #[inline]
     pub fn set_in_place(&mut self, version: u64, row: usize, field: usize, s: Scalar) -> bool {
         self.version == version
             && row < self.len
+            && (self.indexes.is_empty() || !self.indexes.covers(field))
             && self
                 .columns
                 .get_mut(field)
@@ -264,7 +336,13 @@ impl Table {
     /// Replaces a whole column with one of the same type and length.
     pub fn replace_column(&mut self, field: usize, column: Column) -> Result<(), Error> {
         self.check_column(field, &column, self.len)?;
-        self.columns[field] = column;
+        let old = std::mem::replace(&mut self.columns[field], column);
+        if !self.indexes.is_empty() {
+            if let Err((_, r)) = self.indexes.rebuild_field(&self.columns, self.len, field) {
+                self.columns[field] = old;
+                return Err(refusal_error(field, self.len, r));
+            }
+        }
         Ok(())
     }
 
@@ -305,6 +383,9 @@ impl Table {
                 c.truncate(len);
             }
             self.len = len;
+            if !self.indexes.is_empty() {
+                self.indexes.invalidate();
+            }
         }
     }
 
@@ -360,7 +441,7 @@ impl Table {
             c.remove(row).map_err(|p| copy_error(schema, field, 1, p))?;
         }
         self.len -= 1;
-        self.version += 1;
+        self.moved_rows();
         Ok(values)
     }
 
@@ -381,7 +462,7 @@ impl Table {
         keep.extend((0..self.len).filter(|&i| !gone[i]));
         self.columns = self.taken(keep.iter().copied())?;
         self.len = kept;
-        self.version += 1;
+        self.moved_rows();
         Ok(())
     }
 
@@ -398,7 +479,7 @@ impl Table {
             c.clear();
         }
         self.len = 0;
-        self.version += 1;
+        self.moved_rows();
     }
 
     /// Reclaims the space of overwritten strings; returns the bytes reclaimed. A refused
@@ -426,6 +507,7 @@ impl Table {
             columns: self.taken(rows)?,
             len: count,
             version: 0,
+            indexes: Indexes::default(),
         })
     }
 
@@ -450,7 +532,7 @@ impl Table {
         for (c, p) in self.columns.iter_mut().zip(prepared) {
             c.finish_permute(p, order, &mut scratch);
         }
-        self.version += 1;
+        self.moved_rows();
         Ok(())
     }
 
@@ -470,6 +552,32 @@ impl Table {
             .collect()
     }
 
+    /// Builds an index over `fields` (indices in range, at least one); its id and the token
+    /// that keeps it alive (the table forgets the index once the token is dropped). A unique
+    /// index refuses a repeated key: the error names the later row and the earlier one.
+    pub fn add_index(
+        &mut self,
+        fields: &[usize],
+        kind: IndexKind,
+    ) -> Result<(u64, Arc<()>), Error> {
+        assert!(!fields.is_empty(), "an index needs a field");
+        self.indexes
+            .add(fields, kind, &self.columns, self.len)
+            .map_err(|(row, r)| refusal_error(fields[0], row, r))
+    }
+
+    /// Index `id` brought up to date, with the columns its rows point into; `None` if there
+    /// is no such index (its token was dropped).
+    pub fn index(&mut self, id: u64) -> Option<Result<(&Index, &[Column]), Error>> {
+        let len = self.len;
+        let found = self.indexes.get(id, &self.columns, len)?;
+        Some(
+            found
+                .map(|i| (i, self.columns.as_slice()))
+                .map_err(|c| conflict_error(c, len)),
+        )
+    }
+
     /// An immutable snapshot of field `field`'s column.
     /// A refused allocation (text is compacted first) is an error, the column unchanged.
     pub fn snapshot(&mut self, field: usize) -> Result<ColumnSnapshot, Error> {
@@ -478,6 +586,25 @@ impl Table {
             .snapshot()
             .map_err(|p| copy_error(&self.schema, field, len, p))
     }
+}
+
+/// The error for a refused key (a unique index holding it) or an index that did not fit.
+fn refusal_error(field: usize, row: usize, refusal: crate::index::Refusal) -> Error {
+    match refusal {
+        crate::index::Refusal::OutOfMemory => Error::OutOfMemory {
+            field: Some(field),
+            rows: row,
+        },
+        r => Error::Datum {
+            field,
+            row,
+            problem: r.into(),
+        },
+    }
+}
+
+fn conflict_error((field, refusal): Conflict, row: usize) -> Error {
+    refusal_error(field, row, refusal)
 }
 
 /// The error for a copy of `rows` rows of `field` that failed with `problem`: text past the

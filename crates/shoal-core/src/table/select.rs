@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use super::{try_vec, Table};
+use super::Table;
+use crate::column::order_of;
 use crate::dtype::Datum;
 use crate::error::Error;
 
@@ -12,28 +13,10 @@ impl Table {
     /// the ties left), descending with `reverse`; nulls last either way (see
     /// [`crate::column::SortKey`]). `order[k]` is the row that goes to position `k`.
     pub fn order_by(&self, fields: &[usize], reverse: bool) -> Result<Vec<usize>, Error> {
-        let oom = |field| Error::OutOfMemory {
+        order_of(&self.columns, fields, self.len, reverse).map_err(|field| Error::OutOfMemory {
             field,
             rows: self.len,
-        };
-        let keys = fields
-            .iter()
-            .map(|&f| self.columns[f].sort_key().map_err(|_| oom(Some(f))))
-            .collect::<Result<Vec<_>, _>>()?;
-        if let [key] = keys.as_slice() {
-            return key
-                .order(self.len, reverse)
-                .map_err(|_| oom(Some(fields[0])));
-        }
-        let mut order = try_vec(self.len)?;
-        order.extend(0..self.len);
-        order.sort_by(|&a, &b| {
-            keys.iter()
-                .map(|k| k.cmp(a, b, reverse))
-                .find(|o| o.is_ne())
-                .unwrap_or(std::cmp::Ordering::Equal)
-        });
-        Ok(order)
+        })
     }
 
     /// The rows where every `(field, value)` holds (`Datum::Null`: the field is null), in
@@ -65,6 +48,7 @@ impl Table {
             columns: self.taken(rows.iter().copied())?,
             len: rows.len(),
             version: 0,
+            indexes: Default::default(),
         })
     }
 }

@@ -13,7 +13,7 @@ use super::PyTable;
 
 impl PyTable {
     /// A new table of `rows` (in range: checked by the core, which names the first that is not).
-    fn taken(slf: &Bound<'_, Self>, rows: &[usize]) -> PyResult<PyTable> {
+    pub(crate) fn taken(slf: &Bound<'_, Self>, rows: &[usize]) -> PyResult<PyTable> {
         let this = slf.get();
         let taken = this
             .read()?
@@ -24,7 +24,7 @@ impl PyTable {
     }
 
     /// The fields `by` names (a field name or a sequence of them).
-    fn fields_named(&self, by: &Bound<'_, PyAny>) -> PyResult<Vec<usize>> {
+    pub(crate) fn fields_named(&self, by: &Bound<'_, PyAny>) -> PyResult<Vec<usize>> {
         if let Ok(name) = by.cast::<PyString>() {
             return Ok(vec![self.field_index(name)?]);
         }
