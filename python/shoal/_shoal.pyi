@@ -19,6 +19,7 @@ __all__ = [
     "Column",
     "Field",
     "FrozenInstanceError",
+    "Index",
     "RawBuffer",
     "RecordBase",
     "Schema",
@@ -111,7 +112,6 @@ class Index(Generic[_R]):
     """Rows of a table found by key, kept right as the table changes (`Table.index_by`)."""
 
     def __class_getitem__(cls, item: Any) -> Any: ...
-
     def __getitem__(self, key: Any, /) -> _R: ...
     @overload
     def get(self, key: Any, default: None = None) -> _R | None: ...

@@ -92,7 +92,11 @@ fn check(t: &mut Table, model: &[Row], ids: &[u64; 3], q: &Row) -> Result<(), Te
     let (Index::Sorted(s), columns) = t.index(ids[2]).unwrap().unwrap() else {
         panic!("sorted")
     };
-    let got: Vec<usize> = s.rows_of(columns, &[parts[2]]).iter().map(|&r| r as usize).collect();
+    let got: Vec<usize> = s
+        .rows_of(columns, &[parts[2]])
+        .iter()
+        .map(|&r| r as usize)
+        .collect();
     prop_assert_eq!(got, by_f);
     // The whole order: by f (NaN last), ties by row.
     let mut expected: Vec<usize> = (0..model.len()).collect();
@@ -208,9 +212,12 @@ fn a_dropped_token_forgets_the_index() {
 fn building_a_unique_index_over_a_repeat_names_both_rows() {
     let mut t = Table::new(schema());
     for u in [4, 5, 4] {
-        t.push_cells(&cells(&(None, String::new(), 0.0, u))).unwrap();
+        t.push_cells(&cells(&(None, String::new(), 0.0, u)))
+            .unwrap();
     }
-    let err = t.add_index(&[3], IndexKind::Hash { unique: true }).unwrap_err();
+    let err = t
+        .add_index(&[3], IndexKind::Hash { unique: true })
+        .unwrap_err();
     assert_eq!(
         err,
         Error::Datum {

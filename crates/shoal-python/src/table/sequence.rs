@@ -289,7 +289,10 @@ impl PyTable {
                 }
                 .into());
             }
-            st.inner.replace_column(field, column).expect("checked");
+            // Type and length are checked; a unique index may still refuse a repeated key.
+            st.inner
+                .replace_column(field, column)
+                .map_err(|e| ShoalError::from_core(e, schema))?;
             st.forget_category_strs(field);
             if schema.frozen {
                 st.inner.invalidate_handles();
