@@ -29,7 +29,7 @@ from shoal._record import (
     u32,
     u64,
 )
-from shoal._shoal import Column, Field, FrozenInstanceError, Index, StaleRowError, Table
+from shoal._shoal import Column, Field, FrozenInstanceError, Index, StaleRowError, Table, concat
 
 __all__ = [
     "Advice",
@@ -46,6 +46,7 @@ __all__ = [
     "asdict",
     "astuple",
     "census",
+    "concat",
     "f32",
     "fields",
     "i8",

@@ -127,8 +127,9 @@ def test_positions_may_be_numpy_ints_of_any_width(dtype):
 
 
 def test_a_table_keeps_the_sequence_methods_but_is_not_registered_as_one():
-    # Registered, polars (2.1) would read `pl.DataFrame(t)` as a list of row objects: it checks
-    # `Sequence` before the Arrow stream interface.
+    # Registered, polars (2.1) would read `pl.DataFrame(t)` as one column of row objects (it
+    # checks `Sequence` before the Arrow stream interface), and pandas (3.1) `pd.DataFrame(t)`
+    # would raise AttributeError (it hands a registered Sequence to its ndarray path).
     t = table([(1.0, "a", "a", 1), (2.0, "b", "b", None), (1.0, "a", "a", 1)])
     assert not isinstance(t, collections.abc.Sequence)
     assert t.count(Ev(1.0, "a", "a", 1)) == 2
@@ -161,3 +162,27 @@ def test_bad_selections_are_clear_errors_and_change_nothing(attempt, error, mess
         attempt(t)
     if error is not RuntimeError:
         assert as_rows(t) == rows
+
+
+@given(rows_st, rows_st)
+@settings(max_examples=60, deadline=None)
+def test_concat_is_the_rows_one_after_another(a, b):
+    ta, tb = shoal.Table(Ev), shoal.Table(Ev)
+    ta.extend(a)
+    tb.extend(b)
+    joined = shoal.concat([ta, tb, ta])
+    assert same(as_rows(joined), as_rows(ta) + as_rows(tb) + as_rows(ta))
+    joined.append(0.0, "new", "a", None)  # a copy: the inputs are unchanged
+    assert len(ta) == len(a) and len(tb) == len(b)
+
+
+def test_concat_refuses_mixed_record_types_and_no_tables():
+    class Other(shoal.Record):
+        x: float
+
+    with pytest.raises(TypeError, match="a table of Other among tables of Ev"):
+        shoal.concat([shoal.Table(Ev), shoal.Table(Other)])
+    with pytest.raises(ValueError, match="at least one table"):
+        shoal.concat([])
+    with pytest.raises(TypeError):
+        shoal.concat([[1, 2]])

@@ -42,6 +42,7 @@ fn _shoal(m: &Bound<'_, PyModule>) -> PyResult<()> {
         py.get_type::<errors::FrozenInstanceError>(),
     )?;
     m.add_function(wrap_pyfunction!(table::_table_from_buffers, m)?)?;
+    m.add_function(wrap_pyfunction!(table::concat, m)?)?;
     m.add_function(wrap_pyfunction!(measure::_sizeof, m)?)?;
     m.add_function(wrap_pyfunction!(measure::_census, m)?)?;
     m.add("TRACEMALLOC_DOMAIN", alloc::DOMAIN)?;

@@ -12,6 +12,12 @@ use crate::dtype::Problem;
 
 const EMPTY: u64 = u64::MAX;
 const END: u32 = u32::MAX;
+/// Keys looked up together by [`HashIndex::first_rows`]: enough to overlap a block's cache
+/// misses, few enough that its hashes stay in registers' reach.
+const BLOCK: usize = 64;
+
+/// What [`HashIndex::first_rows`] gives for a key no row holds.
+pub const NOT_FOUND: usize = usize::MAX;
 
 /// The largest row number an index can hold (`u32::MAX` marks an empty slot).
 pub const MAX_ROWS: usize = u32::MAX as usize;
@@ -193,6 +199,42 @@ impl HashIndex {
         std::iter::successors(Some(first).filter(|&r| r != usize::MAX), |&r| {
             Some(self.next_of(r)).filter(|&n| n != usize::MAX)
         })
+    }
+
+    /// The row most recently indexed under each key (`keys` holds one part per field for each
+    /// key, in order), or [`NOT_FOUND`], appended to `out`. Each block's home slots are all
+    /// loaded before any key is compared, so their cache misses overlap instead of queueing.
+    pub fn first_rows(&self, columns: &[Column], keys: &[KeyPart<'_>], out: &mut Vec<usize>) {
+        let width = self.fields.len();
+        let cap = self.slots.len();
+        let (mut hashes, mut seen) = ([0u64; BLOCK], [0u64; BLOCK]);
+        for block in keys.chunks(width * BLOCK) {
+            let m = block.len() / width;
+            for (h, key) in hashes.iter_mut().zip(block.chunks_exact(width)) {
+                *h = hash_parts(key.iter().copied());
+            }
+            for (s, &h) in seen.iter_mut().zip(&hashes[..m]) {
+                *s = self.slots[home(tag_of(h), cap)];
+            }
+            // The candidates' keys, read from the columns in a loop of independent loads.
+            let mut hit = [false; BLOCK];
+            for (j, key) in block.chunks_exact(width).enumerate() {
+                let s = seen[j];
+                hit[j] = s != EMPTY
+                    && slot_tag(s) == tag_of(hashes[j])
+                    && self.row_equals(columns, slot_row(s), key);
+            }
+            for (j, key) in block.chunks_exact(width).enumerate() {
+                out.push(if hit[j] {
+                    slot_row(seen[j])
+                } else if seen[j] == EMPTY {
+                    NOT_FOUND
+                } else {
+                    self.probe(columns, hashes[j], key)
+                        .map_or(NOT_FOUND, |pos| slot_row(self.slots[pos]))
+                });
+            }
+        }
     }
 
     /// Adds `row` under its key (read from `columns`).

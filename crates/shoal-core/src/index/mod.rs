@@ -12,7 +12,7 @@ mod sorted;
 
 use std::sync::{Arc, Weak};
 
-pub use hash::{HashIndex, Refusal, MAX_ROWS};
+pub use hash::{HashIndex, Refusal, MAX_ROWS, NOT_FOUND};
 pub use sorted::SortedIndex;
 
 use crate::column::{Column, KeyPart};

@@ -52,3 +52,26 @@ impl Table {
         })
     }
 }
+
+impl Table {
+    /// A new table holding the rows of `tables` one after another; all must have `tables[0]`'s
+    /// schema (the caller checks), and there must be one. A refused allocation, or text past
+    /// what a column holds, is an error.
+    pub fn concat(tables: &[&Table]) -> Result<Table, Error> {
+        let first = tables[0];
+        let total: usize = tables.iter().map(|t| t.len).sum();
+        let mut out = Table::new(Arc::clone(&first.schema));
+        out.try_reserve(total)?;
+        for t in tables {
+            for (field, (into, from)) in out.columns.iter_mut().zip(&t.columns).enumerate() {
+                for row in 0..t.len {
+                    let cell = from.get(row).expect("row in range");
+                    into.push(cell)
+                        .map_err(|p| super::copy_error(&first.schema, field, total, p))?;
+                }
+            }
+        }
+        out.len = total;
+        Ok(out)
+    }
+}

@@ -20,6 +20,19 @@ pub fn key_cells<'a>(
     key: &'a Bound<'_, PyAny>,
     prefix: bool,
 ) -> Result<Vec<Datum<'a>>, NotAKey> {
+    let mut cells = Vec::with_capacity(fields.len());
+    push_key_cells(schema, fields, key, prefix, &mut cells)?;
+    Ok(cells)
+}
+
+/// As [`key_cells`], appending to `out` (one allocation for a batch of keys).
+pub fn push_key_cells<'a>(
+    schema: &PySchema,
+    fields: &[usize],
+    key: &'a Bound<'_, PyAny>,
+    prefix: bool,
+    out: &mut Vec<Datum<'a>>,
+) -> Result<(), NotAKey> {
     let one = |value: &'a Bound<'_, PyAny>, field: usize| -> Result<Datum<'a>, NotAKey> {
         if value.is_none() {
             return Ok(Datum::Null);
@@ -30,7 +43,8 @@ pub fn key_cells<'a>(
         .map_err(|e| NotAKey(e.into()))
     };
     if let [field] = fields {
-        return Ok(vec![one(key, *field)?]);
+        out.push(one(key, *field)?);
+        return Ok(());
     }
     let names = || {
         fields
@@ -56,6 +70,18 @@ pub fn key_cells<'a>(
         ))));
     }
     // Borrowed items of a tuple live as long as the tuple, which the caller holds.
-    let items = tuple.as_slice();
-    items.iter().zip(fields).map(|(v, &f)| one(v, f)).collect()
+    for (v, &f) in tuple.as_slice().iter().zip(fields) {
+        out.push(one(v, f)?);
+    }
+    Ok(())
+}
+
+/// The keys of a one-dimensional buffer of int64 (a NumPy array), for an index on one i64
+/// field: read without a Python object per key.
+pub fn int64_keys(keys: &Bound<'_, PyAny>) -> Option<Vec<i64>> {
+    let buf = pyo3::buffer::PyBuffer::<i64>::get(keys).ok()?;
+    if buf.dimensions() != 1 {
+        return None;
+    }
+    buf.to_vec(keys.py()).ok()
 }

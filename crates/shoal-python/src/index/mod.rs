@@ -11,13 +11,13 @@ use std::sync::Arc;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString, PyTuple};
 use shoal_core::column::{Column, KeyPart};
-use shoal_core::index::{Index, IndexKind};
-use shoal_core::{Datum, Problem};
+use shoal_core::index::{Index, IndexKind, NOT_FOUND};
+use shoal_core::{DType, Datum, Problem};
 
 use crate::errors::ShoalError;
 use crate::table::PyTable;
 
-use keys::{key_cells, NotAKey};
+use keys::{key_cells, push_key_cells, NotAKey};
 
 /// An index over one or more fields of a table.
 #[pyclass(frozen, module = "shoal", name = "Index")]
@@ -70,7 +70,10 @@ impl PyIndex {
     fn lookup(&self, py: Python<'_>, keys: &[Vec<Datum<'_>>]) -> PyResult<Found> {
         self.with_index(py, |index, columns| {
             keys.iter()
-                .map(|cells| rows_of(index, columns, cells))
+                .map(|cells| {
+                    let key: Vec<KeyPart<'_>> = cells.iter().map(KeyPart::of).collect();
+                    key_rows(index, columns, &key)
+                })
                 .collect()
         })
     }
@@ -100,23 +103,59 @@ impl PyIndex {
         ))
     }
 
-    /// The rows of each of `keys` (an iterable), every key present.
+    /// The rows of each of `keys` (an iterable, or a NumPy int64 array for an index on one
+    /// int64 field), every key present: the first missing one is a KeyError.
     fn rows_of_keys(&self, keys: &Bound<'_, PyAny>) -> PyResult<Vec<usize>> {
         let py = keys.py();
-        let items: Vec<Bound<'_, PyAny>> = keys.try_iter()?.collect::<PyResult<_>>()?;
-        let cells = items
-            .iter()
-            .map(|k| self.cells(py, k))
-            .collect::<PyResult<Vec<_>>>()?;
-        let found = self.lookup(py, &cells)?;
-        let mut rows = Vec::with_capacity(found.len());
-        for (key, r) in items.iter().zip(found) {
-            if r.is_empty() {
-                return Err(self.missing(key));
-            }
-            rows.extend(r);
+        let schema = self.table.get().schema(py).get();
+        let int64_field =
+            matches!(self.fields[..], [f] if schema.core.fields()[f].dtype == DType::I64);
+        if let Some(ints) = int64_field.then(|| keys::int64_keys(keys)).flatten() {
+            let parts: Vec<KeyPart<'_>> = ints.iter().map(|&i| KeyPart::Int(i)).collect();
+            return self.find_all(py, &parts)?.map_err(|k| {
+                let key = ints[k].into_pyobject(py).map(|o| o.into_any());
+                key.map_or_else(|e| e.into(), |key| self.missing(&key))
+            });
         }
-        Ok(rows)
+        let items: Vec<Bound<'_, PyAny>> = keys.try_iter()?.collect::<PyResult<_>>()?;
+        let mut cells = Vec::with_capacity(items.len() * self.fields.len());
+        for k in &items {
+            push_key_cells(schema, &self.fields, k, false, &mut cells).map_err(|NotAKey(e)| e)?;
+        }
+        let parts: Vec<KeyPart<'_>> = cells.iter().map(KeyPart::of).collect();
+        self.find_all(py, &parts)?
+            .map_err(|k| self.missing(&items[k]))
+    }
+
+    /// The rows of each key in `parts` (one part per field each); `Err(k)`: no row holds key
+    /// `k`.
+    fn find_all(
+        &self,
+        py: Python<'_>,
+        parts: &[KeyPart<'_>],
+    ) -> PyResult<Result<Vec<usize>, usize>> {
+        let width = self.fields.len();
+        self.with_index(py, |index, columns| match index {
+            Index::Hash(h) if h.is_unique() => {
+                let mut rows = Vec::with_capacity(parts.len() / width);
+                h.first_rows(columns, parts, &mut rows);
+                match rows.iter().position(|&r| r == NOT_FOUND) {
+                    Some(k) => Err(k),
+                    None => Ok(rows),
+                }
+            }
+            _ => {
+                let mut rows = Vec::with_capacity(parts.len() / width);
+                for (k, key) in parts.chunks_exact(width).enumerate() {
+                    let before = rows.len();
+                    rows.extend(key_rows(index, columns, key));
+                    if rows.len() == before {
+                        return Err(k);
+                    }
+                }
+                Ok(rows)
+            }
+        })
     }
 
     fn sorted_only(&self, py: Python<'_>, what: &str) -> PyResult<()> {
@@ -155,13 +194,12 @@ fn parts_of<'a>(cells: Option<&'a [Datum<'_>]>) -> Option<Vec<KeyPart<'a>>> {
 }
 
 /// The rows holding `cells`, in row order.
-fn rows_of(index: &Index, columns: &[Column], cells: &[Datum<'_>]) -> Vec<usize> {
-    let key: Vec<KeyPart<'_>> = cells.iter().map(KeyPart::of).collect();
+fn key_rows(index: &Index, columns: &[Column], key: &[KeyPart<'_>]) -> Vec<usize> {
     let mut rows: Vec<usize> = match index {
-        Index::Hash(h) => h.rows_of(columns, &key).collect(),
+        Index::Hash(h) => h.rows_of(columns, key).collect(),
         Index::Sorted(s) => {
             return s
-                .rows_of(columns, &key)
+                .rows_of(columns, key)
                 .iter()
                 .map(|&r| r as usize)
                 .collect()
@@ -228,10 +266,23 @@ impl PyIndex {
         PyList::new(py, handles)
     }
 
-    /// The row numbers of `keys` (every row of each key, in the keys' order); a KeyError
-    /// names the first key no row holds.
-    fn positions(&self, keys: &Bound<'_, PyAny>) -> PyResult<Vec<usize>> {
-        self.rows_of_keys(keys)
+    /// The row numbers of `keys` (every row of each key, in the keys' order): a list, or a
+    /// NumPy int64 array for a NumPy array of keys; a KeyError names the first key no row
+    /// holds.
+    fn positions<'py>(&self, keys: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let py = keys.py();
+        let rows = self.rows_of_keys(keys)?;
+        if !keys.hasattr("__array_interface__")? {
+            return Ok(PyList::new(py, rows)?.into_any());
+        }
+        let bytes: Vec<u8> = rows
+            .iter()
+            .flat_map(|&r| (r as i64).to_ne_bytes())
+            .collect();
+        let buffer = pyo3::types::PyByteArray::new(py, &bytes);
+        py.import("numpy")?
+            .getattr("frombuffer")?
+            .call1((buffer, "int64"))
     }
 
     /// The rows of `keys` as a new table (copies, as `t.take` makes).

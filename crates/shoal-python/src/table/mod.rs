@@ -25,6 +25,7 @@ mod subscript;
 
 pub use fast_append::install_fast_append;
 pub use pickle::_table_from_buffers;
+pub use select::concat;
 pub use subscript::install_fast_subscript;
 
 use std::cell::{Cell, Ref, RefCell, RefMut};

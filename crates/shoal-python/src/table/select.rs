@@ -270,3 +270,34 @@ impl PyTable {
         ))
     }
 }
+
+/// `shoal.concat(tables)`: a new table holding the rows of `tables` (one record type, at least
+/// one table) one after another, as copies.
+#[pyfunction]
+pub fn concat(py: Python<'_>, tables: &Bound<'_, PyAny>) -> PyResult<PyTable> {
+    let tables: Vec<Bound<'_, PyTable>> = tables
+        .try_iter()?
+        .map(|t| Ok(t?.cast_into::<PyTable>()?))
+        .collect::<PyResult<_>>()?;
+    let Some(first) = tables.first() else {
+        return Err(pyo3::exceptions::PyValueError::new_err(
+            "concat needs at least one table (its record type is the result's)",
+        ));
+    };
+    let schema = &first.get().schema;
+    if let Some(other) = tables.iter().find(|t| !t.get().schema.is(schema)) {
+        return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+            "concat: a table of {} among tables of {}; all must hold one record type",
+            other.get().schema.get().record_name,
+            schema.get().record_name
+        )));
+    }
+    let guards = tables
+        .iter()
+        .map(|t| t.get().read())
+        .collect::<PyResult<Vec<_>>>()?;
+    let inner: Vec<&shoal_core::Table> = guards.iter().map(|g| &g.inner).collect();
+    let joined =
+        shoal_core::Table::concat(&inner).map_err(|e| ShoalError::from_core(e, schema.get()))?;
+    Ok(PyTable::with_inner(schema.clone_ref(py), joined))
+}
