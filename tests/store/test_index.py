@@ -218,3 +218,33 @@ class IndexedMachine(Base):  # type: ignore[valid-type,misc]
 
 
 test_indexes_match_a_scan_through_every_change = IndexedMachine.TestCase
+
+
+def test_batch_lookups_agree_with_one_key_at_a_time():
+    import numpy as np
+
+    class K(shoal.Record):
+        id: int
+        maybe: int | None
+        group: int
+
+    t = shoal.Table(K)
+    rng = np.random.default_rng(5)
+    ids = rng.permutation(5_000) * 3
+    for i, k in enumerate(ids):
+        t.append(int(k), None if i == 0 else int(k), i % 10)  # one null: None == None
+    probe = rng.choice(ids, size=2_000)
+    where = {int(k): i for i, k in enumerate(ids)}
+    for field in ("id", "maybe"):
+        ix = t.index_by(field, unique=True)
+        keys = [int(k) for k in probe if field == "id" or k in ix]
+        got = ix.positions(np.array(keys))
+        assert isinstance(got, np.ndarray) and got.dtype == np.int64
+        assert got.tolist() == ix.positions(keys) == [where[k] for k in keys]
+        with pytest.raises(KeyError, match="no row has the key 1"):
+            ix.positions(np.array([keys[0], 1]))
+    groups = t.index_by("group")
+    assert groups.positions(np.array([3, 1])).tolist() == [
+        *range(3, len(t), 10),
+        *range(1, len(t), 10),
+    ]

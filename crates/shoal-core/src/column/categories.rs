@@ -84,6 +84,11 @@ impl Categories {
         c
     }
 
+    /// The codes.
+    pub(super) fn codes(&self) -> &Fixed {
+        &self.codes
+    }
+
     /// The codes, for reordering them in place (any order of valid codes stays valid).
     pub(super) fn codes_mut(&mut self) -> &mut Fixed {
         &mut self.codes

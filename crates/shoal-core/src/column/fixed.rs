@@ -195,6 +195,11 @@ impl Fixed {
         dispatch!(self, b => b.allocation_id())
     }
 
+    /// Where row `i`'s value is stored (for a cache prefetch hint), if it exists.
+    pub(crate) fn address(&self, i: usize) -> Option<*const u8> {
+        dispatch!(self, b => b.as_slice().get(i).map(|v| std::ptr::from_ref(v).cast::<u8>()))
+    }
+
     /// Row `i` as a scalar, or `None` past the end.
     #[inline]
     pub fn get(&self, i: usize) -> Option<Scalar> {

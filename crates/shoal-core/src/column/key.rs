@@ -110,6 +110,26 @@ impl<'a> KeyPart<'a> {
 }
 
 impl Column {
+    /// The values of a null-free int64 column (the fast path of integer key lookups).
+    #[inline]
+    pub fn i64_values(&self) -> Option<&[i64]> {
+        match (&self.values, &self.validity) {
+            (Values::Fixed(super::Fixed::I64(b)), None) => Some(b.as_slice()),
+            _ => None,
+        }
+    }
+
+    /// Where row `i`'s value (or offset, or code) is stored: an address to prefetch, never
+    /// read through.
+    #[inline]
+    pub fn row_address(&self, i: usize) -> Option<*const u8> {
+        match &self.values {
+            Values::Fixed(f) => f.address(i),
+            Values::Var(s) => s.address(i),
+            Values::Cat(c) => c.codes().address(i),
+        }
+    }
+
     /// Row `i`'s key part (`Null` past the end, which callers never ask for).
     #[inline]
     pub fn key_part(&self, i: usize) -> KeyPart<'_> {

@@ -158,6 +158,14 @@ impl Strings {
         (o[i] as usize, o[i + 1] as usize)
     }
 
+    /// Where row `i`'s offset is stored (for a cache prefetch hint), if it exists.
+    pub(crate) fn address(&self, i: usize) -> Option<*const u8> {
+        self.offsets
+            .as_slice()
+            .get(i)
+            .map(|v| (v as *const i32).cast())
+    }
+
     /// The bytes of row `i`, or `None` past the end.
     #[inline]
     pub fn get(&self, i: usize) -> Option<&[u8]> {

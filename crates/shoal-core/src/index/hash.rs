@@ -12,9 +12,6 @@ use crate::dtype::Problem;
 
 const EMPTY: u64 = u64::MAX;
 const END: u32 = u32::MAX;
-/// Keys looked up together by [`HashIndex::first_rows`]: enough to overlap a block's cache
-/// misses, few enough that its hashes stay in registers' reach.
-const BLOCK: usize = 64;
 
 /// What [`HashIndex::first_rows`] gives for a key no row holds.
 pub const NOT_FOUND: usize = usize::MAX;
@@ -78,6 +75,19 @@ pub fn hash_parts<'a>(parts: impl Iterator<Item = KeyPart<'a>>) -> u64 {
     h ^= h >> 33;
     h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
     h ^ (h >> 33)
+}
+
+/// Asks the CPU to bring `p`'s cache line in: a hint, without effect on any value.
+#[inline(always)]
+fn prefetch<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch never faults and changes no memory, whatever the address.
+    #[allow(unused_unsafe)]
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast())
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
 
 fn try_filled<T: Copy>(n: usize, value: T) -> Result<Vec<T>, Refusal> {
@@ -202,36 +212,79 @@ impl HashIndex {
     }
 
     /// The row most recently indexed under each key (`keys` holds one part per field for each
-    /// key, in order), or [`NOT_FOUND`], appended to `out`. Each block's home slots are all
-    /// loaded before any key is compared, so their cache misses overlap instead of queueing.
+    /// key, in order), or [`NOT_FOUND`], appended to `out`.
     pub fn first_rows(&self, columns: &[Column], keys: &[KeyPart<'_>], out: &mut Vec<usize>) {
         let width = self.fields.len();
+        let key = |j: usize| &keys[j * width..(j + 1) * width];
+        let column = &columns[self.fields[0]];
+        self.pipelined(
+            keys.len() / width,
+            |j| hash_parts(key(j).iter().copied()),
+            |row| column.row_address(row),
+            |j, row| self.row_equals(columns, row, key(j)),
+            |j, h| self.probe(columns, h, key(j)).ok(),
+            out,
+        );
+    }
+
+    /// As [`HashIndex::first_rows`] for integer keys of an index on one int64 field: compared
+    /// with the column's values directly when it has no nulls.
+    pub fn first_rows_i64(&self, columns: &[Column], keys: &[i64], out: &mut Vec<usize>) {
+        let column = &columns[self.fields[0]];
+        let Some(values) = column.i64_values().filter(|_| self.fields.len() == 1) else {
+            let parts: Vec<KeyPart<'_>> = keys.iter().map(|&k| KeyPart::Int(k)).collect();
+            return self.first_rows(columns, &parts, out);
+        };
+        self.pipelined(
+            keys.len(),
+            |j| hash_parts(std::iter::once(KeyPart::Int(keys[j]))),
+            |row| values.get(row).map(|v| std::ptr::from_ref(v).cast()),
+            |j, row| values.get(row) == Some(&keys[j]),
+            |j, h| self.probe(columns, h, &[KeyPart::Int(keys[j])]).ok(),
+            out,
+        );
+    }
+
+    /// Looks up `n` keys, pipelined so that many are in flight at once: a lookup is two
+    /// dependent cache misses (the slot, then the row's key in the column) on a table larger
+    /// than the cache, so key `j` is hashed and its slot prefetched while key `j - AHEAD`'s
+    /// slot is read and its row's key prefetched, and key `j - 2 * AHEAD` is compared
+    /// (`matches(j, row)`; a slot of another key sends it to `probe(j, hash)`).
+    fn pipelined(
+        &self,
+        n: usize,
+        hash_of: impl Fn(usize) -> u64,
+        address_of: impl Fn(usize) -> Option<*const u8>,
+        matches: impl Fn(usize, usize) -> bool,
+        probe: impl Fn(usize, u64) -> Option<usize>,
+        out: &mut Vec<usize>,
+    ) {
+        const AHEAD: usize = 48;
+        const RING: usize = 128; // > 2 * AHEAD, a power of two
         let cap = self.slots.len();
-        let (mut hashes, mut seen) = ([0u64; BLOCK], [0u64; BLOCK]);
-        for block in keys.chunks(width * BLOCK) {
-            let m = block.len() / width;
-            for (h, key) in hashes.iter_mut().zip(block.chunks_exact(width)) {
-                *h = hash_parts(key.iter().copied());
+        let (mut hashes, mut seen) = ([0u64; RING], [EMPTY; RING]);
+        out.reserve(n);
+        for j in 0..n + 2 * AHEAD {
+            if j < n {
+                let h = hash_of(j);
+                hashes[j % RING] = h;
+                prefetch(&self.slots[home(tag_of(h), cap)]);
             }
-            for (s, &h) in seen.iter_mut().zip(&hashes[..m]) {
-                *s = self.slots[home(tag_of(h), cap)];
+            if let Some(k) = j.checked_sub(AHEAD).filter(|&k| k < n) {
+                let s = self.slots[home(tag_of(hashes[k % RING]), cap)];
+                seen[k % RING] = s;
+                if let Some(p) = (s != EMPTY).then(|| address_of(slot_row(s))).flatten() {
+                    prefetch(p);
+                }
             }
-            // The candidates' keys, read from the columns in a loop of independent loads.
-            let mut hit = [false; BLOCK];
-            for (j, key) in block.chunks_exact(width).enumerate() {
-                let s = seen[j];
-                hit[j] = s != EMPTY
-                    && slot_tag(s) == tag_of(hashes[j])
-                    && self.row_equals(columns, slot_row(s), key);
-            }
-            for (j, key) in block.chunks_exact(width).enumerate() {
-                out.push(if hit[j] {
-                    slot_row(seen[j])
-                } else if seen[j] == EMPTY {
+            if let Some(k) = j.checked_sub(2 * AHEAD) {
+                let (s, h) = (seen[k % RING], hashes[k % RING]);
+                out.push(if s == EMPTY {
                     NOT_FOUND
+                } else if slot_tag(s) == tag_of(h) && matches(k, slot_row(s)) {
+                    slot_row(s)
                 } else {
-                    self.probe(columns, hashes[j], key)
-                        .map_or(NOT_FOUND, |pos| slot_row(self.slots[pos]))
+                    probe(k, h).map_or(NOT_FOUND, |pos| slot_row(self.slots[pos]))
                 });
             }
         }

@@ -111,8 +111,24 @@ impl PyIndex {
         let int64_field =
             matches!(self.fields[..], [f] if schema.core.fields()[f].dtype == DType::I64);
         if let Some(ints) = int64_field.then(|| keys::int64_keys(keys)).flatten() {
-            let parts: Vec<KeyPart<'_>> = ints.iter().map(|&i| KeyPart::Int(i)).collect();
-            return self.find_all(py, &parts)?.map_err(|k| {
+            let found = self.with_index(py, |index, columns| {
+                let Index::Hash(h) = index else { return None };
+                let mut rows = Vec::new();
+                h.is_unique()
+                    .then(|| h.first_rows_i64(columns, &ints, &mut rows))?;
+                Some(rows)
+            })?;
+            let found = match found {
+                Some(rows) => rows
+                    .iter()
+                    .position(|&r| r == NOT_FOUND)
+                    .map_or(Ok(rows), Err),
+                None => {
+                    let parts: Vec<KeyPart<'_>> = ints.iter().map(|&i| KeyPart::Int(i)).collect();
+                    self.find_all(py, &parts)?
+                }
+            };
+            return found.map_err(|k| {
                 let key = ints[k].into_pyobject(py).map(|o| o.into_any());
                 key.map_or_else(|e| e.into(), |key| self.missing(&key))
             });
