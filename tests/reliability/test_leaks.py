@@ -47,6 +47,15 @@ def table(n: int = 100) -> shoal.Table[Rec]:
 
 
 T = table()
+INDEXED = table()  # its own table: T takes repeated names
+BY_NAME = INDEXED.index_by("name", unique=True)
+BY_KIND = INDEXED.index_by("kind")
+
+
+def index_write_and_restore() -> None:
+    r = BY_NAME["n3"]
+    r.name = "n3 renamed"
+    BY_NAME["n3 renamed"].name = "n3"
 
 
 def raises(exc: type[BaseException], f: Callable[[], object]) -> Callable[[], None]:
@@ -98,6 +107,15 @@ CHEAP: dict[str, Callable[[], object]] = {
     "no such field": raises(KeyError, lambda: T["nope"]),
     "set: wrong type": raises(TypeError, lambda: setattr(T[0], "x", "no")),
     "descriptor on another object": raises(TypeError, lambda: Rec.x.__get__(object(), Rec)),
+    "index lookup": lambda: (BY_NAME["n7"].x, "n8" in BY_NAME, BY_NAME.get("zz")),
+    "index: missing key": raises(KeyError, lambda: BY_NAME["zz"]),
+    "index: wrong key type": raises(TypeError, lambda: BY_NAME[7]),
+    "index: write a key": index_write_and_restore,
+    "index: repeated key refused": raises(
+        ValueError, lambda: INDEXED.append(1.0, "n3", "a", Color.RED, WHEN)
+    ),
+    "index: rows, positions": lambda: (BY_KIND.rows("a")[:2], BY_NAME.positions(["n1", "n2"])),
+    "index: positions, a key missing": raises(KeyError, lambda: BY_NAME.positions(["n1", "zz"])),
 }
 
 HEAVY: dict[str, Callable[[], object]] = {
@@ -115,6 +133,8 @@ HEAVY: dict[str, Callable[[], object]] = {
     "sizeof": lambda: shoal.sizeof(T),
     "sort": lambda: T.sort(key=lambda r: r.x),
     "extend + slice delete": lambda: (T.extend([ROW] * 5), T.__delitem__(slice(100, None))),
+    "build and drop an index": lambda: INDEXED.index_by("x", sorted=True).range(1.0, 5.0),
+    "concat": lambda: shoal.concat([T, T]),
 }
 
 

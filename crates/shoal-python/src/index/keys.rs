@@ -33,15 +33,7 @@ pub fn push_key_cells<'a>(
     prefix: bool,
     out: &mut Vec<Datum<'a>>,
 ) -> Result<(), NotAKey> {
-    let one = |value: &'a Bound<'_, PyAny>, field: usize| -> Result<Datum<'a>, NotAKey> {
-        if value.is_none() {
-            return Ok(Datum::Null);
-        }
-        to_cell(value.as_borrowed(), &schema.specs[field], || {
-            schema.target(field, None)
-        })
-        .map_err(|e| NotAKey(e.into()))
-    };
+    let one = |value: &'a Bound<'_, PyAny>, field: usize| key_cell(schema, field, value);
     if let [field] = fields {
         out.push(one(key, *field)?);
         return Ok(());
@@ -74,6 +66,21 @@ pub fn push_key_cells<'a>(
         out.push(one(v, f)?);
     }
     Ok(())
+}
+
+/// The cell of one field's key value (`None`: a null).
+pub fn key_cell<'a>(
+    schema: &PySchema,
+    field: usize,
+    value: &'a Bound<'_, PyAny>,
+) -> Result<Datum<'a>, NotAKey> {
+    if value.is_none() {
+        return Ok(Datum::Null);
+    }
+    to_cell(value.as_borrowed(), &schema.specs[field], || {
+        schema.target(field, None)
+    })
+    .map_err(|e| NotAKey(e.into()))
 }
 
 /// The keys of a one-dimensional buffer of int64 (a NumPy array), for an index on one i64

@@ -58,10 +58,14 @@ impl PyIndex {
         let table = self.table.get();
         let mut st = table.write()?;
         let schema = table.schema(py).get();
+        // The token keeps the index alive; only a table emptied by the garbage collector's
+        // clearing of a cycle can have lost it.
         let (index, columns) = st
             .inner
             .index(self.id)
-            .expect("the token keeps the index alive")
+            .ok_or_else(|| ShoalError::Changed {
+                detail: "the index's table was cleared by the garbage collector".into(),
+            })?
             .map_err(|e| ShoalError::from_core(e, schema))?;
         Ok(f(index, columns))
     }
@@ -84,13 +88,38 @@ impl PyIndex {
         key_cells(schema, &self.fields, key, false).map_err(|NotAKey(e)| e)
     }
 
-    /// The rows of one key, or `None` if no row could hold it (a value of the wrong type).
-    fn rows_or_none(&self, key: &Bound<'_, PyAny>) -> PyResult<Option<Vec<usize>>> {
+    /// The first row (in row order) holding `key`; `Err` if `key` cannot be one of the
+    /// index's keys. One field's key is looked up without allocating.
+    fn first_row(&self, key: &Bound<'_, PyAny>) -> PyResult<Result<Option<usize>, NotAKey>> {
         let py = key.py();
         let schema = self.table.get().schema(py).get();
-        match key_cells(schema, &self.fields, key, false) {
-            Ok(cells) => Ok(self.lookup(py, &[cells])?.pop()),
-            Err(NotAKey(e)) if is_conversion_error(py, &e) => Ok(None),
+        let first = |index: &Index, columns: &[Column], key: &[KeyPart<'_>]| match index {
+            Index::Hash(h) if h.is_unique() => h.rows_of(columns, key).next(),
+            Index::Hash(h) => h.rows_of(columns, key).min(),
+            Index::Sorted(s) => s.rows_of(columns, key).first().map(|&r| r as usize),
+        };
+        if let [field] = self.fields[..] {
+            let cell = match keys::key_cell(schema, field, key) {
+                Ok(cell) => cell,
+                Err(e) => return Ok(Err(e)),
+            };
+            let part = [KeyPart::of(&cell)];
+            return self.with_index(py, |index, columns| Ok(first(index, columns, &part)));
+        }
+        let cells = match key_cells(schema, &self.fields, key, false) {
+            Ok(cells) => cells,
+            Err(e) => return Ok(Err(e)),
+        };
+        let parts: Vec<KeyPart<'_>> = cells.iter().map(KeyPart::of).collect();
+        self.with_index(py, |index, columns| Ok(first(index, columns, &parts)))
+    }
+
+    /// [`PyIndex::first_row`] where a key of the wrong type is held by no row (for `in` and
+    /// `get`, as for a dict).
+    fn first_row_or_none(&self, key: &Bound<'_, PyAny>) -> PyResult<Option<usize>> {
+        match self.first_row(key)? {
+            Ok(row) => Ok(row),
+            Err(NotAKey(e)) if is_conversion_error(key.py(), &e) => Ok(None),
             Err(NotAKey(e)) => Err(e),
         }
     }
@@ -239,14 +268,8 @@ impl PyIndex {
 
     /// The row holding `key` (the first, in row order, if several do); a KeyError if none.
     fn __getitem__<'py>(&self, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        let py = key.py();
-        let cells = self.cells(py, key)?;
-        match self
-            .lookup(py, &[cells])?
-            .pop()
-            .and_then(|r| r.first().copied())
-        {
-            Some(row) => PyTable::row_handle(self.bound_table(py), row),
+        match self.first_row(key)?.map_err(|NotAKey(e)| e)? {
+            Some(row) => PyTable::row_handle(self.bound_table(key.py()), row),
             None => Err(self.missing(key)),
         }
     }
@@ -259,14 +282,14 @@ impl PyIndex {
         default: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = key.py();
-        match self.rows_or_none(key)?.and_then(|r| r.first().copied()) {
+        match self.first_row_or_none(key)? {
             Some(row) => PyTable::row_handle(self.bound_table(py), row),
             None => Ok(default.unwrap_or_else(|| py.None().into_bound(py))),
         }
     }
 
     fn __contains__(&self, key: &Bound<'_, PyAny>) -> PyResult<bool> {
-        Ok(self.rows_or_none(key)?.is_some_and(|r| !r.is_empty()))
+        Ok(self.first_row_or_none(key)?.is_some())
     }
 
     /// Every row holding `key`, in row order, as record handles (empty if none).
