@@ -186,3 +186,16 @@ def test_concat_refuses_mixed_record_types_and_no_tables():
         shoal.concat([])
     with pytest.raises(TypeError):
         shoal.concat([[1, 2]])
+
+
+def test_large_selections_gathered_on_several_threads_keep_every_column_in_order():
+    n = 300_000  # past the threshold where columns are gathered in parallel
+    t = shoal.Table(Ev)
+    t.extend((float(i), f"n{i}", "ab"[i % 2], None if i % 5 == 0 else i) for i in range(n))
+    mask = np.arange(n) % 3 != 0
+    picked = t[mask]
+    kept = [i for i in range(n) if i % 3 != 0]
+    assert picked["x"].to_list() == [float(i) for i in kept]
+    assert picked["name"].to_list() == [f"n{i}" for i in kept]
+    assert picked["kind"].to_list() == ["ab"[i % 2] for i in kept]
+    assert picked["n"].to_list() == [None if i % 5 == 0 else i for i in kept]
