@@ -102,7 +102,7 @@ fn check(t: &mut Table, model: &[Row], ids: &[u64; 3], q: &Row) -> Result<(), Te
     let (mut generic, mut ints) = (Vec::new(), Vec::new());
     let batch_parts: Vec<KeyPart<'_>> = batch.iter().map(|&k| KeyPart::Int(k)).collect();
     h.first_rows(columns, &batch_parts, &mut generic);
-    h.first_rows_i64(columns, &batch, &mut ints);
+    h.first_rows_i64(columns, batch.len(), |j| batch[j], |_, r| ints.push(r));
     let single: Vec<usize> = batch
         .iter()
         .map(|&k| {

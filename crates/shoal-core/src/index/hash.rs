@@ -175,6 +175,13 @@ impl HashIndex {
 
     /// The slot holding `key`'s rows (`Ok`), or the empty slot where it would go (`Err`).
     fn probe(&self, columns: &[Column], hash: u64, key: &[KeyPart<'_>]) -> Result<usize, usize> {
+        self.probe_by(hash, |row| self.row_equals(columns, row, key))
+    }
+
+    /// The slot of the first row of `hash`'s probe run for which `matches(row)` holds (`Ok`), or
+    /// the empty slot that ends the run (`Err`).
+    #[inline]
+    fn probe_by(&self, hash: u64, matches: impl Fn(usize) -> bool) -> Result<usize, usize> {
         let (tag, cap) = (tag_of(hash), self.slots.len());
         let mut pos = home(tag, cap);
         loop {
@@ -182,7 +189,7 @@ impl HashIndex {
             if s == EMPTY {
                 return Err(pos);
             }
-            if slot_tag(s) == tag && self.row_equals(columns, slot_row(s), key) {
+            if slot_tag(s) == tag && matches(slot_row(s)) {
                 return Ok(pos);
             }
             pos = if pos + 1 == cap { 0 } else { pos + 1 };
@@ -222,26 +229,33 @@ impl HashIndex {
             |j| hash_parts(key(j).iter().copied()),
             |row| column.row_address(row),
             |j, row| self.row_equals(columns, row, key(j)),
-            |j, h| self.probe(columns, h, key(j)).ok(),
-            out,
+            |_, row| out.push(row),
         );
     }
 
-    /// As [`HashIndex::first_rows`] for integer keys of an index on one int64 field: compared
-    /// with the column's values directly when it has no nulls.
-    pub fn first_rows_i64(&self, columns: &[Column], keys: &[i64], out: &mut Vec<usize>) {
+    /// As [`HashIndex::first_rows`] for `n` integer keys (`key(j)`) of an index on one int64
+    /// field, each result given to `emit(j, row)`: compared with the column's values directly
+    /// when it has no nulls.
+    pub fn first_rows_i64(
+        &self,
+        columns: &[Column],
+        n: usize,
+        key: impl Fn(usize) -> i64,
+        mut emit: impl FnMut(usize, usize),
+    ) {
         let column = &columns[self.fields[0]];
         let Some(values) = column.i64_values().filter(|_| self.fields.len() == 1) else {
-            let parts: Vec<KeyPart<'_>> = keys.iter().map(|&k| KeyPart::Int(k)).collect();
-            return self.first_rows(columns, &parts, out);
+            let parts: Vec<KeyPart<'_>> = (0..n).map(|j| KeyPart::Int(key(j))).collect();
+            let mut rows = Vec::with_capacity(n);
+            self.first_rows(columns, &parts, &mut rows);
+            return rows.into_iter().enumerate().for_each(|(j, r)| emit(j, r));
         };
         self.pipelined(
-            keys.len(),
-            |j| hash_parts(std::iter::once(KeyPart::Int(keys[j]))),
+            n,
+            |j| hash_parts(std::iter::once(KeyPart::Int(key(j)))),
             |row| values.get(row).map(|v| std::ptr::from_ref(v).cast()),
-            |j, row| values.get(row) == Some(&keys[j]),
-            |j, h| self.probe(columns, h, &[KeyPart::Int(keys[j])]).ok(),
-            out,
+            |j, row| values.get(row) == Some(&key(j)),
+            emit,
         );
     }
 
@@ -249,21 +263,19 @@ impl HashIndex {
     /// dependent cache misses (the slot, then the row's key in the column) on a table larger
     /// than the cache, so key `j` is hashed and its slot prefetched while key `j - AHEAD`'s
     /// slot is read and its row's key prefetched, and key `j - 2 * AHEAD` is compared
-    /// (`matches(j, row)`; a slot of another key sends it to `probe(j, hash)`).
+    /// (`matches(j, row)`; a slot of another key sends it along its probe run).
     fn pipelined(
         &self,
         n: usize,
         hash_of: impl Fn(usize) -> u64,
         address_of: impl Fn(usize) -> Option<*const u8>,
         matches: impl Fn(usize, usize) -> bool,
-        probe: impl Fn(usize, u64) -> Option<usize>,
-        out: &mut Vec<usize>,
+        mut emit: impl FnMut(usize, usize),
     ) {
         const AHEAD: usize = 48;
         const RING: usize = 128; // > 2 * AHEAD, a power of two
         let cap = self.slots.len();
         let (mut hashes, mut seen) = ([0u64; RING], [EMPTY; RING]);
-        out.reserve(n);
         for j in 0..n + 2 * AHEAD {
             if j < n {
                 let h = hash_of(j);
@@ -279,13 +291,15 @@ impl HashIndex {
             }
             if let Some(k) = j.checked_sub(2 * AHEAD) {
                 let (s, h) = (seen[k % RING], hashes[k % RING]);
-                out.push(if s == EMPTY {
+                let row = if s == EMPTY {
                     NOT_FOUND
                 } else if slot_tag(s) == tag_of(h) && matches(k, slot_row(s)) {
                     slot_row(s)
                 } else {
-                    probe(k, h).map_or(NOT_FOUND, |pos| slot_row(self.slots[pos]))
-                });
+                    self.probe_by(h, |row| matches(k, row))
+                        .map_or(NOT_FOUND, |pos| slot_row(self.slots[pos]))
+                };
+                emit(k, row);
             }
         }
     }

@@ -124,6 +124,50 @@ impl PyIndex {
         }
     }
 
+    fn missing_int(&self, py: Python<'_>, key: i64) -> PyErr {
+        match key.into_pyobject(py) {
+            Ok(key) => self.missing(key.as_any()),
+            Err(e) => e.into(),
+        }
+    }
+
+    /// `positions` of a NumPy int64 array for a unique index on one int64 field: the rows are
+    /// written straight into the result (`None`: another case).
+    fn int64_positions<'py>(
+        &self,
+        keys: &Bound<'py, PyAny>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let py = keys.py();
+        let schema = self.table.get().schema(py).get();
+        let unique_int64 = self.kind == (IndexKind::Hash { unique: true })
+            && matches!(self.fields[..], [f] if schema.core.fields()[f].dtype == DType::I64);
+        let Some(cells) = unique_int64.then(|| keys::int64_keys(keys)).flatten() else {
+            return Ok(None);
+        };
+        let mut missing = None;
+        let out = pyo3::types::PyByteArray::new_with(py, cells.len() * 8, |bytes| {
+            self.with_index(py, |index, columns| {
+                let Index::Hash(h) = index else { return };
+                let key = |j: usize| cells[j];
+                h.first_rows_i64(columns, cells.len(), key, |j, row| {
+                    if row == NOT_FOUND {
+                        missing.get_or_insert(j);
+                    } else {
+                        bytes[j * 8..j * 8 + 8].copy_from_slice(&(row as i64).to_ne_bytes());
+                    }
+                });
+            })
+        })?;
+        if let Some(j) = missing {
+            return Err(self.missing_int(py, cells[j]));
+        }
+        let array = py
+            .import("numpy")?
+            .getattr("frombuffer")?
+            .call1((out, "int64"))?;
+        Ok(Some(array))
+    }
+
     fn missing(&self, key: &Bound<'_, PyAny>) -> PyErr {
         let shown = key.repr().map_or("?".into(), |r| r.to_string());
         pyo3::exceptions::PyKeyError::new_err(format!(
@@ -140,27 +184,10 @@ impl PyIndex {
         let int64_field =
             matches!(self.fields[..], [f] if schema.core.fields()[f].dtype == DType::I64);
         if let Some(ints) = int64_field.then(|| keys::int64_keys(keys)).flatten() {
-            let found = self.with_index(py, |index, columns| {
-                let Index::Hash(h) = index else { return None };
-                let mut rows = Vec::new();
-                h.is_unique()
-                    .then(|| h.first_rows_i64(columns, &ints, &mut rows))?;
-                Some(rows)
-            })?;
-            let found = match found {
-                Some(rows) => rows
-                    .iter()
-                    .position(|&r| r == NOT_FOUND)
-                    .map_or(Ok(rows), Err),
-                None => {
-                    let parts: Vec<KeyPart<'_>> = ints.iter().map(|&i| KeyPart::Int(i)).collect();
-                    self.find_all(py, &parts)?
-                }
-            };
-            return found.map_err(|k| {
-                let key = ints[k].into_pyobject(py).map(|o| o.into_any());
-                key.map_or_else(|e| e.into(), |key| self.missing(&key))
-            });
+            let parts: Vec<KeyPart<'_>> = ints.iter().map(|&i| KeyPart::Int(i)).collect();
+            return self
+                .find_all(py, &parts)?
+                .map_err(|k| self.missing_int(py, ints[k]));
         }
         let items: Vec<Bound<'_, PyAny>> = keys.try_iter()?.collect::<PyResult<_>>()?;
         let mut cells = Vec::with_capacity(items.len() * self.fields.len());
@@ -310,6 +337,9 @@ impl PyIndex {
     /// holds.
     fn positions<'py>(&self, keys: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         let py = keys.py();
+        if let Some(array) = self.int64_positions(keys)? {
+            return Ok(array);
+        }
         let rows = self.rows_of_keys(keys)?;
         if !keys.hasattr("__array_interface__")? {
             return Ok(PyList::new(py, rows)?.into_any());
