@@ -248,3 +248,15 @@ def test_batch_lookups_agree_with_one_key_at_a_time():
         *range(3, len(t), 10),
         *range(1, len(t), 10),
     ]
+
+
+def test_sizeof_a_table_counts_its_indexes():
+    t = events(10_000)
+    before = shoal.sizeof(t).total
+    by_id = t.index_by("rid", unique=True)
+    by_ts = t.index_by("ts", sorted=True)
+    assert by_id.nbytes >= 8 * 10_000 and by_ts.nbytes == 4 * 10_000
+    assert shoal.sizeof(t).total - before == by_id.nbytes + by_ts.nbytes
+    del by_id, by_ts
+    gc.collect()
+    assert shoal.sizeof(t).total == before  # dropped indexes are not counted

@@ -141,6 +141,11 @@ impl HashIndex {
         self.slots.capacity() * 8 + self.next.capacity() * 4
     }
 
+    /// The slots' address.
+    pub fn allocation_id(&self) -> usize {
+        self.slots.as_ptr() as usize
+    }
+
     fn row_parts<'s, 'c: 's>(
         &'s self,
         columns: &'c [Column],

@@ -46,6 +46,14 @@ impl Index {
             Index::Sorted(s) => s.nbytes(),
         }
     }
+
+    /// An address identifying the index's main allocation (for counting it once).
+    pub fn allocation_id(&self) -> usize {
+        match self {
+            Index::Hash(h) => h.allocation_id(),
+            Index::Sorted(s) => s.allocation_id(),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -129,6 +137,15 @@ impl Indexes {
         self.next_id += 1;
         self.entries.push(entry);
         Ok((self.next_id - 1, token))
+    }
+
+    /// Each built index's allocation (identity, bytes), for measuring the table (a dropped
+    /// one's too, until it is forgotten: its memory is still held).
+    pub fn allocations(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        self.entries
+            .iter()
+            .filter_map(|e| e.built.as_ref())
+            .map(|i| (i.allocation_id(), i.nbytes()))
     }
 
     /// Forgets the indexes whose tokens are gone.

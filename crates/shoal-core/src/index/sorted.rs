@@ -72,6 +72,11 @@ impl SortedIndex {
         self.order.capacity() * 4
     }
 
+    /// The order's address.
+    pub fn allocation_id(&self) -> usize {
+        self.order.as_ptr() as usize
+    }
+
     /// Merges rows `self.len()..len` (appended since) into the order.
     pub fn merge_appended(&mut self, columns: &[Column], len: usize) -> Result<(), Refusal> {
         let start = self.order.len();

@@ -612,6 +612,16 @@ impl Table {
             .map_err(|(row, r)| refusal_error(fields[0], row, r))
     }
 
+    /// Frees the indexes whose tokens were dropped (they are also forgotten at the next change).
+    pub fn forget_dropped_indexes(&mut self) {
+        self.indexes.prune();
+    }
+
+    /// The indexes' allocations (identity, bytes), for measuring the table.
+    pub fn index_allocations(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        self.indexes.allocations()
+    }
+
     /// Index `id` brought up to date, with the columns its rows point into; `None` if there
     /// is no such index (its token was dropped).
     pub fn index(&mut self, id: u64) -> Option<Result<(&Index, &[Column]), Error>> {

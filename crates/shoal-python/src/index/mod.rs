@@ -24,10 +24,21 @@ use keys::{key_cells, push_key_cells, NotAKey};
 pub struct PyIndex {
     table: Py<PyTable>,
     id: u64,
-    /// Keeps the table's index alive: the table forgets it once this is dropped.
-    _token: Arc<()>,
+    /// Keeps the table's index alive: the table forgets it once this is dropped (`None`
+    /// only while dropping).
+    token: Option<Arc<()>>,
     fields: Vec<usize>,
     kind: IndexKind,
+}
+
+impl Drop for PyIndex {
+    /// Frees the index's memory now if the table is not busy (else at its next change).
+    fn drop(&mut self) {
+        drop(self.token.take());
+        self.table
+            .get()
+            .poke(|st| st.inner.forget_dropped_indexes());
+    }
 }
 
 /// The rows for each key looked up, in the order asked.
@@ -469,7 +480,7 @@ impl PyTable {
         Ok(PyIndex {
             table: slf.clone().unbind(),
             id,
-            _token: token,
+            token: Some(token),
             fields,
             kind,
         })

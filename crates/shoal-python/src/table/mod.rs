@@ -397,14 +397,14 @@ pub(crate) fn row_objects<'py>(
 }
 
 impl crate::measure::HeldBuffers for PyTable {
-    /// Each column's current allocation (none while the table is being changed).
+    /// Each column's current allocation and each index's (none while the table is being
+    /// changed).
     fn held_buffers(&self) -> Vec<(usize, u64)> {
         self.peek(|st| {
-            st.inner
-                .columns()
-                .iter()
-                .map(|c| (c.allocation_id(), c.nbytes() as u64))
-                .collect()
+            let columns = st.inner.columns().iter();
+            let columns = columns.map(|c| (c.allocation_id(), c.nbytes() as u64));
+            let indexes = st.inner.index_allocations().map(|(id, n)| (id, n as u64));
+            columns.chain(indexes).collect()
         })
         .unwrap_or_default()
     }
