@@ -139,6 +139,10 @@ def test_a_table_keeps_the_sequence_methods_but_is_not_registered_as_one():
     assert [r.x for r in reversed(t)] == [1.0, 2.0, 1.0]
     with pytest.raises(ValueError, match="no row equal"):
         t.index(Ev(9.0, "z", "a", None))
+    t.remove(Ev(1.0, "a", "a", 1))  # the first equal row, as list.remove
+    assert as_rows(t) == [(2.0, "b", "b", None), (1.0, "a", "a", 1)]
+    with pytest.raises(ValueError, match=r"Table.remove\(x\): no row equal"):
+        t.remove(Ev(9.0, "z", "a", None))
 
 
 @pytest.mark.parametrize(

@@ -254,6 +254,33 @@ impl PyTable {
         start: isize,
         stop: Option<isize>,
     ) -> PyResult<usize> {
+        Self::first_equal(slf, value, start, stop)?.ok_or_else(|| {
+            pyo3::exceptions::PyValueError::new_err(
+                "Table.index(x): no row equal to x in the table",
+            )
+        })
+    }
+
+    /// Removes the first row equal to `value` (as `list.remove`); a ValueError if none.
+    fn remove(slf: &Bound<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        match Self::first_equal(slf, value, 0, None)? {
+            Some(row) => slf.as_any().del_item(row),
+            None => Err(pyo3::exceptions::PyValueError::new_err(
+                "Table.remove(x): no row equal to x in the table",
+            )),
+        }
+    }
+}
+
+impl PyTable {
+    /// The first row in `start..stop` (clamped as a list's slice) equal to `value`. The length
+    /// is read each time: `==` on a record may run user code that changes it.
+    fn first_equal(
+        slf: &Bound<'_, Self>,
+        value: &Bound<'_, PyAny>,
+        start: isize,
+        stop: Option<isize>,
+    ) -> PyResult<Option<usize>> {
         let len = slf.get().read()?.inner.len() as isize;
         let clamp = |i: isize| (if i < 0 { i + len } else { i }).clamp(0, len) as usize;
         let (start, stop) = (clamp(start), clamp(stop.unwrap_or(len)));
@@ -262,12 +289,10 @@ impl PyTable {
                 break;
             }
             if Self::row_handle(slf, i)?.eq(value)? {
-                return Ok(i);
+                return Ok(Some(i));
             }
         }
-        Err(pyo3::exceptions::PyValueError::new_err(
-            "Table.index(x): no row equal to x in the table",
-        ))
+        Ok(None)
     }
 }
 
