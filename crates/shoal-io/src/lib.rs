@@ -1,0 +1,15 @@
+//! Files for shoal: Arrow IPC files, written atomically and read memory-mapped.
+//!
+//! Depends on `shoal-core` (the store) and arrow-rs (the format), never on Python. Columns
+//! cross between the two through the Arrow C Data Interface structs both sides share
+//! (`bridge`), so neither saving nor opening copies a column's data.
+
+mod bridge;
+mod check;
+mod error;
+mod mapped;
+mod save;
+
+pub use error::IoError;
+pub use mapped::MappedFile;
+pub use save::save;

@@ -1,0 +1,89 @@
+//! Saving: an Arrow IPC file written beside the target and moved over it, so a crash at any
+//! point leaves either the old file or the new one, never a mix.
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use arrow_array::RecordBatch;
+use arrow_ipc::writer::{FileWriter, IpcWriteOptions};
+use arrow_ipc::MetadataVersion;
+use arrow_schema::ArrowError;
+use shoal_core::{ColumnSnapshot, Schema};
+
+use crate::bridge::record_batch;
+use crate::IoError;
+
+/// Buffers start at multiples of this: what Arrow recommends, so every reader (arrow-rs with
+/// alignment required, pyarrow, polars) maps them in place.
+pub const ALIGNMENT: usize = 64;
+
+/// Writes the columns as an uncompressed Arrow IPC file at `path`, atomically: into a
+/// temporary file in the same directory, flushed to disk, then renamed over `path`, and the
+/// directory flushed. On any error the temporary file is removed and `path` is untouched.
+pub fn save(
+    path: &Path,
+    schema: &Schema,
+    columns: Vec<ColumnSnapshot>,
+    len: usize,
+    metadata: HashMap<String, String>,
+) -> Result<(), IoError> {
+    let batch = record_batch(schema, columns, len, metadata).map_err(|e| arrow_error(path, e))?;
+    let tmp = temporary_path(path);
+    let written = write_file(&tmp, &batch)
+        .and_then(|()| fs::rename(&tmp, path).map_err(|e| IoError::os(path, "replace", e)));
+    if let Err(e) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
+    sync_directory(path)
+}
+
+fn arrow_error(path: &Path, error: ArrowError) -> IoError {
+    match error {
+        ArrowError::IoError(_, source) => IoError::os(path, "write", source),
+        other => IoError::format(path, other.to_string()),
+    }
+}
+
+/// `.<name>.<pid>-<n>.shoal-tmp` beside `path`: hidden, unique per process and save.
+fn temporary_path(path: &Path) -> PathBuf {
+    static SAVES: AtomicU64 = AtomicU64::new(0);
+    let n = SAVES.fetch_add(1, Ordering::Relaxed);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.{}-{n}.shoal-tmp", std::process::id()))
+}
+
+fn write_file(tmp: &Path, batch: &RecordBatch) -> Result<(), IoError> {
+    let file = File::create_new(tmp).map_err(|e| IoError::os(tmp, "create", e))?;
+    let options = IpcWriteOptions::try_new(ALIGNMENT, false, MetadataVersion::V5)
+        .map_err(|e| arrow_error(tmp, e))?;
+    let out = BufWriter::with_capacity(1 << 20, file);
+    let mut writer = FileWriter::try_new_with_options(out, &batch.schema(), options)
+        .map_err(|e| arrow_error(tmp, e))?;
+    writer.write(batch).map_err(|e| arrow_error(tmp, e))?;
+    writer.finish().map_err(|e| arrow_error(tmp, e))?;
+    let mut out = writer.into_inner().map_err(|e| arrow_error(tmp, e))?;
+    out.flush().map_err(|e| IoError::os(tmp, "write", e))?;
+    let file = out
+        .into_inner()
+        .map_err(|e| IoError::os(tmp, "write", e.into_error()))?;
+    file.sync_all()
+        .map_err(|e| IoError::os(tmp, "flush to disk", e))
+}
+
+/// Flushes the directory entry of the rename, so the new file survives a power cut.
+fn sync_directory(path: &Path) -> Result<(), IoError> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| IoError::os(dir, "flush the directory of", e))
+}
