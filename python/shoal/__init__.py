@@ -29,10 +29,21 @@ from shoal._record import (
     u32,
     u64,
 )
-from shoal._shoal import Column, Field, FrozenInstanceError, Index, StaleRowError, Table, concat
+from shoal._shoal import (
+    Batches,
+    Column,
+    Field,
+    FrozenInstanceError,
+    Index,
+    StaleRowError,
+    Table,
+    concat,
+    open,
+)
 
 __all__ = [
     "Advice",
+    "Batches",
     "Category",
     "CensusReport",
     "Column",
@@ -53,6 +64,7 @@ __all__ = [
     "i16",
     "i32",
     "i64",
+    "open",
     "register_sizer",
     "sizeof",
     "tz",

@@ -6,6 +6,7 @@ package need no stubs of their own.
 """
 
 import builtins
+import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Generic, SupportsIndex, TypeAlias, TypeVar, final, overload
@@ -16,6 +17,7 @@ from shoal._record import FieldDecl, Record
 
 __all__ = [
     "TRACEMALLOC_DOMAIN",
+    "Batches",
     "Column",
     "Field",
     "FrozenInstanceError",
@@ -29,6 +31,7 @@ __all__ = [
     "_sizeof",
     "_table_from_buffers",
     "concat",
+    "open",
 ]
 
 _R = TypeVar("_R", bound=Record)
@@ -167,6 +170,10 @@ class Table(Generic[_R]):
         self, fields: str | Sequence[str], *, unique: bool = False, sorted: bool = False
     ) -> Index[_R]: ...
     def compact(self) -> int: ...
+    def save(self, path: str | os.PathLike[str], *, compression: str | None = None) -> None: ...
+    @property
+    def is_mapped(self) -> bool: ...
+    def batches(self, rows: int) -> Batches[_R]: ...
     def __len__(self) -> int: ...
     def __iter__(self) -> Iterator[_R]: ...
     def iter(self, *fields: str) -> Iterator[Any]: ...
@@ -200,6 +207,15 @@ class Table(Generic[_R]):
     ) -> tuple[CapsuleType, CapsuleType]: ...
     def __arrow_c_stream__(self, requested_schema: object | None = None) -> CapsuleType: ...
 
+@final
+class Batches(Generic[_R]):
+    """The iterator ``Table.batches(rows)`` returns: consecutive tables of at most ``rows``."""
+
+    def __iter__(self) -> Batches[_R]: ...
+    def __next__(self) -> Table[_R]: ...
+    def __len__(self) -> int: ...
+
+def open(path: str | os.PathLike[str], record: type[_R], *, mode: str = "r") -> Table[_R]: ...
 def _table_from_buffers(
     record_type: type[_R], columns: list[tuple[list[Any], Any, int]]
 ) -> Table[_R]: ...

@@ -68,7 +68,7 @@ impl fmt::Display for IoError {
                 )
             }
             IoError::Import { path, batch, error } => {
-                write!(f, "'{}', batch {batch}: {error:?}", path.display())
+                write!(f, "'{}', batch {batch}: {error}", path.display())
             }
         }
     }

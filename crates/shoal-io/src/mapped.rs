@@ -95,6 +95,15 @@ fn quiet_caught_panics() {
 impl MappedFile {
     /// Maps `path` read-only and reads its footer, schema and dictionaries (not its batches).
     pub fn open(path: &Path) -> Result<MappedFile, IoError> {
+        // Checked before opening: opening a FIFO would wait for a writer.
+        let kind = std::fs::metadata(path).map_err(|e| IoError::os(path, "open", e))?;
+        if kind.is_dir() {
+            let is_a_directory = std::io::Error::from_raw_os_error(21); // EISDIR
+            return Err(IoError::os(path, "open", is_a_directory));
+        }
+        if !kind.is_file() {
+            return Err(IoError::format(path, "not a regular file"));
+        }
         let file = File::open(path).map_err(|e| IoError::os(path, "open", e))?;
         let len = file
             .metadata()

@@ -8,8 +8,8 @@
 //! `ShoalError`s here, in [`ShoalError::from_core`], with the names the core does not know.
 
 use pyo3::exceptions::{
-    PyAttributeError, PyBufferError, PyIndexError, PyKeyError, PyMemoryError, PyOverflowError,
-    PyReferenceError, PyRuntimeError, PySystemError, PyTypeError, PyValueError,
+    PyAttributeError, PyBufferError, PyIndexError, PyKeyError, PyMemoryError, PyOSError,
+    PyOverflowError, PyReferenceError, PyRuntimeError, PySystemError, PyTypeError, PyValueError,
 };
 use pyo3::prelude::*;
 use shoal_core::{DType, Problem};
@@ -150,6 +150,15 @@ pub enum ShoalError {
     Arrow {
         record: String,
         error: shoal_core::Error,
+    },
+    /// Saving or opening a file failed (the file layer's error names the file).
+    File {
+        record: String,
+        error: Box<shoal_io::IoError>,
+    },
+    /// A change to a table opened read-only from a file.
+    ReadOnly {
+        path: String,
     },
     /// `from_arrow` given something that is not an Arrow producer.
     NotArrow {
@@ -485,6 +494,12 @@ impl From<ShoalError> for PyErr {
                     PyValueError::new_err(message)
                 }
             }
+            ShoalError::File { record, error } => file_error(&record, *error),
+            ShoalError::ReadOnly { path } => PyValueError::new_err(format!(
+                "this table is a read-only memory map of '{path}'; open the file with \
+                 shoal.open(path, Record, mode=\"c\") to change the rows in memory (the file \
+                 never changes), or save the changes elsewhere from a copy: copy.copy(t)"
+            )),
             ShoalError::NotArrow { record, got } => PyTypeError::new_err(format!(
                 "{record}.from_arrow expects an object with __arrow_c_stream__ or \
                  __arrow_c_array__ (a pyarrow Table or RecordBatch, a polars DataFrame ...), \
@@ -557,5 +572,37 @@ fn range_text(dtype: DType) -> String {
             Some((lo, hi)) => format!("{} ({lo}..={hi})", dtype.name()),
             None => dtype.name().to_owned(),
         },
+    }
+}
+
+/// A file error as Python's: the system's refusals as `OSError` (its errno picks the subclass,
+/// `FileNotFoundError` ...), unreadable files as `ValueError`, columns that do not fit the
+/// record class as `TypeError`/`ValueError` as for `from_arrow`.
+fn file_error(record: &str, error: shoal_io::IoError) -> PyErr {
+    match error {
+        shoal_io::IoError::Os {
+            path,
+            action,
+            source,
+        } => {
+            let message = format!("{record}: cannot {action} the file: {source}");
+            let path = path.display().to_string();
+            match source.raw_os_error() {
+                Some(errno) => PyOSError::new_err((errno, message, path)),
+                None => PyOSError::new_err(format!("{message} ('{path}')")),
+            }
+        }
+        shoal_io::IoError::Import { path, batch, error } => {
+            let message = format!(
+                "{record}: the file '{}' does not fit the record class (batch {batch}): {error}",
+                path.display()
+            );
+            if error.is_type_error() {
+                PyTypeError::new_err(message)
+            } else {
+                PyValueError::new_err(message)
+            }
+        }
+        format => PyValueError::new_err(format!("{record}: {format}")),
     }
 }

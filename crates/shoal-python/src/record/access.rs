@@ -281,7 +281,7 @@ pub unsafe fn set_field(
         return Ok(());
     }
     let t = table_ref(py, rec);
-    let mut st = t.get().write()?;
+    let mut st = t.get().change()?;
     check_version(&st.inner, rec, s)?;
     st.inner
         .set_cell(rec.row, index, cell)

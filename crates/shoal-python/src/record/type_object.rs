@@ -184,9 +184,11 @@ fn write_row_fast(
     let value = unsafe { pyo3::Borrowed::from_ptr(py, value) };
     let number = fast_number(&value, schema.specs.get(field)?.fast)?;
     let (row, version) = (rec.row, rec.version);
-    table_ref(py, rec)
-        .get()
-        .poke(|st| st.inner.set_in_place(version, row, field, number))
+    let table = table_ref(py, rec).get();
+    if table.is_read_only() {
+        return None; // the general path says why
+    }
+    table.poke(|st| st.inner.set_in_place(version, row, field, number))
 }
 
 /// `tp_traverse`: visits the table and schema the record owns references to.

@@ -85,7 +85,7 @@ unsafe extern "C" fn append_fast(
 /// `t.append(v0, v1, ...)` with one value per field: each checked straight into its column.
 #[inline(never)]
 fn push_positional(py: Python<'_>, this: &PyTable, argv: &[*mut ffi::PyObject]) -> PyResult<()> {
-    let mut st = this.write()?;
+    let mut st = this.change()?;
     push_values(py, this.schema.get(), &mut st.inner, argv)
 }
 

@@ -15,6 +15,7 @@
 mod construction;
 mod export;
 mod fast_append;
+mod files;
 mod iter;
 mod pickle;
 mod repr;
@@ -24,6 +25,7 @@ mod sort;
 mod subscript;
 
 pub use fast_append::install_fast_append;
+pub use files::{open, Batches};
 pub use pickle::_table_from_buffers;
 pub use select::concat;
 pub use subscript::install_fast_subscript;
@@ -49,6 +51,8 @@ pub struct PyTable {
     /// one reader's token when there is one).
     readers: Cell<(u32, usize)>,
     schema: Py<PySchema>,
+    /// The file the table was opened from (`shoal.open`), or None.
+    source: Option<Source>,
 }
 
 #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
@@ -74,6 +78,16 @@ fn thread_token() -> usize {
     }
     #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
     THREAD_MARK.with(|m| m as *const u8 as usize)
+}
+
+/// Where a table opened from a file reads its rows.
+pub struct Source {
+    pub path: std::path::PathBuf,
+    /// Opened with `mode="r"`: every change is refused.
+    pub read_only: bool,
+    /// The columns were imported from one record batch, so they read the map in place.
+    pub mapped: bool,
+    pub file: std::sync::Arc<shoal_io::MappedFile>,
 }
 
 /// A shared borrow of a table's state.
@@ -268,7 +282,23 @@ impl PyTable {
         Some(f(&mut st))
     }
 
-    /// The mutable borrow; waits for other threads' borrows to end.
+    /// The mutable borrow for a change to the rows: refused for a table opened read-only from
+    /// a file (every change goes through here or `is_read_only`).
+    pub fn change(&self) -> PyResult<WriteGuard<'_>> {
+        if let Some(path) = self.read_only_path() {
+            return Err(ShoalError::ReadOnly { path }.into());
+        }
+        self.write()
+    }
+
+    /// Whether changes are refused (a table opened read-only from a file).
+    #[inline]
+    pub fn is_read_only(&self) -> bool {
+        self.source.as_ref().is_some_and(|s| s.read_only)
+    }
+
+    /// The mutable borrow; waits for other threads' borrows to end. For changes to the rows,
+    /// `change`.
     pub fn write(&self) -> PyResult<WriteGuard<'_>> {
         loop {
             if let Ok(state) = self.state.try_borrow_mut() {
@@ -287,6 +317,10 @@ impl PyTable {
     }
 
     pub(crate) fn with_inner(schema: Py<PySchema>, inner: Table) -> PyTable {
+        Self::with_source(schema, inner, None)
+    }
+
+    fn with_source(schema: Py<PySchema>, inner: Table, source: Option<Source>) -> PyTable {
         PyTable {
             state: RefCell::new(TableState {
                 inner,
@@ -297,6 +331,7 @@ impl PyTable {
             writer: Cell::new(0),
             readers: Cell::new((0, 0)),
             schema,
+            source,
         }
     }
 

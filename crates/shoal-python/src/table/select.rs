@@ -36,7 +36,7 @@ impl PyTable {
     /// Sorts by fields, in Rust: see `Table::order_by`.
     pub(crate) fn sort_by_fields(&self, by: &Bound<'_, PyAny>, reverse: bool) -> PyResult<()> {
         let fields = self.fields_named(by)?;
-        let mut st = self.write()?;
+        let mut st = self.change()?;
         let schema = self.schema.get();
         let order = st
             .inner

@@ -22,7 +22,7 @@ impl PyTable {
     ) -> PyResult<()> {
         let this = slf.get();
         let schema = this.schema.get();
-        let mut st = this.write()?;
+        let mut st = this.change()?;
         let st = &mut *st;
         let row = st.inner.len();
         st.scratch.clear();
@@ -145,7 +145,7 @@ impl PyTable {
         };
         let this = slf.get();
         let schema = this.schema.get();
-        let mut st = this.write()?;
+        let mut st = this.change()?;
         let st = &mut *st;
         let start = st.inner.len();
         let result = (|| -> Result<()> {
@@ -188,7 +188,7 @@ impl PyTable {
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<()> {
         let this = slf.get();
-        let mut st = this.write()?;
+        let mut st = this.change()?;
         let st = &mut *st;
         let len = st.inner.len() as isize;
         let i = if index < 0 {
@@ -278,7 +278,7 @@ impl PyTable {
         if let Ok(name) = key.cast::<PyString>() {
             let field = this.field_index(name)?;
             let column = column_from_object(schema, field, value)?;
-            let mut st = this.write()?;
+            let mut st = this.change()?;
             let len = st.inner.len();
             if column.len() != len {
                 return Err(ShoalError::BadColumn {
@@ -299,7 +299,7 @@ impl PyTable {
             }
             return Ok(());
         }
-        let mut st = this.write()?;
+        let mut st = this.change()?;
         let st = &mut *st;
         let row = st.row_index(key.extract()?)?;
         let mut values = Vec::new();
@@ -336,7 +336,7 @@ impl PyTable {
 
     fn __delitem__(&self, key: &Bound<'_, PyAny>) -> PyResult<()> {
         let schema = self.schema.get();
-        let mut st = self.write()?;
+        let mut st = self.change()?;
         if let Ok(slice) = key.cast::<PySlice>() {
             let ind = slice.indices(st.inner.len() as isize)?;
             let rows = (0..ind.slicelength).map(|k| (ind.start + k as isize * ind.step) as usize);
@@ -359,7 +359,7 @@ impl PyTable {
     fn pop<'py>(slf: &Bound<'py, Self>, index: isize) -> PyResult<Bound<'py, PyAny>> {
         let this = slf.get();
         let values = {
-            let mut st = this.write()?;
+            let mut st = this.change()?;
             if st.inner.is_empty() {
                 return Err(ShoalError::Empty.into());
             }
@@ -372,7 +372,7 @@ impl PyTable {
     }
 
     fn clear(&self) -> PyResult<()> {
-        self.write()?.inner.clear();
+        self.change()?.inner.clear();
         Ok(())
     }
 
@@ -411,7 +411,7 @@ impl PyTable {
             Some(_) => super::sort::stable_order(&keys, reverse)?,
             None => super::sort::python_order(&keys, reverse)?,
         };
-        let mut st = this.write()?;
+        let mut st = this.change()?;
         if st.inner.version() != version || st.inner.len() != n {
             return Err(ShoalError::Changed {
                 detail: "the table changed while its sort keys were computed".into(),
@@ -449,7 +449,7 @@ impl PyTable {
     /// Reclaims the space that overwritten strings left behind (shoal also does this by itself
     /// once it passes half of a column's live text); returns the bytes freed.
     fn compact(&self) -> PyResult<usize> {
-        self.write()?
+        self.change()?
             .inner
             .compact()
             .map_err(|e| ShoalError::from_core(e, self.schema.get()).into())

@@ -1,0 +1,128 @@
+"""Files (issue #13): save, open, random reads and batch scans of 1M / 10M rich records.
+
+    python benches/files.py [--n 1000000] [--big 10000000] [--repeat 5] [--dir DIR]
+
+`save` against `pyarrow.feather.write_feather(pa.table(t), compression="uncompressed")`, both
+process time (CPU) and wall time (ours also fsyncs the file and its directory; feather does
+not). Opening, random reads and scans each run in a fresh process (`files_case.py`): time is
+wall time, memory is the process's own — anonymous RSS (`RssAnon`: heap and private pages)
+and file-backed RSS (`RssFile`: pages of the mapped file, which the kernel can drop at will)
+from /proc/self/status, and tracemalloc's peak for what Python code allocated. Prints
+markdown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from bulk import Rich, data  # noqa: E402
+
+
+def build(n: int):
+    import shoal
+
+    t = shoal.Table(Rich)
+    chunk = 1_000_000
+    for start in range(0, n, chunk):
+        rows = data(min(chunk, n - start))
+        t.extend(
+            (x, y, z, start + i, f"user{start + i:08d}", k)
+            for i, (x, y, z, _, _, k) in enumerate(rows)
+        )
+    return t
+
+
+def timed(f) -> tuple[float, float]:
+    w0, c0 = time.perf_counter(), time.process_time()
+    f()
+    return time.perf_counter() - w0, time.process_time() - c0
+
+
+def save_rows(t, directory: Path, repeat: int) -> list[str]:
+    import pyarrow as pa
+    import pyarrow.feather as feather
+
+    ours, theirs = [], []
+    for _ in range(repeat):
+        ours.append(timed(lambda: t.save(directory / "ours.arrow")))
+        theirs.append(
+            timed(
+                lambda: feather.write_feather(
+                    pa.table(t), str(directory / "feather.arrow"), compression="uncompressed"
+                )
+            )
+        )
+    wall = statistics.median(o[0] / p[0] for o, p in zip(ours, theirs, strict=True))
+    cpu = statistics.median(o[1] / p[1] for o, p in zip(ours, theirs, strict=True))
+    mine, peer = min(o[0] for o in ours), min(p[0] for p in theirs)
+    return [
+        f"| save {len(t):,} rows | {mine * 1e3:.1f} ms | feather {peer * 1e3:.1f} ms "
+        f"| {wall:.2f}x wall, {cpu:.2f}x CPU |"
+    ]
+
+
+def case(kind: str, path: Path, extra: str = "") -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, str(HERE / "files_case.py"), kind, str(path), extra],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=1_000_000)
+    ap.add_argument("--big", type=int, default=10_000_000)
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--dir", type=Path, default=None)
+    args = ap.parse_args()
+    directory = args.dir or Path(tempfile.mkdtemp(prefix="shoal-files-"))
+    print(f"CPython {sys.version.split()[0]}, files in {directory}")
+    print()
+    print("| case | shoal | peer | ratio |")
+    print("|---|---|---|---|")
+    for n in (args.n, args.big):
+        t = build(n)
+        for line in save_rows(t, directory, args.repeat if n == args.n else 2):
+            print(line, flush=True)
+        path = directory / f"rich-{n}.arrow"
+        t.save(path)
+        del t
+        size = path.stat().st_size
+        opened = case("open", path)
+        print(
+            f"| open {n:,} rows ({size / 1e6:.0f} MB file) | {opened['ms']:.2f} ms, "
+            f"+{opened['anon_mb']:.2f} MB anon, +{opened['file_mb']:.1f} MB file-backed, "
+            f"tracemalloc peak {opened['traced_mb']:.2f} MB | | |",
+            flush=True,
+        )
+        cold = case("random", path, "1000")
+        print(
+            f"| 1,000 random rows of {n:,} | {cold['ms']:.1f} ms, +{cold['anon_mb']:.2f} MB "
+            f"anon, +{cold['file_mb']:.1f} MB file-backed | | |",
+            flush=True,
+        )
+        scan = case("scan", path, "100000")
+        print(
+            f"| scan {n:,} rows in batches of 100k (sum of x) | {scan['ms']:.0f} ms, peak "
+            f"+{scan['anon_mb']:.1f} MB anon, +{scan['file_mb']:.0f} MB file-backed | "
+            f"same batches in memory {scan['memory_ms']:.0f} ms | "
+            f"{scan['ms'] / scan['memory_ms']:.2f}x |",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()

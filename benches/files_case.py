@@ -1,0 +1,94 @@
+"""One measurement of benches/files.py in a fresh process: prints one JSON line.
+
+python benches/files_case.py open|random|scan PATH [ARG]
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import shoal
+from bulk import Rich
+
+
+def status_mb() -> tuple[float, float]:
+    """(RssAnon, RssFile) of this process in MB, from /proc/self/status."""
+    fields = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("RssAnon", "RssFile"):
+            fields[key] = int(value.split()[0]) / 1024
+    return fields["RssAnon"], fields["RssFile"]
+
+
+def opened(path: str) -> dict[str, float]:
+    anon0, file0 = status_mb()
+    t0 = time.perf_counter()
+    u = shoal.open(path, Rich)
+    ms = (time.perf_counter() - t0) * 1e3
+    anon1, file1 = status_mb()
+    tracemalloc.start()
+    again = shoal.open(path, Rich)
+    traced = tracemalloc.get_traced_memory()[1] / 1e6
+    tracemalloc.stop()
+    del again
+    assert len(u) > 0
+    return {"ms": ms, "anon_mb": anon1 - anon0, "file_mb": file1 - file0, "traced_mb": traced}
+
+
+def random_rows(path: str, count: int) -> dict[str, float]:
+    u = shoal.open(path, Rich)
+    rows = random.Random(5).sample(range(len(u)), count)
+    anon0, file0 = status_mb()
+    t0 = time.perf_counter()
+    got = [(r.x, r.y, r.z, r.id, r.name, r.kind) for r in (u[i] for i in rows)]
+    ms = (time.perf_counter() - t0) * 1e3
+    anon1, file1 = status_mb()
+    assert len(got) == count
+    return {"ms": ms, "anon_mb": anon1 - anon0, "file_mb": file1 - file0}
+
+
+def scan(table: shoal.Table[Rich], rows: int, peak: list[float]) -> float:
+    anon0, file0 = status_mb()
+    total = 0.0
+    for batch in table.batches(rows):
+        total += float(batch["x"].to_numpy().sum())
+        anon, file = status_mb()
+        peak[0] = max(peak[0], anon - anon0)
+        peak[1] = max(peak[1], file - file0)
+    return total
+
+
+def scanned(path: str, rows: int) -> dict[str, float]:
+    u = shoal.open(path, Rich)
+    peak = [0.0, 0.0]
+    t0 = time.perf_counter()
+    mapped_total = scan(u, rows, peak)
+    ms = (time.perf_counter() - t0) * 1e3
+    in_memory = copy.copy(u)
+    t0 = time.perf_counter()
+    memory_total = scan(in_memory, rows, [0.0, 0.0])
+    memory_ms = (time.perf_counter() - t0) * 1e3
+    assert mapped_total == memory_total
+    return {"ms": ms, "memory_ms": memory_ms, "anon_mb": peak[0], "file_mb": peak[1]}
+
+
+def main() -> None:
+    kind, path = sys.argv[1], sys.argv[2]
+    arg = int(sys.argv[3]) if len(sys.argv) > 3 and sys.argv[3] else 0
+    result = {"open": lambda: opened(path), "random": lambda: random_rows(path, arg)}.get(
+        kind, lambda: scanned(path, arg)
+    )()
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,253 @@
+//! Files: `t.save(path)`, `shoal.open(path, Record)`, `t.batches(n)`, `t.is_mapped`.
+//!
+//! The file layer (`shoal-io`) does the work with the GIL released; this module turns Python
+//! arguments into its calls and its errors into Python's.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyType};
+use shoal_core::{Column, Schema, Table};
+use shoal_io::MappedFile;
+
+use crate::errors::ShoalError;
+use crate::schema::PySchema;
+
+use super::{PyTable, Source};
+
+impl PyTable {
+    pub(super) fn read_only_path(&self) -> Option<String> {
+        self.source
+            .as_ref()
+            .filter(|s| s.read_only)
+            .map(|s| s.path.display().to_string())
+    }
+}
+
+fn file_error(schema: &PySchema, error: shoal_io::IoError) -> PyErr {
+    ShoalError::File {
+        record: schema.record_name.clone(),
+        error: Box::new(error),
+    }
+    .into()
+}
+
+/// The record's declaration, kept in the file's schema metadata: `shoal.record` (module and
+/// qualified name) and `shoal.fields` (JSON: each field's name, type and optionality).
+fn file_metadata(py: Python<'_>, schema: &PySchema) -> PyResult<HashMap<String, String>> {
+    let record = schema.record_type.bind(py);
+    let name = format!(
+        "{}.{}",
+        record.getattr(pyo3::intern!(py, "__module__"))?,
+        record.getattr(pyo3::intern!(py, "__qualname__"))?
+    );
+    let fields = PyList::empty(py);
+    for f in schema.core.fields() {
+        let d = PyDict::new(py);
+        d.set_item("name", &f.name)?;
+        d.set_item("type", f.dtype.name())?;
+        d.set_item("optional", f.nullable)?;
+        fields.append(d)?;
+    }
+    let json: String = py
+        .import("json")?
+        .call_method1("dumps", (fields,))?
+        .extract()?;
+    Ok(HashMap::from([
+        ("shoal.record".to_owned(), name),
+        ("shoal.fields".to_owned(), json),
+    ]))
+}
+
+/// Imports rows `[start, start + len)` of batch `batch` of `file`, or every batch when `None`,
+/// into fresh columns: those of the first batch adopt the map's buffers.
+fn import_rows(
+    file: &MappedFile,
+    schema: &Schema,
+    part: Option<(usize, usize, usize)>,
+) -> Result<Vec<Column>, shoal_io::IoError> {
+    let mut columns: Vec<Column> = schema.fields().iter().map(Column::for_field).collect();
+    match part {
+        Some((batch, start, len)) => file.import(schema, batch, start, len, &mut columns)?,
+        None => {
+            for (batch, &rows) in file.batch_rows().iter().enumerate() {
+                file.import(schema, batch, 0, rows, &mut columns)?;
+            }
+        }
+    }
+    Ok(columns)
+}
+
+fn table_of(schema: &PySchema, columns: Vec<Column>) -> PyResult<Table> {
+    Table::from_columns(schema.core.clone(), columns)
+        .map_err(|e| ShoalError::from_core(e, schema).into())
+}
+
+/// Opens an Arrow IPC file as a table of `record` rows, memory-mapped: columns whose layout is
+/// shoal's own (numbers, text, category codes, without nulls) read the file in place.
+/// `mode="r"` (the default) refuses changes; `mode="c"` allows them, in memory only (the
+/// first change to a column copies that column; the file never changes).
+#[pyfunction]
+#[pyo3(signature = (path, record, *, mode = "r"))]
+pub fn open(
+    py: Python<'_>,
+    path: PathBuf,
+    record: &Bound<'_, PyType>,
+    mode: &str,
+) -> PyResult<PyTable> {
+    let read_only = match mode {
+        "r" => true,
+        "c" => false,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "mode must be \"r\" (read-only) or \"c\" (changes in memory, the file never \
+                 changes), not {other:?}"
+            )))
+        }
+    };
+    let schema = PySchema::of_class(record)?;
+    let s = schema.get();
+    let core = s.core.clone();
+    let (file, columns) = py
+        .detach(|| {
+            let file = MappedFile::open(&path)?;
+            let columns = import_rows(&file, &core, None)?;
+            Ok((file, columns))
+        })
+        .map_err(|e| file_error(s, e))?;
+    let source = Source {
+        path,
+        read_only,
+        mapped: file.batch_rows().len() == 1,
+        file: Arc::new(file),
+    };
+    Ok(PyTable::with_source(
+        schema.clone().unbind(),
+        table_of(s, columns)?,
+        Some(source),
+    ))
+}
+
+#[pymethods]
+impl PyTable {
+    /// Saves the rows as an Arrow IPC file (uncompressed, buffers 64-byte aligned), read in
+    /// place by `shoal.open`, pyarrow, polars and DuckDB. Atomic: the new file replaces `path`
+    /// only once it is complete and on disk.
+    #[pyo3(signature = (path, *, compression = None))]
+    fn save(&self, py: Python<'_>, path: PathBuf, compression: Option<&str>) -> PyResult<()> {
+        if let Some(c) = compression.filter(|c| *c != "uncompressed") {
+            return Err(PyValueError::new_err(format!(
+                "compression={c:?}: shoal saves uncompressed files (which memory-map) for now; \
+                 compressed saves are not built yet"
+            )));
+        }
+        let schema = self.schema.get();
+        let metadata = file_metadata(py, schema)?;
+        let (columns, len) = self.snapshots()?;
+        let core = schema.core.clone();
+        py.detach(|| shoal_io::save(&path, &core, columns, len, metadata))
+            .map_err(|e| file_error(schema, e))
+    }
+
+    /// Whether the rows are read from a memory-mapped file (`shoal.open` of a file of one
+    /// record batch, as `save` writes): columns of shoal's own layout then cost no memory.
+    #[getter]
+    fn is_mapped(&self) -> bool {
+        self.source.as_ref().is_some_and(|s| s.mapped)
+    }
+
+    /// The rows in consecutive tables of at most `rows` rows. For a table opened read-only
+    /// from a file each batch reads the file in place (no copy); otherwise each is a copy.
+    fn batches(slf: &Bound<'_, Self>, rows: usize) -> PyResult<Batches> {
+        if rows == 0 {
+            return Err(PyValueError::new_err(
+                "batches(rows): rows must be at least 1",
+            ));
+        }
+        let this = slf.get();
+        let parts = match this.source.as_ref().filter(|s| s.read_only) {
+            Some(s) => s
+                .file
+                .batch_rows()
+                .iter()
+                .enumerate()
+                .flat_map(|(b, &n)| {
+                    (0..n)
+                        .step_by(rows)
+                        .map(move |at| (b, at, rows.min(n - at)))
+                })
+                .collect(),
+            None => {
+                let len = this.read()?.inner.len();
+                (0..len)
+                    .step_by(rows)
+                    .map(|at| (usize::MAX, at, rows.min(len - at)))
+                    .collect()
+            }
+        };
+        Ok(Batches {
+            table: slf.clone().unbind(),
+            parts,
+            next: 0,
+        })
+    }
+}
+
+/// The iterator `Table.batches` returns.
+#[pyclass(module = "shoal", name = "Batches")]
+pub struct Batches {
+    table: Py<PyTable>,
+    /// (file batch or `usize::MAX` for a slice of the table, first row, rows).
+    parts: Vec<(usize, usize, usize)>,
+    next: usize,
+}
+
+#[pymethods]
+impl Batches {
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __len__(&self) -> usize {
+        self.parts.len() - self.next
+    }
+
+    fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<PyTable>> {
+        let Some(&(batch, start, len)) = self.parts.get(self.next) else {
+            return Ok(None);
+        };
+        self.next += 1;
+        let table = self.table.get();
+        let schema = table.schema(py).get();
+        let Some(source) = table.source.as_ref().filter(|_| batch != usize::MAX) else {
+            let part = table
+                .read()?
+                .inner
+                .take_strided(start, 1, len)
+                .map_err(|e| ShoalError::from_core(e, schema))?;
+            return Ok(Some(PyTable::with_inner(table.schema.clone_ref(py), part)));
+        };
+        let core = schema.core.clone();
+        let columns = py
+            .detach(|| import_rows(&source.file, &core, Some((batch, start, len))))
+            .map_err(|e| file_error(schema, e))?;
+        let part = Source {
+            path: source.path.clone(),
+            read_only: true,
+            mapped: true,
+            file: source.file.clone(),
+        };
+        Ok(Some(PyTable::with_source(
+            table.schema.clone_ref(py),
+            table_of(schema, columns)?,
+            Some(part),
+        )))
+    }
+
+    fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        visit.call(&self.table)
+    }
+}
