@@ -7,6 +7,7 @@ import os
 import random
 import signal
 import time
+import tracemalloc
 import warnings
 from pathlib import Path
 
@@ -81,6 +82,27 @@ def test_numbers_and_text_read_the_map_without_a_copy(tmp_path):
     start = data.find(x[:4].tobytes())
     assert start > 0 and start % 64 == 0
     assert data[start : start + x.nbytes] == x.tobytes()
+
+
+class Event(shoal.Record):
+    id: int
+    latency: float
+    name: str
+    service: shoal.Category
+
+
+def test_opening_allocates_nothing_per_row(tmp_path):
+    t = shoal.Table(Event)
+    t.extend((i, i / 7, f"event {i}", ("api", "db", "auth")[i % 3]) for i in range(200_000))
+    path = tmp_path / "e.arrow"
+    t.save(path)
+    tracemalloc.start()
+    u = shoal.open(path, Event)
+    allocated = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    # Numbers, text and category codes all read the map: what is allocated is per column.
+    assert allocated < 64_000, allocated
+    assert u == t and u.is_mapped
 
 
 def test_views_outlive_the_table_and_a_save_that_replaces_the_file(tmp_path):

@@ -9,7 +9,9 @@ import datetime as dt
 import enum
 import gc
 import pickle
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import shoal
@@ -138,6 +140,33 @@ HEAVY: dict[str, Callable[[], object]] = {
 }
 
 
+FILES_DIR = Path(tempfile.mkdtemp(prefix="shoal-leaks-"))
+SAVED = FILES_DIR / "t.arrow"
+T.save(SAVED)
+DAMAGED = FILES_DIR / "damaged.arrow"
+DAMAGED.write_bytes(SAVED.read_bytes()[:-40] + bytes(40))
+MAPPED = shoal.open(SAVED, Rec)
+
+
+def open_and_read() -> None:
+    u = shoal.open(SAVED, Rec)
+    assert u[7].name == "n7"
+    assert sum(len(b) for b in u.batches(30)) == len(u)
+
+
+# Saves flush to disk (fsync), so these run 1,000 times.
+FILES: dict[str, Callable[[], object]] = {
+    "save": lambda: T.save(FILES_DIR / "again.arrow"),
+    "save: no such directory": raises(FileNotFoundError, lambda: T.save(FILES_DIR / "no" / "x")),
+    "open, read, batches": open_and_read,
+    "open: damaged file": raises(ValueError, lambda: shoal.open(DAMAGED, Rec)),
+    "open: missing file": raises(FileNotFoundError, lambda: shoal.open(FILES_DIR / "no", Rec)),
+    "open: wrong record class": raises(ValueError, lambda: shoal.open(SAVED, K)),
+    "read-only write refused": raises(ValueError, lambda: setattr(MAPPED[3], "x", 1.0)),
+    "read-only append refused": raises(ValueError, lambda: MAPPED.append(*ROW)),
+}
+
+
 def grows(f: Callable[[], object], n: int) -> tuple[int, int]:
     """Growth in GC objects and in RSS over `n` calls. RSS is the smaller growth of two
     rounds in a row: a leak grows in both, while the allocator settling once (arenas, the
@@ -168,3 +197,10 @@ def test_heavy_operations_do_not_leak(name: str):
     objects, memory = grows(HEAVY[name], 10_000)
     assert objects < 50, f"{name}: {objects} more GC objects"
     assert memory < 2 << 20, f"{name}: RSS grew {memory / 1e6:.1f} MB"
+
+
+@pytest.mark.parametrize("name", list(FILES))
+def test_file_operations_do_not_leak(name: str):
+    objects, memory = grows(FILES[name], 1_000)
+    assert objects < 50, f"{name}: {objects} more GC objects"
+    assert memory < 1 << 20, f"{name}: RSS grew {memory / 1e6:.1f} MB"

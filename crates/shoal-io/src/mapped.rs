@@ -7,7 +7,7 @@ use std::fs::File;
 use std::panic::{self, catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
-use std::sync::{Arc, Once};
+use std::sync::{Arc, Once, OnceLock};
 
 use arrow_array::RecordBatch;
 use arrow_buffer::Buffer;
@@ -41,6 +41,8 @@ pub struct MappedFile {
     blocks: Vec<Block>,
     /// Rows of each batch, from its message header.
     rows: Vec<usize>,
+    /// Each batch once decoded (and checked), so slicing it again costs nothing.
+    decoded: Vec<OnceLock<RecordBatch>>,
 }
 
 impl std::fmt::Debug for MappedFile {
@@ -166,6 +168,7 @@ impl MappedFile {
             bytes,
             schema,
             decoder,
+            decoded: blocks.iter().map(|_| OnceLock::new()).collect(),
             blocks,
             rows,
         })
@@ -191,18 +194,22 @@ impl MappedFile {
         &self.rows
     }
 
-    /// Batch `i`, decoded and checked (every offset, every UTF-8 string), its buffers in the map.
-    pub fn batch(&self, i: usize) -> Result<RecordBatch, IoError> {
-        let block = self
-            .blocks
-            .get(i)
-            .ok_or_else(|| IoError::format(&self.path, format!("no batch {i}")))?;
+    /// Batch `i`, decoded and checked (every offset, every UTF-8 string) the first time it is
+    /// asked for, its buffers in the map.
+    pub fn batch(&self, i: usize) -> Result<&RecordBatch, IoError> {
+        let (Some(block), Some(slot)) = (self.blocks.get(i), self.decoded.get(i)) else {
+            return Err(IoError::format(&self.path, format!("no batch {i}")));
+        };
+        if let Some(batch) = slot.get() {
+            return Ok(batch);
+        }
         let footer_start = self.bytes.len() - TRAILER;
         let data = block_bytes(&self.path, &self.bytes, block, footer_start)?;
-        decode(&self.path, &format!("batch {i}"), || {
+        let batch = decode(&self.path, &format!("batch {i}"), || {
             self.decoder.read_record_batch(block, &data)
         })?
-        .ok_or_else(|| IoError::format(&self.path, format!("batch {i} is empty")))
+        .ok_or_else(|| IoError::format(&self.path, format!("batch {i} is empty")))?;
+        Ok(slot.get_or_init(|| batch))
     }
 
     /// Appends rows `[start, start + len)` of batch `i` to `columns` (one per field of

@@ -498,6 +498,9 @@ fn adopt_buffers(
         let values = unsafe { Fixed::adopt(dtype, start, input.len, owner()) }?;
         return col.adopt_fixed(values).then_some(Ok(()));
     }
+    if dtype == DType::Category {
+        return adopt_codes(input, col, keep);
+    }
     if !matches!(input.format.as_str(), "u" | "z") {
         return None;
     }
@@ -524,6 +527,52 @@ fn adopt_buffers(
         Err(e) => return Some(Err(e)),
     };
     col.adopt_strings(values).then_some(Ok(()))
+}
+
+/// A category's codes adopted as they are: where the producer's dictionary indices have the
+/// column's code type and its dictionary (text, i32 offsets, no nulls) lists the column's
+/// own words in the column's order — as shoal writes them. `None` where they must be
+/// translated (the copying path).
+fn adopt_codes(
+    input: &Input<'_>,
+    col: &mut crate::column::Column,
+    keep: &KeepAlive,
+) -> Option<Result<(), Refused>> {
+    let code_type = col.code_type()?;
+    let dict = input.dictionary().ok()??;
+    if input.format != fixed_format(code_type)
+        || dict.format != "u"
+        || dict.validity().ok()?.is_some()
+    {
+        return None;
+    }
+    // SAFETY: the dictionary's format is utf8: buffer 1 holds `len + 1` i32 offsets.
+    let offsets = unsafe { dict.slice::<i32>(1, 1) }.ok()?;
+    let end = usize::try_from(*offsets.last()?).ok()?;
+    let data = dict.buffer(2).ok()?;
+    let bytes: &[u8] = if end == 0 {
+        &[]
+    } else if data.is_null() {
+        return None;
+    } else {
+        // SAFETY: a utf8 array's data buffer holds at least its last offset's bytes (the
+        // `Input` invariant); `collect_arrow` checks the offsets and the UTF-8 within them.
+        unsafe { std::slice::from_raw_parts(data, end) }
+    };
+    let words = Strings::collect_arrow(offsets, bytes, true).ok()?;
+    let width = code_type.itemsize();
+    let codes = NonNull::new(input.buffer(1).ok()?.cast_mut())?;
+    // SAFETY: buffer 1 of an index array of this type holds `offset + len` codes, so the
+    // address of code `offset` is inside (or one past) it.
+    let start = unsafe { codes.add(input.offset * width) };
+    if start.as_ptr() as usize % width != 0 {
+        return None;
+    }
+    // SAFETY: `start` is aligned for the code type (checked) and points to `len` codes that
+    // `keep`, which owns the array, keeps valid and unwritten; `adopt_codes` checks each
+    // against the dictionary before the column uses them.
+    let codes = unsafe { Fixed::adopt(code_type, start, input.len, Arc::clone(keep)) }?;
+    col.adopt_codes(&words, codes).then_some(Ok(()))
 }
 
 /// Makes null the rows appended since `before` that the producer's validity bits mark null.
