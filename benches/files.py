@@ -116,9 +116,9 @@ def main() -> None:
         )
         scan = case("scan", path, "100000")
         print(
-            f"| scan {n:,} rows in batches of 100k (sum of x) | {scan['ms']:.0f} ms, peak "
+            f"| scan {n:,} rows in batches of 100k (sum of x) | {scan['ms']:.1f} ms, peak "
             f"+{scan['anon_mb']:.1f} MB anon, +{scan['file_mb']:.0f} MB file-backed | "
-            f"same batches in memory {scan['memory_ms']:.0f} ms | "
+            f"the same batches already in memory {scan['memory_ms']:.1f} ms | "
             f"{scan['ms'] / scan['memory_ms']:.2f}x |",
             flush=True,
         )

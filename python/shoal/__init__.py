@@ -11,6 +11,7 @@ Point(x=1.0, y=2.0)
 """
 
 from shoal._census import Advice, CensusReport, census
+from shoal._files import open, record_class_of
 from shoal._measure import SizeReport, register_sizer, sizeof
 from shoal._record import (
     Category,
@@ -38,7 +39,6 @@ from shoal._shoal import (
     StaleRowError,
     Table,
     concat,
-    open,
 )
 
 __all__ = [
@@ -65,6 +65,7 @@ __all__ = [
     "i32",
     "i64",
     "open",
+    "record_class_of",
     "register_sizer",
     "sizeof",
     "tz",

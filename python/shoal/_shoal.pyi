@@ -28,10 +28,11 @@ __all__ = [
     "StaleRowError",
     "Table",
     "_census",
+    "_file_schema",
+    "_open",
     "_sizeof",
     "_table_from_buffers",
     "concat",
-    "open",
 ]
 
 _R = TypeVar("_R", bound=Record)
@@ -215,7 +216,10 @@ class Batches(Generic[_R]):
     def __next__(self) -> Table[_R]: ...
     def __len__(self) -> int: ...
 
-def open(path: str | os.PathLike[str], record: type[_R], *, mode: str = "r") -> Table[_R]: ...
+def _open(path: str | os.PathLike[str], record: type[_R], *, mode: str = "r") -> Table[_R]: ...
+def _file_schema(
+    path: str | os.PathLike[str],
+) -> tuple[list[tuple[str, str, str | None, bool]], dict[str, str]]: ...
 def _table_from_buffers(
     record_type: type[_R], columns: list[tuple[list[Any], Any, int]]
 ) -> Table[_R]: ...

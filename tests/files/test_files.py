@@ -1,6 +1,8 @@
 """Saving and opening files: `t.save`, `shoal.open`, `t.batches`, read-only and copy-on-write."""
 
 import copy
+import datetime as dt
+import enum
 import gc
 import hashlib
 import os
@@ -290,3 +292,53 @@ def test_a_save_killed_at_any_moment_leaves_the_old_file_or_the_new(tmp_path):
         for leftover in tmp_path.glob(".t.arrow.*.shoal-tmp"):
             leftover.unlink()
     assert outcomes == {1000, 300_000}  # kills landed both before and after a rename
+
+
+def test_without_a_class_the_file_s_schema_makes_one(tmp_path):
+    t = rec_table(50)
+    path = tmp_path / "t.arrow"
+    t.save(path)
+    u = shoal.open(path)
+    cls = u.record_type
+    assert cls.__name__ == "Rec" and issubclass(cls, shoal.Record)
+    assert [f.name for f in shoal.fields(cls)] == [f.name for f in shoal.fields(Rec)]
+    for mine, theirs in zip(u, t, strict=True):
+        # Enums and Literals come back as the categories' names.
+        expected = tuple(v.name if isinstance(v, enum.Enum) else v for v in shoal.astuple(theirs))
+        assert shoal.astuple(mine) == expected
+    assert shoal.record_class_of(path).__name__ == "Rec"
+
+
+def test_files_from_pyarrow_and_polars_open_without_a_class(tmp_path):
+    paris = dt.timezone(dt.timedelta(hours=1))
+    data = pa.table(
+        {
+            "x": pa.array([1.5, None], pa.float64()),
+            "n": pa.array([1, 2], pa.int32()),
+            "s": ["a", "b"],
+            "when": pa.array(
+                [dt.datetime(2024, 1, 1, tzinfo=paris)] * 2, pa.timestamp("us", "+01:00")
+            ),
+            "day": pa.array([dt.date(2020, 1, 1), dt.date(1969, 7, 20)]),
+            "kind": pa.array(["p", "q"]).dictionary_encode(),
+        }
+    )
+    path = tmp_path / "pa.arrow"
+    with pa.ipc.new_file(str(path), data.schema) as w:
+        w.write_table(data)
+    u = shoal.open(path)
+    assert u[0].x == 1.5 and u[1].x is None and u[1].n == 2 and u[0].s == "a"
+    assert u[0].when == dt.datetime(2024, 1, 1, tzinfo=paris) and u[1].day == dt.date(1969, 7, 20)
+    assert [r.kind for r in u] == ["p", "q"]
+    frame = pl.DataFrame({"a": [1, 2, 3], "b": ["x", "y", "z"]})
+    frame.write_ipc(tmp_path / "pl.arrow", compression="uncompressed")
+    assert [(r.a, r.b) for r in shoal.open(tmp_path / "pl.arrow")] == list(frame.iter_rows())
+
+
+def test_a_column_shoal_cannot_store_is_named(tmp_path):
+    path = tmp_path / "lists.arrow"
+    data = pa.table({"ok": [1.0], "tags": pa.array([[1, 2]], pa.list_(pa.int64()))})
+    with pa.ipc.new_file(str(path), data.schema) as w:
+        w.write_table(data)
+    with pytest.raises(TypeError, match=r"column 'tags' has Arrow format '\+l'"):
+        shoal.open(path)

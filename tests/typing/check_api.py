@@ -50,7 +50,7 @@ Point("a")  # type: ignore[arg-type]
 
 import datetime as dt  # noqa: E402
 import enum  # noqa: E402
-from typing import Annotated, Literal  # noqa: E402
+from typing import Annotated, Any, Literal  # noqa: E402
 
 
 class Color(enum.Enum):
@@ -74,3 +74,14 @@ assert_type(r[0].color, Color)
 assert_type(r[0].at, dt.datetime)
 assert_type(r[0].score, float | None)
 assert_type(r.compact(), int)
+
+
+def files(path: str) -> None:
+    r.save(path)
+    opened = shoal.open(path, Rich)
+    assert_type(opened, shoal.Table[Rich])
+    assert_type(shoal.open(path, Rich, mode="c")[0].tag, str)
+    assert_type(opened.is_mapped, bool)
+    for batch in opened.batches(1000):
+        assert_type(batch, shoal.Table[Rich])
+    assert_type(shoal.open(path), shoal.Table[Any])

@@ -11,5 +11,5 @@ mod mapped;
 mod save;
 
 pub use error::IoError;
-pub use mapped::MappedFile;
+pub use mapped::{FileColumn, MappedFile};
 pub use save::save;

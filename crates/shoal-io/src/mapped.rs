@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
 use std::sync::{Arc, Once, OnceLock};
 
+use arrow_array::ffi::FFI_ArrowSchema;
 use arrow_array::RecordBatch;
 use arrow_buffer::Buffer;
 use arrow_ipc::convert::fb_to_schema;
@@ -22,6 +23,19 @@ use shoal_core::{Column, Schema};
 use crate::bridge::{c_array, c_schema, export_batch};
 use crate::check;
 use crate::IoError;
+
+/// One column of a file, as [`MappedFile::columns`] describes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileColumn {
+    /// The column's name.
+    pub name: String,
+    /// Its C Data Interface format string.
+    pub format: String,
+    /// For a dictionary-encoded column, the format of the dictionary's values.
+    pub dictionary: Option<String>,
+    /// Whether the schema says it may hold nulls.
+    pub nullable: bool,
+}
 
 /// The file format's magic, at the start (padded to 8 bytes) and at the end.
 const MAGIC: &[u8; 6] = b"ARROW1";
@@ -187,6 +201,28 @@ impl MappedFile {
     /// The schema's key-value metadata (where shoal keeps the record's declaration).
     pub fn metadata(&self) -> &HashMap<String, String> {
         self.schema.metadata()
+    }
+
+    /// Each column of the file: its name, its C Data Interface format (`g`, `u`, `tsu:UTC`
+    /// ...), its dictionary's value format for a dictionary-encoded column, and whether it is
+    /// nullable. A type the C interface cannot express has the format `?`.
+    pub fn columns(&self) -> Vec<FileColumn> {
+        self.schema
+            .fields()
+            .iter()
+            .map(|f| {
+                let c = FFI_ArrowSchema::try_from(f.data_type()).ok();
+                FileColumn {
+                    name: f.name().clone(),
+                    format: c.as_ref().map_or("?".into(), |c| c.format().to_owned()),
+                    dictionary: c
+                        .as_ref()
+                        .and_then(|c| c.dictionary())
+                        .map(|d| d.format().to_owned()),
+                    nullable: f.is_nullable(),
+                }
+            })
+            .collect()
     }
 
     /// Rows of each record batch.

@@ -506,21 +506,32 @@ fn adopt_buffers(
     }
     // SAFETY: the format is utf8/binary: buffer 1 holds `len + 1` i32 offsets.
     let offsets = unsafe { input.slice::<i32>(1, 1) }.ok()?;
-    let bytes = usize::try_from(*offsets.last()?).ok()?;
-    if offsets[0] != 0 {
-        return None;
-    }
+    let end = usize::try_from(*offsets.last()?).ok()?;
+    let start = usize::try_from(offsets[0]).ok()?;
+    let bytes = end.checked_sub(start)?;
     let data = match input.buffer(2).ok()? {
         p if bytes == 0 => NonNull::new(p.cast_mut()).unwrap_or(NonNull::dangling()),
-        p => NonNull::new(p.cast_mut())?,
+        // SAFETY: the data buffer holds at least `end` bytes (the `Input` invariant) and
+        // `start <= end`, so the address stays inside it.
+        p => unsafe { NonNull::new(p.cast_mut())?.add(start) },
     };
-    let offsets_ptr = NonNull::from(offsets).cast::<i32>();
-    // SAFETY: `offsets` is a checked, aligned view of `len + 1` initialised i32s in the
-    // producer's buffer, which `keep` keeps valid and unwritten.
-    let offsets = unsafe { Buffer::adopt(offsets_ptr, input.len + 1, owner()) }.ok()?;
-    // SAFETY: a utf8/binary array's data buffer holds at least its last offset's bytes (the
-    // `Input` invariant; `Strings::adopt` checks the offsets against this length), which
-    // `keep` keeps valid and unwritten.
+    let offsets = if start == 0 {
+        let offsets_ptr = NonNull::from(offsets).cast::<i32>();
+        // SAFETY: `offsets` is a checked, aligned view of `len + 1` initialised i32s in the
+        // producer's buffer, which `keep` keeps valid and unwritten.
+        unsafe { Buffer::adopt(offsets_ptr, input.len + 1, owner()) }.ok()?
+    } else {
+        // A slice of a longer array: its offsets are rebased to start at 0 (a copy of 4 bytes
+        // a row); its text is still read in place. `Strings::adopt` checks the result.
+        let mut rebased = Buffer::new();
+        rebased
+            .try_extend(offsets.iter().map(|&o| o.wrapping_sub(offsets[0])))
+            .ok()?;
+        rebased
+    };
+    // SAFETY: the data buffer holds at least its last offset's bytes (the `Input` invariant;
+    // `Strings::adopt` checks the offsets against this length), so the `bytes` from `start`
+    // on are inside it, and `keep` keeps them valid and unwritten.
     let data = unsafe { Buffer::adopt(data, bytes, owner()) }.ok()?;
     let values = match Strings::adopt(offsets, data, dtype == DType::Str) {
         Ok(values) => values,

@@ -92,7 +92,7 @@ fn table_of(schema: &PySchema, columns: Vec<Column>) -> PyResult<Table> {
 /// first change to a column copies that column; the file never changes).
 #[pyfunction]
 #[pyo3(signature = (path, record, *, mode = "r"))]
-pub fn open(
+pub fn _open(
     py: Python<'_>,
     path: PathBuf,
     record: &Bound<'_, PyType>,
@@ -130,6 +130,30 @@ pub fn open(
         Some(source),
     ))
 }
+
+/// The columns of an Arrow IPC file — (name, C Data Interface format, dictionary value
+/// format or None, nullable) each — and its schema metadata, for `shoal.open` to build a
+/// record class when none is given.
+#[pyfunction]
+pub fn _file_schema(
+    py: Python<'_>,
+    path: PathBuf,
+) -> PyResult<(FileColumns, HashMap<String, String>)> {
+    let file = py.detach(|| MappedFile::open(&path)).map_err(|error| {
+        PyErr::from(ShoalError::File {
+            record: "shoal.open".into(),
+            error: Box::new(error),
+        })
+    })?;
+    let columns = file
+        .columns()
+        .into_iter()
+        .map(|c| (c.name, c.format, c.dictionary, c.nullable))
+        .collect();
+    Ok((columns, file.metadata().clone()))
+}
+
+type FileColumns = Vec<(String, String, Option<String>, bool)>;
 
 #[pymethods]
 impl PyTable {

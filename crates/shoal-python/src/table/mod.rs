@@ -25,7 +25,7 @@ mod sort;
 mod subscript;
 
 pub use fast_append::install_fast_append;
-pub use files::{open, Batches};
+pub use files::{_file_schema, _open, Batches};
 pub use pickle::_table_from_buffers;
 pub use select::concat;
 pub use subscript::install_fast_subscript;

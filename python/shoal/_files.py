@@ -1,0 +1,109 @@
+"""``shoal.open``: a file's rows as a table, with the record class given or built from the file."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import re
+import types
+from typing import Annotated, Any, Literal, TypeVar, overload
+
+from shoal import _shoal
+from shoal._record import Category, Record, f32, i8, i16, i32, tz, u8, u16, u32, u64
+
+_R = TypeVar("_R", bound=Record)
+
+_FORMATS: dict[str, Any] = {
+    "g": float,
+    "f": f32,
+    "l": int,
+    "i": i32,
+    "s": i16,
+    "c": i8,
+    "L": u64,
+    "I": u32,
+    "S": u16,
+    "C": u8,
+    "b": bool,
+    "u": str,
+    "U": str,
+    "vu": str,
+    "z": bytes,
+    "Z": bytes,
+    "vz": bytes,
+    "tdD": datetime.date,
+}
+_TEMPORAL = re.compile(r"ts([smun]):(.*)|tD([smun])")
+_OFFSET = re.compile(r"([+-])(\d\d):(\d\d)")
+
+
+def _zone(name: str) -> Any:
+    """A file's time zone: an IANA name, or a fixed ``+HH:MM`` offset."""
+    fixed = _OFFSET.fullmatch(name)
+    if fixed is None:
+        return Annotated[datetime.datetime, tz(name)]
+    sign, hours, minutes = fixed.groups()
+    offset = datetime.timedelta(hours=int(hours), minutes=int(minutes))
+    return Annotated[datetime.datetime, tz(datetime.timezone(-offset if sign == "-" else offset))]
+
+
+def _hint(name: str, fmt: str, dictionary: str | None) -> Any:
+    if dictionary is not None:
+        if dictionary in ("u", "U", "vu"):
+            return Category
+        raise TypeError(f"column '{name}' is dictionary-encoded {dictionary!r} values")
+    if fmt in _FORMATS:
+        return _FORMATS[fmt]
+    temporal = _TEMPORAL.fullmatch(fmt)
+    if temporal is not None:
+        if temporal.group(3) is not None:
+            return datetime.timedelta
+        return _zone(temporal.group(2)) if temporal.group(2) else datetime.datetime
+    raise TypeError(f"column '{name}' has Arrow format {fmt!r}, which shoal cannot store")
+
+
+def record_class_of(path: str | os.PathLike[str]) -> type[Record]:
+    """A record class with one field per column of the file at ``path``, typed from the
+    file's Arrow schema (optional where a column may hold nulls — or, for files shoal wrote,
+    where the saved field was). Named after the class that saved it, else ``Row``."""
+    columns, metadata = _shoal._file_schema(path)
+    optional = {f["name"]: f["optional"] for f in json.loads(metadata.get("shoal.fields", "[]"))}
+    saved = metadata.get("shoal.record", "")
+    name = saved.rpartition(".")[2] or "Row"
+    annotations: dict[str, Any] = {}
+    for column, fmt, dictionary, nullable in columns:
+        try:
+            hint = _hint(column, fmt, dictionary)
+        except TypeError as e:
+            raise TypeError(
+                f"shoal.open('{os.fspath(path)}'): {e}; pass a record class to read the others"
+            ) from None
+        annotations[column] = hint | None if optional.get(column, nullable) else hint
+    namespace = {"__annotations__": annotations, "__module__": "shoal.opened"}
+    try:
+        return types.new_class(name, (Record,), {}, lambda ns: ns.update(namespace))
+    except TypeError as e:
+        raise TypeError(f"shoal.open('{os.fspath(path)}'): {e}") from None
+
+
+@overload
+def open(
+    path: str | os.PathLike[str], record: type[_R], *, mode: Literal["r", "c"] = "r"
+) -> _shoal.Table[_R]: ...
+@overload
+def open(
+    path: str | os.PathLike[str], record: None = None, *, mode: Literal["r", "c"] = "r"
+) -> _shoal.Table[Any]: ...
+def open(
+    path: str | os.PathLike[str], record: type[Record] | None = None, *, mode: str = "r"
+) -> _shoal.Table[Any]:
+    """Opens an Arrow IPC file (as ``Table.save`` writes it, or pyarrow and polars do) as a
+    table of ``record`` rows, memory-mapped: columns of shoal's own layout read the file in
+    place. Without ``record``, a class is built from the file's schema (``record_class_of``).
+
+    ``mode="r"`` (the default) refuses changes; ``mode="c"`` allows them in memory only (the
+    first change to a column copies it; the file never changes). See docs/files.md.
+    """
+    cls = record_class_of(path) if record is None else record
+    return _shoal._open(path, cls, mode=mode)
