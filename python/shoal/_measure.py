@@ -100,6 +100,9 @@ class SizeReport:
     shared: int = 0
     shared_objects: int = 0
     include_shared: bool = False
+    #: Bytes of memory-mapped files the structure reads in place (``shoal.open``): not heap
+    #: and not in ``total``; resident only as far as pages are touched, and the kernel's to drop.
+    mapped: int = 0
     _raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -112,6 +115,7 @@ class SizeReport:
             "values_by_type": dict(self.values_by_type),
             "by_type": [{"type": t, "count": c, "bytes": b} for t, c, b in self.by_type],
             "shared": {"bytes": self.shared, "objects": self.shared_objects},
+            "mapped": self.mapped,
         }
 
     def _lines(self) -> list[tuple[str, int]]:
@@ -142,6 +146,8 @@ class SizeReport:
             out.append(f"  {name:<32} {_mb(b):>10}  {100 * b / total:5.1f} %")
         shared = "included" if self.include_shared else "not included"
         out.append(f"  shared ({shared}): {_mb(self.shared)} in {self.shared_objects:,} objects")
+        if self.mapped:
+            out.append(f"  memory-mapped files (not included, not heap): {_mb(self.mapped)}")
         return "\n".join(out)
 
     def _repr_html_(self) -> str:
@@ -190,5 +196,6 @@ def report_from_raw(raw: dict[str, Any], *, include_shared: bool) -> SizeReport:
         shared=raw["shared_bytes"],
         shared_objects=raw["shared_objects"],
         include_shared=include_shared,
+        mapped=raw.get("mapped_bytes", 0),
         _raw=raw,
     )

@@ -342,3 +342,20 @@ def test_a_column_shoal_cannot_store_is_named(tmp_path):
         w.write_table(data)
     with pytest.raises(TypeError, match=r"column 'tags' has Arrow format '\+l'"):
         shoal.open(path)
+
+
+def test_sizeof_reports_the_map_apart_from_the_heap(tmp_path):
+    t = shoal.Table(Event)
+    t.extend((i, i / 7, f"event {i}", ("api", "db")[i % 2]) for i in range(100_000))
+    path = tmp_path / "e.arrow"
+    t.save(path)
+    in_memory = shoal.sizeof(t)
+    u = shoal.open(path, Event, mode="c")
+    mapped = shoal.sizeof(u)
+    # The columns' bytes are the file's, not the heap's: reported apart, out of the total.
+    assert mapped.total < 10_000 < in_memory.total
+    assert 0.9 * path.stat().st_size < mapped.mapped <= path.stat().st_size
+    assert "memory-mapped files" in str(mapped) and mapped.to_dict()["mapped"] == mapped.mapped
+    u[0].latency = 1.0  # the first change copies that column into the heap
+    changed = shoal.sizeof(u)
+    assert changed.total >= 8 * 100_000 and changed.mapped == mapped.mapped - 8 * 100_000

@@ -85,6 +85,9 @@ pub struct Node {
     pub shared: bool,
     /// Buffers counted by this object that others may share: counted once, by identity.
     pub shared_buffers: Vec<(usize, u64)>,
+    /// Memory-mapped file pages this object reads (not heap): reported apart, counted once
+    /// by identity, never in the total.
+    pub mapped_buffers: Vec<(usize, u64)>,
     /// For a large container: give its children one at a time through
     /// [`Heap::next_child`] (with this role) instead of listing them in `referents`, so the
     /// walk's stack does not hold a million entries for a list of a million items.
@@ -112,6 +115,7 @@ impl Node {
         self.referents.clear();
         self.shared = false;
         self.shared_buffers.clear();
+        self.mapped_buffers.clear();
         self.payload = 0;
         self.attributes = 0;
         self.storable_attributes = 0;
@@ -269,6 +273,8 @@ pub struct WalkReport {
     /// Per class: what its instances own (see [`Owned`]).
     pub by_owner: AddrMap<usize, Owned>,
     pub shared_bytes: u64,
+    /// Bytes of memory-mapped files the structure reads in place (not in `total`).
+    pub mapped_bytes: u64,
     pub shared_objects: u64,
     /// Bytes the walk itself used for its visited set and stack.
     pub bookkeeping: usize,
@@ -427,6 +433,11 @@ impl Walker {
                     .by_bucket_type
                     .entry((Bucket::Buffers, node.type_id))
                     .or_default() += b;
+            }
+        }
+        for &(id, b) in &node.mapped_buffers {
+            if self.buffers.insert(id) {
+                report.mapped_bytes = report.mapped_bytes.saturating_add(b);
             }
         }
         report.total = report.total.saturating_add(bytes);

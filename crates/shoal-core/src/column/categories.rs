@@ -116,6 +116,12 @@ impl Categories {
         self.codes.nbytes() + self.values.nbytes() + self.lookup.capacity() * entry + keys
     }
 
+    /// Bytes of [`Categories::nbytes`] that are adopted foreign memory (the codes, when
+    /// adopted; the dictionary is always the column's own).
+    pub fn foreign_bytes(&self) -> usize {
+        self.codes.foreign_bytes()
+    }
+
     /// Makes room for `additional` more rows.
     pub fn reserve(&mut self, additional: usize) {
         self.codes.reserve(additional);

@@ -174,6 +174,11 @@ impl Fixed {
         dispatch!(self, b => b.nbytes())
     }
 
+    /// Bytes of [`Fixed::nbytes`] that are adopted foreign memory ([`Buffer::adopt`]).
+    pub fn foreign_bytes(&self) -> usize {
+        dispatch!(self, b => if b.is_adopted() { b.nbytes() } else { 0 })
+    }
+
     /// Makes room for `additional` more rows.
     pub fn reserve(&mut self, additional: usize) {
         dispatch!(self, b => b.reserve(additional))

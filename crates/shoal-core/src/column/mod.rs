@@ -184,6 +184,16 @@ impl Column {
         self.validity.as_mut().map_or(Ok(()), Bitmap::try_unshare)
     }
 
+    /// Bytes of [`Column::nbytes`] that are adopted foreign memory — an Arrow producer's
+    /// buffers, or a memory-mapped file's — rather than the column's own allocations.
+    pub fn foreign_bytes(&self) -> usize {
+        match &self.values {
+            Values::Fixed(f) => f.foreign_bytes(),
+            Values::Var(s) => s.foreign_bytes(),
+            Values::Cat(c) => c.foreign_bytes(),
+        }
+    }
+
     /// See [`Buffer::allocation_id`] (the data buffer; for categories, the codes).
     pub fn allocation_id(&self) -> usize {
         match &self.values {

@@ -115,6 +115,13 @@ impl Strings {
         self.offsets.nbytes() + self.data.nbytes() + patches
     }
 
+    /// Bytes of [`Strings::nbytes`] that are adopted foreign memory ([`Buffer::adopt`]).
+    pub fn foreign_bytes(&self) -> usize {
+        let foreign = |adopted: bool, n: usize| if adopted { n } else { 0 };
+        foreign(self.offsets.is_adopted(), self.offsets.nbytes())
+            + foreign(self.data.is_adopted(), self.data.nbytes())
+    }
+
     /// Bytes written and no longer read (reclaimed by [`Strings::compact`]).
     pub fn dead_bytes(&self) -> usize {
         self.patches.as_ref().map_or(0, |p| p.dead)

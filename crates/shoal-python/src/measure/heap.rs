@@ -449,7 +449,9 @@ impl<'py> CPython<'py> {
             Kind::Store(index) => {
                 node.pieces.push((Bucket::ObjectHeaders, own));
                 // SAFETY: `o`'s type is exactly store type `index` (classified by identity).
-                node.shared_buffers = unsafe { self.known.buffers(self.py, index, o) };
+                let held = unsafe { self.known.buffers(self.py, index, o) };
+                node.shared_buffers = held.heap;
+                node.mapped_buffers = held.mapped;
             }
             Kind::Numpy => {
                 // SAFETY: `o` is a live NumPy array.

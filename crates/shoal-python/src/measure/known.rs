@@ -12,13 +12,26 @@ use pyo3::{PyClass, PyTypeInfo};
 pub trait HeldBuffers {
     /// The allocations this object keeps alive now.
     fn held_buffers(&self) -> Vec<(usize, u64)>;
+
+    /// Memory-mapped file pages this object reads in place, as (allocation id, bytes): not
+    /// heap, reported apart (`SizeReport.mapped`).
+    fn mapped_buffers(&self) -> Vec<(usize, u64)> {
+        Vec::new()
+    }
+}
+
+/// A store object's buffers: its heap allocations and the mapped file pages it reads.
+#[derive(Default)]
+pub struct Held {
+    pub heap: Vec<(usize, u64)>,
+    pub mapped: Vec<(usize, u64)>,
 }
 
 /// Reads the held buffers of an object of one store type.
 ///
 /// # Safety
 /// `o` must be a live instance of exactly the type the function was registered for.
-type BuffersOf = unsafe fn(Python<'_>, *mut ffi::PyObject) -> Vec<(usize, u64)>;
+type BuffersOf = unsafe fn(Python<'_>, *mut ffi::PyObject) -> Held;
 
 /// The bytes a record holds outside its object (its values, in Rust).
 ///
@@ -42,7 +55,7 @@ static KNOWN: PyOnceLock<KnownTypes> = PyOnceLock::new();
 
 /// # Safety
 /// `o` must be a live instance of exactly `T`'s type.
-unsafe fn buffers_of<T>(py: Python<'_>, o: *mut ffi::PyObject) -> Vec<(usize, u64)>
+unsafe fn buffers_of<T>(py: Python<'_>, o: *mut ffi::PyObject) -> Held
 where
     T: PyClass<Frozen = True> + HeldBuffers + Sync,
 {
@@ -50,8 +63,11 @@ where
     let obj = unsafe { pyo3::Borrowed::from_ptr(py, o) };
     // SAFETY: `o`'s type is exactly `T`'s (guaranteed by the caller; the walk compares type
     // pointers for identity).
-    let this = unsafe { obj.cast_unchecked::<T>() };
-    this.get().held_buffers()
+    let this = unsafe { obj.cast_unchecked::<T>() }.get();
+    Held {
+        heap: this.held_buffers(),
+        mapped: this.mapped_buffers(),
+    }
 }
 
 impl KnownTypes {
@@ -119,7 +135,7 @@ impl KnownTypes {
         py: Python<'_>,
         index: usize,
         o: *mut ffi::PyObject,
-    ) -> Vec<(usize, u64)> {
+    ) -> Held {
         // SAFETY: the type of `o` is the one `stores[index]` was registered for.
         unsafe { (self.stores[index].1)(py, o) }
     }

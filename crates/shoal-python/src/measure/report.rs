@@ -59,6 +59,7 @@ pub(super) fn report_dict<'py>(
     out.set_item("allocated", report.allocated)?;
     out.set_item("objects", report.objects)?;
     out.set_item("shared_bytes", report.shared_bytes)?;
+    out.set_item("mapped_bytes", report.mapped_bytes)?;
     out.set_item("shared_objects", report.shared_objects)?;
     out.set_item("bookkeeping", report.bookkeeping)?;
     let cats = PyDict::new(py);

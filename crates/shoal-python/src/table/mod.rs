@@ -435,11 +435,32 @@ impl crate::measure::HeldBuffers for PyTable {
     /// Each column's current allocation and each index's (none while the table is being
     /// changed).
     fn held_buffers(&self) -> Vec<(usize, u64)> {
+        let mapped = self.source.is_some();
         self.peek(|st| {
             let columns = st.inner.columns().iter();
-            let columns = columns.map(|c| (c.allocation_id(), c.nbytes() as u64));
+            let own =
+                |c: &shoal_core::Column| c.nbytes() - if mapped { c.foreign_bytes() } else { 0 };
+            let columns = columns.map(|c| (c.allocation_id(), own(c) as u64));
             let indexes = st.inner.index_allocations().map(|(id, n)| (id, n as u64));
             columns.chain(indexes).collect()
+        })
+        .unwrap_or_default()
+    }
+
+    /// For a table opened from a file, the bytes its columns read from the map (the adopted
+    /// buffers: a table built from a file adopts nothing else, and a change copies a column
+    /// into its own memory).
+    fn mapped_buffers(&self) -> Vec<(usize, u64)> {
+        if self.source.is_none() {
+            return Vec::new();
+        }
+        self.peek(|st| {
+            let columns = st.inner.columns().iter();
+            // Ids of their own: a column's heap part already counts under its allocation id.
+            columns
+                .map(|c| (c.allocation_id() ^ 1, c.foreign_bytes() as u64))
+                .filter(|&(_, n)| n > 0)
+                .collect()
         })
         .unwrap_or_default()
     }
