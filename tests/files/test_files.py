@@ -225,7 +225,7 @@ def test_a_file_written_by_pyarrow_opens(tmp_path):
     u = shoal.open(path, Point)
     assert list(u) == [Point(1.5, 0.0), Point(2.5, -1.0)]
     assert not u.is_mapped  # two record batches: joined in memory
-    assert [len(b) for b in u.batches(5)] == [1, 1]
+    assert [len(b) for b in u.batches(5)] == [2]  # batches slice the table, not the file
 
 
 @settings(
@@ -359,3 +359,34 @@ def test_sizeof_reports_the_map_apart_from_the_heap(tmp_path):
     u[0].latency = 1.0  # the first change copies that column into the heap
     changed = shoal.sizeof(u)
     assert changed.total >= 8 * 100_000 and changed.mapped == mapped.mapped - 8 * 100_000
+
+
+def test_batches_share_memory_and_writes_stay_apart():
+    t = shoal.Table(Event)
+    t.extend((i, i / 7, f"event {i}", ("api", "db")[i % 2]) for i in range(50_000))
+    rows = list(t)
+    tracemalloc.start()
+    batches = list(t.batches(10_000))
+    allocated = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    # Per batch: text offsets (4 bytes a row) and bookkeeping; no numbers, text or codes.
+    assert allocated < 5 * (4 * 10_000 + 20_000), allocated
+    assert [r for b in batches for r in b] == rows
+    batches[1][0].name = "renamed"
+    batches[1].append(Event(-1, 0.0, "new", "db"))
+    assert t[10_000].name == "event 10000" and len(t) == 50_000
+    t[20_000].latency = -1.0
+    assert batches[2][0].latency == 20_000 / 7
+
+
+def test_batches_follow_the_table_as_it_changes():
+    t = shoal.Table(Point)
+    t.extend((i, 0.0) for i in range(10))
+    it = t.batches(4)
+    assert len(it) == 3
+    assert [p.x for p in next(it)] == [0, 1, 2, 3]
+    t.extend((i, 0.0) for i in range(10, 14))
+    assert len(it) == 3
+    del t[6:]
+    assert [p.x for p in next(it)] == [4, 5]
+    assert list(it) == []

@@ -8,6 +8,7 @@ mod key;
 mod order;
 mod parts;
 mod permute;
+mod slice;
 mod snapshot;
 mod strings;
 

@@ -97,6 +97,25 @@ impl Strings {
         })
     }
 
+    /// Rows from buffers known to be valid, unchecked (see [`Strings::adopt`] for the
+    /// checked way).
+    ///
+    /// # Safety
+    /// The offsets must start at 0, never decrease and end at `data`'s length, and for a text
+    /// column every row must be UTF-8 on its own: other code reads rows without checking.
+    pub(crate) unsafe fn from_valid_parts(offsets: Buffer<i32>, data: Buffer<u8>) -> Strings {
+        debug_assert!(offsets.as_slice().first() == Some(&0));
+        debug_assert!(offsets
+            .as_slice()
+            .last()
+            .is_some_and(|&l| l as usize == data.len()));
+        Strings {
+            offsets,
+            data,
+            patches: None,
+        }
+    }
+
     /// Number of rows.
     pub fn len(&self) -> usize {
         self.offsets.len() - 1

@@ -511,6 +511,42 @@ impl Table {
         })
     }
 
+    /// Rows `start..start + len` as a new table that shares this one's memory (see
+    /// [`Column::slice_of`]): nothing is copied a row but text offsets and validity bits.
+    /// Copy-on-write both ways: a later write to either table copies the column it writes
+    /// (this one's whole column, while the slice lives). Columns that cannot be shared are
+    /// copied. An error if the rows are out of range or the allocator refuses.
+    pub fn slice_shared(&mut self, start: usize, len: usize) -> Result<Table, Error> {
+        if start.checked_add(len).is_none_or(|end| end > self.len) {
+            return Err(Error::RowOutOfRange {
+                index: start.saturating_add(len),
+                len: self.len,
+            });
+        }
+        let mut columns = Vec::with_capacity(self.columns.len());
+        for field in 0..self.columns.len() {
+            let snapshot = self.snapshot(field)?;
+            let f = &self.schema.fields()[field];
+            match Column::slice_of(f, &snapshot, start, len) {
+                Some(Ok(c)) => columns.push(c),
+                Some(Err(_)) => {
+                    return Err(Error::OutOfMemory {
+                        field: Some(field),
+                        rows: len,
+                    })
+                }
+                None => return self.take_strided(start, 1, len),
+            }
+        }
+        Ok(Table {
+            schema: Arc::clone(&self.schema),
+            columns,
+            len,
+            version: 0,
+            indexes: Indexes::default(),
+        })
+    }
+
     /// Reorders rows so that new row `i` is old row `order[i]`; `order` must be a permutation.
     /// A refused allocation is an error, nothing changed.
     pub fn permute(&mut self, order: &[usize]) -> Result<(), Error> {

@@ -62,21 +62,12 @@ fn file_metadata(py: Python<'_>, schema: &PySchema) -> PyResult<HashMap<String, 
     ]))
 }
 
-/// Imports rows `[start, start + len)` of batch `batch` of `file`, or every batch when `None`,
-/// into fresh columns: those of the first batch adopt the map's buffers.
-fn import_rows(
-    file: &MappedFile,
-    schema: &Schema,
-    part: Option<(usize, usize, usize)>,
-) -> Result<Vec<Column>, shoal_io::IoError> {
+/// Every batch of `file` imported into fresh columns: those of the first batch adopt the
+/// map's buffers.
+fn import_all(file: &MappedFile, schema: &Schema) -> Result<Vec<Column>, shoal_io::IoError> {
     let mut columns: Vec<Column> = schema.fields().iter().map(Column::for_field).collect();
-    match part {
-        Some((batch, start, len)) => file.import(schema, batch, start, len, &mut columns)?,
-        None => {
-            for (batch, &rows) in file.batch_rows().iter().enumerate() {
-                file.import(schema, batch, 0, rows, &mut columns)?;
-            }
-        }
+    for (batch, &rows) in file.batch_rows().iter().enumerate() {
+        file.import(schema, batch, 0, rows, &mut columns)?;
     }
     Ok(columns)
 }
@@ -114,7 +105,7 @@ pub fn _open(
     let (file, columns) = py
         .detach(|| {
             let file = MappedFile::open(&path)?;
-            let columns = import_rows(&file, &core, None)?;
+            let columns = import_all(&file, &core)?;
             Ok((file, columns))
         })
         .map_err(|e| file_error(s, e))?;
@@ -183,49 +174,30 @@ impl PyTable {
         self.source.as_ref().is_some_and(|s| s.mapped)
     }
 
-    /// The rows in consecutive tables of at most `rows` rows. For a table opened read-only
-    /// from a file each batch reads the file in place (no copy); otherwise each is a copy.
+    /// The rows in consecutive tables of at most `rows` rows, each sharing this table's
+    /// memory (no copy a row but text offsets; for a table opened from a file, they read the
+    /// map) and, for a read-only table, read-only too.
     fn batches(slf: &Bound<'_, Self>, rows: usize) -> PyResult<Batches> {
         if rows == 0 {
             return Err(PyValueError::new_err(
                 "batches(rows): rows must be at least 1",
             ));
         }
-        let this = slf.get();
-        let parts = match this.source.as_ref().filter(|s| s.read_only) {
-            Some(s) => s
-                .file
-                .batch_rows()
-                .iter()
-                .enumerate()
-                .flat_map(|(b, &n)| {
-                    (0..n)
-                        .step_by(rows)
-                        .map(move |at| (b, at, rows.min(n - at)))
-                })
-                .collect(),
-            None => {
-                let len = this.read()?.inner.len();
-                (0..len)
-                    .step_by(rows)
-                    .map(|at| (usize::MAX, at, rows.min(len - at)))
-                    .collect()
-            }
-        };
         Ok(Batches {
             table: slf.clone().unbind(),
-            parts,
+            rows,
             next: 0,
         })
     }
 }
 
-/// The iterator `Table.batches` returns.
+/// The iterator `Table.batches` returns. Like a list's iterator it reads the table's length
+/// as it goes: rows appended meanwhile are included, a table cut short ends the batches.
 #[pyclass(module = "shoal", name = "Batches")]
 pub struct Batches {
     table: Py<PyTable>,
-    /// (file batch or `usize::MAX` for a slice of the table, first row, rows).
-    parts: Vec<(usize, usize, usize)>,
+    rows: usize,
+    /// The first row of the next batch.
     next: usize,
 }
 
@@ -235,39 +207,35 @@ impl Batches {
         slf
     }
 
-    fn __len__(&self) -> usize {
-        self.parts.len() - self.next
+    fn __len__(&self) -> PyResult<usize> {
+        let len = self.table.get().read()?.inner.len();
+        Ok(len.saturating_sub(self.next).div_ceil(self.rows))
     }
 
     fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<PyTable>> {
-        let Some(&(batch, start, len)) = self.parts.get(self.next) else {
-            return Ok(None);
-        };
-        self.next += 1;
         let table = self.table.get();
         let schema = table.schema(py).get();
-        let Some(source) = table.source.as_ref().filter(|_| batch != usize::MAX) else {
-            let part = table
-                .read()?
-                .inner
-                .take_strided(start, 1, len)
-                .map_err(|e| ShoalError::from_core(e, schema))?;
-            return Ok(Some(PyTable::with_inner(table.schema.clone_ref(py), part)));
+        let part = {
+            let mut st = table.write()?;
+            let len = st.inner.len();
+            if self.next >= len {
+                return Ok(None);
+            }
+            let rows = self.rows.min(len - self.next);
+            let part = st.inner.slice_shared(self.next, rows);
+            self.next += rows;
+            part.map_err(|e| ShoalError::from_core(e, schema))?
         };
-        let core = schema.core.clone();
-        let columns = py
-            .detach(|| import_rows(&source.file, &core, Some((batch, start, len))))
-            .map_err(|e| file_error(schema, e))?;
-        let part = Source {
-            path: source.path.clone(),
-            read_only: true,
-            mapped: true,
-            file: source.file.clone(),
-        };
+        let source = table.source.as_ref().map(|s| Source {
+            path: s.path.clone(),
+            read_only: s.read_only,
+            mapped: s.mapped,
+            file: s.file.clone(),
+        });
         Ok(Some(PyTable::with_source(
             table.schema.clone_ref(py),
-            table_of(schema, columns)?,
-            Some(part),
+            part,
+            source,
         )))
     }
 
