@@ -81,11 +81,15 @@ sanitize: install  ## pytest on an AddressSanitizer build of the extension (nigh
 
 # Miri needs nightly Rust and its miri component; where either is missing it says so and is
 # skipped, like the AddressSanitizer run. About 11 minutes.
+# Miri runs one test per process, two at a time, through cargo-nextest where it is installed
+# (Miri is single-threaded; these machines have two cores); `cargo miri test` otherwise.
 miri:  ## Miri (undefined behaviour) on shoal-core's tests (nightly Rust)
 	@if ! cargo +nightly --version >/dev/null 2>&1 || \
 	  ! rustup component add --toolchain nightly miri rust-src >/dev/null 2>&1; then \
 	  echo "NOTE: no nightly Rust with Miri here; skipping the Miri run"; exit 0; fi; \
-	MIRIFLAGS="-Zmiri-disable-isolation -Zmiri-ignore-leaks" PROPTEST_CASES=4 cargo +nightly miri test -p shoal-core -- \
+	if cargo nextest --version >/dev/null 2>&1; then run="nextest run -j 2 --no-fail-fast"; \
+	  else run="test"; fi; \
+	MIRIFLAGS="-Zmiri-disable-isolation -Zmiri-ignore-leaks" PROPTEST_CASES=4 cargo +nightly miri $$run -p shoal-core -- \
 	  --skip codes_widen_as_the_dictionary_grows --skip overwrites_are_reclaimed_past_the_threshold \
 	  --skip overwrites_never_take_the_rows_past_the_limit --skip error_stays_small
 

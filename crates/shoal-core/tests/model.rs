@@ -5,6 +5,12 @@ use proptest::prelude::*;
 use shoal_core::{Buffer, DType, Datum, Error, Field, Scalar, Schema, Table, Value};
 use std::sync::Arc;
 
+// Under Miri (an interpreter, thousands of times slower) the same properties on shorter
+// histories: the unsafe code they reach (buffers, snapshots, copy-on-write) is the same.
+const OPS: usize = if cfg!(miri) { 60 } else { 200 };
+const ROWS: usize = if cfg!(miri) { 20 } else { 60 };
+const ROW_OPS: usize = if cfg!(miri) { 25 } else { 80 };
+
 #[derive(Clone, Debug)]
 enum Op {
     Push(i32),
@@ -32,7 +38,7 @@ fn op() -> impl Strategy<Value = Op> {
 
 proptest! {
     #[test]
-    fn buffer_matches_vec_and_snapshots_never_change(ops in prop::collection::vec(op(), 0..200)) {
+    fn buffer_matches_vec_and_snapshots_never_change(ops in prop::collection::vec(op(), 0..OPS)) {
         let mut buf = Buffer::<i32>::new();
         let mut model: Vec<i32> = Vec::new();
         let mut snaps = Vec::new();
@@ -66,7 +72,7 @@ proptest! {
 
     #[test]
     fn failed_push_leaves_table_unchanged(
-        rows in prop::collection::vec((any::<i64>(), -1000i64..1000, any::<bool>()), 0..60)
+        rows in prop::collection::vec((any::<i64>(), -1000i64..1000, any::<bool>()), 0..ROWS)
     ) {
         let schema = Schema::new(vec![
             Field::new("x", DType::F64),
@@ -187,7 +193,7 @@ proptest! {
     /// Strings, optional values, categories and bytes behave like a list of rows, and column
     /// snapshots keep what they saw.
     #[test]
-    fn mixed_table_matches_a_list_of_rows(ops in prop::collection::vec(row_op(), 0..80)) {
+    fn mixed_table_matches_a_list_of_rows(ops in prop::collection::vec(row_op(), 0..ROW_OPS)) {
         let mut table = Table::new(mixed_schema());
         let mut model: Vec<Vec<Datum<'static>>> = Vec::new();
         let mut snaps = Vec::new();
