@@ -149,7 +149,7 @@ type FileColumns = Vec<(String, String, Option<String>, bool)>;
 #[pymethods]
 impl PyTable {
     /// Saves the rows as an Arrow IPC file (uncompressed, buffers 64-byte aligned), read in
-    /// place by `shoal.open`, pyarrow, polars and DuckDB. Atomic: the new file replaces `path`
+    /// place by `shoal.open`, pyarrow and polars. Atomic: the new file replaces `path`
     /// only once it is complete and on disk.
     #[pyo3(signature = (path, *, compression = None))]
     fn save(&self, py: Python<'_>, path: PathBuf, compression: Option<&str>) -> PyResult<()> {
