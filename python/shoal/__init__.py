@@ -11,7 +11,7 @@ Point(x=1.0, y=2.0)
 """
 
 from shoal._census import Advice, CensusReport, census
-from shoal._files import open, record_class_of
+from shoal._files import open, record_class_of, recover
 from shoal._measure import SizeReport, register_sizer, sizeof
 from shoal._record import (
     Category,
@@ -38,6 +38,7 @@ from shoal._shoal import (
     Index,
     StaleRowError,
     Table,
+    Writer,
     concat,
 )
 
@@ -54,6 +55,7 @@ __all__ = [
     "SizeReport",
     "StaleRowError",
     "Table",
+    "Writer",
     "asdict",
     "astuple",
     "census",
@@ -66,6 +68,7 @@ __all__ = [
     "i64",
     "open",
     "record_class_of",
+    "recover",
     "register_sizer",
     "sizeof",
     "tz",

@@ -105,5 +105,29 @@ def open(
     ``mode="r"`` (the default) refuses changes; ``mode="c"`` allows them in memory only (the
     first change to a column copies it; the file never changes). See docs/files.md.
     """
-    cls = record_class_of(path) if record is None else record
-    return _shoal._open(path, cls, mode=mode)
+    try:
+        cls = record_class_of(path) if record is None else record
+        return _shoal._open(path, cls, mode=mode)
+    except FileNotFoundError as e:
+        partial = os.fspath(path) + ".partial"
+        if not os.path.exists(partial):
+            raise
+        raise FileNotFoundError(
+            e.errno,
+            f"{e.strerror}; an unfinished shoal.Writer left {partial!r}: "
+            f"shoal.recover({partial!r}) writes its complete batches as {os.fspath(path)!r}",
+            e.filename,
+        ) from None
+
+
+def recover(path: str | os.PathLike[str], target: str | os.PathLike[str] | None = None) -> int:
+    """Writes the complete record batches of an unfinished Arrow IPC file — what a
+    ``shoal.Writer`` stopped before ``close()`` leaves at ``<path>.partial`` — as a complete
+    file at ``target`` (default: ``path`` without its ``.partial`` suffix), atomically, removes
+    the unfinished file and returns the number of rows recovered. A complete file is rewritten
+    as it is. Memory: one batch at a time."""
+    source = os.fspath(path)
+    if target is None:
+        target = source.removesuffix(".partial")
+    _batches, rows = _shoal._recover(source, os.fspath(target))
+    return rows

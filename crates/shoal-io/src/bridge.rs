@@ -5,7 +5,7 @@ use arrow_array::ffi::{from_ffi, FFI_ArrowArray, FFI_ArrowSchema};
 use arrow_array::{Array, RecordBatch, StructArray};
 use arrow_schema::{ArrowError, DataType, Schema as ArrowSchema};
 use shoal_core::arrow::{export_columns, export_schema, ArrowArray, ArrowSchema as CSchema};
-use shoal_core::{ColumnSnapshot, Schema};
+use shoal_core::{ColumnSnapshot, DType, Schema};
 use std::collections::HashMap;
 use std::mem::{align_of, size_of};
 use std::sync::Arc;
@@ -63,6 +63,23 @@ pub fn record_batch(
     let columns = StructArray::from(data).columns().to_vec();
     let schema = ArrowSchema::new_with_metadata(fields, metadata);
     RecordBatch::try_new(Arc::new(schema), columns)
+}
+
+/// The Arrow schema of a table of `schema` whose category columns have the given code types
+/// (`None` for other columns), with `metadata`.
+pub fn file_schema(
+    schema: &Schema,
+    code_types: &[Option<DType>],
+    metadata: HashMap<String, String>,
+) -> Result<ArrowSchema, ArrowError> {
+    let mut c = FFI_ArrowSchema::empty();
+    export_schema(schema, code_types, c_schema_mut(&mut c));
+    let DataType::Struct(fields) = DataType::try_from(&c)? else {
+        return Err(ArrowError::SchemaError(
+            "a table exports as a struct".into(),
+        ));
+    };
+    Ok(ArrowSchema::new_with_metadata(fields, metadata))
 }
 
 /// A record batch as one C struct array and its schema, for shoal-core's importer.

@@ -24,6 +24,16 @@ pub enum IoError {
         /// What is wrong, as specifically as the decoder could tell.
         detail: String,
     },
+    /// An Arrow IPC file without its footer (a `Writer` stopped before finishing): the
+    /// complete batches it holds can be recovered.
+    Unfinished {
+        /// The file.
+        path: PathBuf,
+        /// Complete record batches in it.
+        batches: usize,
+        /// Their rows.
+        rows: usize,
+    },
     /// The file is valid Arrow, but its columns do not fit the record class.
     Import {
         /// The file.
@@ -67,6 +77,16 @@ impl fmt::Display for IoError {
                     path.display()
                 )
             }
+            IoError::Unfinished {
+                path,
+                batches,
+                rows,
+            } => write!(
+                f,
+                "'{}' is unfinished: it has no footer (was its writer stopped before closing \
+                 it?); {rows} rows in {batches} complete batches can be recovered",
+                path.display()
+            ),
             IoError::Import { path, batch, error } => {
                 write!(f, "'{}', batch {batch}: {error}", path.display())
             }

@@ -4,12 +4,17 @@
 //! cross between the two through the Arrow C Data Interface structs both sides share
 //! (`bridge`), so neither saving nor opening copies a column's data.
 
+mod batch_file;
 mod bridge;
 mod check;
 mod error;
 mod mapped;
 mod save;
+mod stream;
+mod writer;
 
 pub use error::IoError;
 pub use mapped::{FileColumn, MappedFile};
 pub use save::save;
+pub use stream::{recover, Complete};
+pub use writer::{partial_path, Writer};

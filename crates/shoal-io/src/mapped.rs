@@ -21,8 +21,8 @@ use shoal_core::arrow::import_struct;
 use shoal_core::{Column, Schema};
 
 use crate::bridge::{c_array, c_schema, export_batch};
-use crate::check;
 use crate::IoError;
+use crate::{check, stream};
 
 /// One column of a file, as [`MappedFile::columns`] describes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,11 +38,13 @@ pub struct FileColumn {
 }
 
 /// The file format's magic, at the start (padded to 8 bytes) and at the end.
-const MAGIC: &[u8; 6] = b"ARROW1";
+pub(crate) const MAGIC: &[u8; 6] = b"ARROW1";
 /// The trailer: the footer's length (i32) and the magic.
 const TRAILER: usize = 10;
+/// The shortest file `map_file` maps.
+pub(crate) const MIN_LEN: usize = MESSAGE_PREFIX + TRAILER;
 /// An encapsulated message starts with a continuation marker and the metadata's length.
-const MESSAGE_PREFIX: usize = 8;
+pub(crate) const MESSAGE_PREFIX: usize = 8;
 
 /// An Arrow IPC file, memory-mapped, its footer and dictionaries read; batches decoded on use.
 pub struct MappedFile {
@@ -78,7 +80,7 @@ thread_local! {
 /// file. arrow-rs 59 panics on some hostile inputs instead of returning an error (a schema
 /// type it does not know, a union's bad mode); such a panic is caught here and printed
 /// nowhere (the panic hook stays quiet for it), so it is only ever an error to the user.
-fn decode<T>(
+pub(crate) fn decode<T>(
     path: &Path,
     what: &str,
     step: impl FnOnce() -> Result<T, arrow_schema::ArrowError>,
@@ -111,35 +113,18 @@ fn quiet_caught_panics() {
 impl MappedFile {
     /// Maps `path` read-only and reads its footer, schema and dictionaries (not its batches).
     pub fn open(path: &Path) -> Result<MappedFile, IoError> {
-        // Checked before opening: opening a FIFO would wait for a writer.
-        let kind = std::fs::metadata(path).map_err(|e| IoError::os(path, "open", e))?;
-        if kind.is_dir() {
-            let is_a_directory = std::io::Error::from_raw_os_error(21); // EISDIR
-            return Err(IoError::os(path, "open", is_a_directory));
-        }
-        if !kind.is_file() {
-            return Err(IoError::format(path, "not a regular file"));
-        }
-        let file = File::open(path).map_err(|e| IoError::os(path, "open", e))?;
-        let len = file
-            .metadata()
-            .map_err(|e| IoError::os(path, "read the size of", e))?
-            .len();
-        if len < (MESSAGE_PREFIX + TRAILER) as u64 {
-            return Err(IoError::format(path, format!("{len} bytes are too short")));
-        }
-        // SAFETY: a read-only private map. Its bytes change only if another program writes
-        // into the file in place while it is mapped (shoal's own saves replace the file, a new
-        // inode, instead): the hazard every memory-mapped reader (pyarrow, polars) shares,
-        // documented in docs/files.md.
-        let map = unsafe { Mmap::map(&file) }.map_err(|e| IoError::os(path, "memory-map", e))?;
-        Self::from_map(path, map)
+        Self::from_map(path, map_file(path)?)
     }
 
     fn from_map(path: &Path, map: Mmap) -> Result<MappedFile, IoError> {
         let len = map.len();
-        if &map[..MAGIC.len()] != MAGIC || &map[len - MAGIC.len()..] != MAGIC {
-            return Err(IoError::format(path, "no 'ARROW1' magic at both ends"));
+        if &map[..MAGIC.len()] != MAGIC {
+            return Err(IoError::format(path, "no 'ARROW1' magic at the start"));
+        }
+        if &map[len - MAGIC.len()..] != MAGIC {
+            // The footer is written last: an unfinished file, whose complete batches can be
+            // recovered, or a damaged one.
+            return Err(stream::unfinished(path, &map));
         }
         let ptr = NonNull::new(map.as_ptr().cast_mut())
             .ok_or_else(|| IoError::format(path, "an empty map"))?;
@@ -293,6 +278,33 @@ impl MappedFile {
             error,
         })
     }
+}
+
+/// `path` memory-mapped read-only: a regular file (a FIFO would wait for a writer, a
+/// directory is `EISDIR`) at least as long as the smallest Arrow IPC file.
+pub(crate) fn map_file(path: &Path) -> Result<Mmap, IoError> {
+    // Checked before opening: opening a FIFO would wait for a writer.
+    let kind = std::fs::metadata(path).map_err(|e| IoError::os(path, "open", e))?;
+    if kind.is_dir() {
+        let is_a_directory = std::io::Error::from_raw_os_error(21); // EISDIR
+        return Err(IoError::os(path, "open", is_a_directory));
+    }
+    if !kind.is_file() {
+        return Err(IoError::format(path, "not a regular file"));
+    }
+    let file = File::open(path).map_err(|e| IoError::os(path, "open", e))?;
+    let len = file
+        .metadata()
+        .map_err(|e| IoError::os(path, "read the size of", e))?
+        .len();
+    if len < MIN_LEN as u64 {
+        return Err(IoError::format(path, format!("{len} bytes are too short")));
+    }
+    // SAFETY: a read-only private map. Its bytes change only if another program writes
+    // into the file in place while it is mapped (shoal's own saves replace the file, a new
+    // inode, instead): the hazard every memory-mapped reader (pyarrow, polars) shares,
+    // documented in docs/files.md.
+    unsafe { Mmap::map(&file) }.map_err(|e| IoError::os(path, "memory-map", e))
 }
 
 /// The bytes of `block` (metadata and body), checked to lie before the footer.

@@ -31,8 +31,17 @@ pub fn save(
     metadata: HashMap<String, String>,
 ) -> Result<(), IoError> {
     let batch = record_batch(schema, columns, len, metadata).map_err(|e| arrow_error(path, e))?;
+    replace_with(path, |tmp| write_file(tmp, &batch))
+}
+
+/// Runs `write` on a new temporary file beside `path`, then moves it over `path` and flushes
+/// the directory. On any error the temporary file is removed and `path` is untouched.
+pub(crate) fn replace_with(
+    path: &Path,
+    write: impl FnOnce(&Path) -> Result<(), IoError>,
+) -> Result<(), IoError> {
     let tmp = temporary_path(path);
-    let written = write_file(&tmp, &batch)
+    let written = write(&tmp)
         .and_then(|()| fs::rename(&tmp, path).map_err(|e| IoError::os(path, "replace", e)));
     if let Err(e) = written {
         let _ = fs::remove_file(&tmp);
@@ -41,24 +50,8 @@ pub fn save(
     sync_directory(path)
 }
 
-fn arrow_error(path: &Path, error: ArrowError) -> IoError {
-    match error {
-        ArrowError::IoError(_, source) => IoError::os(path, "write", source),
-        other => IoError::format(path, other.to_string()),
-    }
-}
-
-/// `.<name>.<pid>-<n>.shoal-tmp` beside `path`: hidden, unique per process and save.
-fn temporary_path(path: &Path) -> PathBuf {
-    static SAVES: AtomicU64 = AtomicU64::new(0);
-    let n = SAVES.fetch_add(1, Ordering::Relaxed);
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.{}-{n}.shoal-tmp", std::process::id()))
-}
-
+/// One batch, written by arrow-rs' `FileWriter`, which streams each buffer from the table's
+/// own memory (no copy of the body).
 fn write_file(tmp: &Path, batch: &RecordBatch) -> Result<(), IoError> {
     let file = File::create_new(tmp).map_err(|e| IoError::os(tmp, "create", e))?;
     let options = IpcWriteOptions::try_new(ALIGNMENT, false, MetadataVersion::V5)
@@ -77,8 +70,26 @@ fn write_file(tmp: &Path, batch: &RecordBatch) -> Result<(), IoError> {
         .map_err(|e| IoError::os(tmp, "flush to disk", e))
 }
 
-/// Flushes the directory entry of the rename, so the new file survives a power cut.
-fn sync_directory(path: &Path) -> Result<(), IoError> {
+pub(crate) fn arrow_error(path: &Path, error: ArrowError) -> IoError {
+    match error {
+        ArrowError::IoError(_, source) => IoError::os(path, "write", source),
+        other => IoError::format(path, other.to_string()),
+    }
+}
+
+/// `.<name>.<pid>-<n>.shoal-tmp` beside `path`: hidden, unique per process and save.
+fn temporary_path(path: &Path) -> PathBuf {
+    static SAVES: AtomicU64 = AtomicU64::new(0);
+    let n = SAVES.fetch_add(1, Ordering::Relaxed);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.{}-{n}.shoal-tmp", std::process::id()))
+}
+
+/// Flushes the directory entry of a rename, so the new file survives a power cut.
+pub(crate) fn sync_directory(path: &Path) -> Result<(), IoError> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),

@@ -4,6 +4,9 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
+mod common;
+
+use common::{load, rows};
 use proptest::prelude::*;
 use shoal_core::{Column, DType, Datum, Field, Scalar, Schema, Table};
 use shoal_io::{save, IoError, MappedFile};
@@ -45,18 +48,6 @@ fn save_table(t: &mut Table, path: &Path) -> Result<(), IoError> {
         .collect();
     let metadata = HashMap::from([("shoal.test".to_owned(), "yes".to_owned())]);
     save(path, &t.schema().clone(), columns, t.len(), metadata)
-}
-
-fn load(file: &MappedFile, schema: &Arc<Schema>) -> Result<Table, IoError> {
-    let mut columns: Vec<Column> = schema.fields().iter().map(Column::for_field).collect();
-    for (i, &rows) in file.batch_rows().iter().enumerate() {
-        file.import(schema, i, 0, rows, &mut columns)?;
-    }
-    Ok(Table::from_columns(schema.clone(), columns).unwrap())
-}
-
-fn rows(t: &Table) -> Vec<Vec<Datum<'static>>> {
-    (0..t.len()).map(|r| t.row(r).unwrap()).collect()
 }
 
 #[test]

@@ -579,6 +579,12 @@ fn range_text(dtype: DType) -> String {
 /// `FileNotFoundError` ...), unreadable files as `ValueError`, columns that do not fit the
 /// record class as `TypeError`/`ValueError` as for `from_arrow`.
 fn file_error(record: &str, error: shoal_io::IoError) -> PyErr {
+    if let shoal_io::IoError::Unfinished { path, .. } = &error {
+        let path = path.display().to_string();
+        return PyValueError::new_err(format!(
+            "{record}: {error}: shoal.recover({path:?}) writes them as a complete file"
+        ));
+    }
     match error {
         shoal_io::IoError::Os {
             path,

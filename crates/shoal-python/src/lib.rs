@@ -17,6 +17,7 @@ mod rawbuffer;
 mod record;
 mod schema;
 mod table;
+mod writer;
 
 use pyo3::prelude::*;
 
@@ -46,6 +47,9 @@ fn _shoal(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(table::_open, m)?)?;
     m.add_function(wrap_pyfunction!(table::_file_schema, m)?)?;
     m.add_class::<table::Batches>()?;
+    m.add_class::<writer::PyWriter>()?;
+    writer::install_fast_writer_append(py)?;
+    m.add_function(wrap_pyfunction!(writer::_recover, m)?)?;
     m.add_function(wrap_pyfunction!(measure::_sizeof, m)?)?;
     m.add_function(wrap_pyfunction!(measure::_census, m)?)?;
     m.add("TRACEMALLOC_DOMAIN", alloc::DOMAIN)?;

@@ -13,27 +13,48 @@ use super::PyTable;
 /// Installs `Table.append` as a METH_FASTCALL method: appends are the hot path of building a
 /// table from a Python loop, and PyO3's `*args` methods pay for a tuple per call.
 pub fn install_fast_append(py: Python<'_>) -> PyResult<()> {
+    install_fastcall(
+        &py.get_type::<PyTable>(),
+        c"append",
+        append_fast,
+        c"append(*values, **fields)\n--\n\nAppends one record: t.append(1.0, 2.0), \
+t.append(x=1.0) or t.append(Point(1.0, 2.0)). On error nothing is appended.",
+    )
+}
+
+/// The signature of a METH_FASTCALL | METH_KEYWORDS method.
+pub type FastCall = unsafe extern "C" fn(
+    *mut ffi::PyObject,
+    *const *mut ffi::PyObject,
+    ffi::Py_ssize_t,
+    *mut ffi::PyObject,
+) -> *mut ffi::PyObject;
+
+/// Sets `ty.name` to the METH_FASTCALL | METH_KEYWORDS method `meth`.
+pub fn install_fastcall(
+    ty: &Bound<'_, pyo3::types::PyType>,
+    name: &'static std::ffi::CStr,
+    meth: FastCall,
+    doc: &'static std::ffi::CStr,
+) -> PyResult<()> {
     let def = Box::leak(Box::new(ffi::PyMethodDef {
-        ml_name: c"append".as_ptr(),
+        ml_name: name.as_ptr(),
         ml_meth: ffi::PyMethodDefPointer {
-            PyCFunctionFastWithKeywords: append_fast,
+            PyCFunctionFastWithKeywords: meth,
         },
         ml_flags: ffi::METH_FASTCALL | ffi::METH_KEYWORDS,
-        ml_doc: c"append(*values, **fields)\n--\n\nAppends one record: t.append(1.0, 2.0), \
-t.append(x=1.0) or t.append(Point(1.0, 2.0)). On error nothing is appended."
-            .as_ptr(),
+        ml_doc: doc.as_ptr(),
     }));
-    let ty = py.get_type::<PyTable>();
     // SAFETY: `def` is 'static and describes a function with the METH_FASTCALL|METH_KEYWORDS
     // signature; the type pointer is live.
     let descr = unsafe { ffi::PyDescr_NewMethod(ty.as_type_ptr(), def) };
     // SAFETY: a new reference or null with an exception set.
-    let descr = unsafe { Bound::from_owned_ptr_or_err(py, descr)? };
-    ty.setattr("append", descr)
+    let descr = unsafe { Bound::from_owned_ptr_or_err(ty.py(), descr)? };
+    ty.setattr(name.to_str().expect("an ASCII name"), descr)
 }
 
 /// A new reference to `None`, what a method returns when it has nothing to say.
-fn new_none() -> *mut ffi::PyObject {
+pub fn new_none() -> *mut ffi::PyObject {
     // SAFETY: a borrowed pointer to the immortal `None` singleton.
     let none = unsafe { ffi::Py_None() };
     // SAFETY: `none` is a live object; this adds the reference the caller returns.
@@ -57,29 +78,44 @@ unsafe extern "C" fn append_fast(
         let table = unsafe { Bound::from_borrowed_ptr(py, slf) };
         // SAFETY: the method descriptor has checked that `slf` is a Table.
         let table = unsafe { table.cast_into_unchecked::<PyTable>() };
-        let this = table.get();
-        // SAFETY: CPython passes `nargs` positional arguments followed by one per keyword name.
-        let nargs = unsafe { ffi::PyVectorcall_NARGS(nargsf as usize) } as usize;
-        let nkw = if kwnames.is_null() {
-            0
-        } else {
-            // SAFETY: `kwnames` is a tuple of strings when not null.
-            unsafe { ffi::PyTuple_GET_SIZE(kwnames) as usize }
-        };
-        // SAFETY: as above, `args` holds `nargs + nkw` borrowed references.
-        let argv = unsafe { std::slice::from_raw_parts(args, nargs + nkw) };
-        let schema = this.schema.get();
-        if nkw == 0 && nargs == schema.len() {
-            // SAFETY: the pointers are live borrowed references for the duration of the call.
-            let first = (nargs == 1).then(|| unsafe { Bound::from_borrowed_ptr(py, argv[0]) });
-            if !first.as_ref().is_some_and(|a| maybe_record_value(a)) {
-                push_positional(py, this, argv)?;
-                return Ok(new_none());
-            }
-        }
-        append_slow(&table, argv, nargs, kwnames)?;
+        // SAFETY: the contract's `args`, `nargsf` and `kwnames`, passed on unchanged.
+        unsafe { append_into(&table, args, nargsf, kwnames) }?;
         Ok(new_none())
     })
+}
+
+/// Appends the row a METH_FASTCALL | METH_KEYWORDS call describes to `table`.
+///
+/// # Safety
+/// `args` holds the positional values then one value per name in `kwnames` (a tuple of str,
+/// or null), all borrowed references live for the call; `nargsf` as CPython passes it.
+pub unsafe fn append_into(
+    table: &Bound<'_, PyTable>,
+    args: *const *mut ffi::PyObject,
+    nargsf: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> PyResult<()> {
+    let py = table.py();
+    let this = table.get();
+    // SAFETY: CPython passes `nargs` positional arguments followed by one per keyword name.
+    let nargs = unsafe { ffi::PyVectorcall_NARGS(nargsf as usize) } as usize;
+    let nkw = if kwnames.is_null() {
+        0
+    } else {
+        // SAFETY: `kwnames` is a tuple of strings when not null.
+        unsafe { ffi::PyTuple_GET_SIZE(kwnames) as usize }
+    };
+    // SAFETY: as above, `args` holds `nargs + nkw` borrowed references.
+    let argv = unsafe { std::slice::from_raw_parts(args, nargs + nkw) };
+    let schema = this.schema.get();
+    if nkw == 0 && nargs == schema.len() {
+        // SAFETY: the pointers are live borrowed references for the duration of the call.
+        let first = (nargs == 1).then(|| unsafe { Bound::from_borrowed_ptr(py, argv[0]) });
+        if !first.as_ref().is_some_and(|a| maybe_record_value(a)) {
+            return push_positional(py, this, argv);
+        }
+    }
+    append_slow(table, argv, nargs, kwnames)
 }
 
 /// `t.append(v0, v1, ...)` with one value per field: each checked straight into its column.

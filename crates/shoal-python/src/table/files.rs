@@ -27,7 +27,7 @@ impl PyTable {
     }
 }
 
-fn file_error(schema: &PySchema, error: shoal_io::IoError) -> PyErr {
+pub fn file_error(schema: &PySchema, error: shoal_io::IoError) -> PyErr {
     ShoalError::File {
         record: schema.record_name.clone(),
         error: Box::new(error),
@@ -37,7 +37,7 @@ fn file_error(schema: &PySchema, error: shoal_io::IoError) -> PyErr {
 
 /// The record's declaration, kept in the file's schema metadata: `shoal.record` (module and
 /// qualified name) and `shoal.fields` (JSON: each field's name, type and optionality).
-fn file_metadata(py: Python<'_>, schema: &PySchema) -> PyResult<HashMap<String, String>> {
+pub fn file_metadata(py: Python<'_>, schema: &PySchema) -> PyResult<HashMap<String, String>> {
     let record = schema.record_type.bind(py);
     let name = format!(
         "{}.{}",

@@ -24,8 +24,8 @@ mod sequence;
 mod sort;
 mod subscript;
 
-pub use fast_append::install_fast_append;
-pub use files::{_file_schema, _open, Batches};
+pub use fast_append::{append_into, install_fast_append, install_fastcall, new_none};
+pub use files::{_file_schema, _open, file_error, file_metadata, Batches};
 pub use pickle::_table_from_buffers;
 pub use select::concat;
 pub use subscript::install_fast_subscript;

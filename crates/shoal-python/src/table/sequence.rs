@@ -11,7 +11,7 @@ use crate::record;
 use crate::schema::PySchema;
 
 use super::fast_append::{maybe_record_value, push_values};
-use super::{row_objects, PyTable};
+use super::{row_objects, PyTable, TableState};
 
 impl PyTable {
     /// Appends from call arguments (the general path: keywords, records, defaults).
@@ -34,6 +34,27 @@ impl PyTable {
             Some((slf.as_ptr(), &st.inner)),
             &mut st.scratch,
         )?;
+        st.inner
+            .push_cells(&st.scratch)
+            .map_err(|e| ShoalError::from_core(e, schema))?;
+        Ok(())
+    }
+
+    /// Appends one item of an `extend` (a tuple, a dict or a record) to `st`, `slf`'s state;
+    /// on error nothing is appended.
+    pub(crate) fn push_item(
+        slf: &Bound<'_, Self>,
+        st: &mut TableState,
+        item: &Bound<'_, PyAny>,
+    ) -> Result<()> {
+        let schema = slf.get().schema.get();
+        if let Some(values) = exact_values(item, schema.len()) {
+            return Ok(push_values(slf.py(), schema, &mut st.inner, values)?);
+        }
+        st.scratch.clear();
+        let row = st.inner.len();
+        let current = Some((slf.as_ptr(), &st.inner));
+        schema.bind_item(item, row, current, &mut st.scratch)?;
         st.inner
             .push_cells(&st.scratch)
             .map_err(|e| ShoalError::from_core(e, schema))?;
@@ -158,18 +179,8 @@ impl PyTable {
                     .try_reserve(n)
                     .map_err(|e| ShoalError::from_core(e, schema))?;
             }
-            for (k, item) in rows.try_iter()?.enumerate() {
-                let item = item?;
-                if let Some(values) = exact_values(&item, schema.len()) {
-                    push_values(py, schema, &mut st.inner, values)?;
-                    continue;
-                }
-                st.scratch.clear();
-                let current = Some((slf.as_ptr(), &st.inner));
-                schema.bind_item(&item, start + k, current, &mut st.scratch)?;
-                st.inner
-                    .push_cells(&st.scratch)
-                    .map_err(|e| ShoalError::from_core(e, schema))?;
+            for item in rows.try_iter()? {
+                Self::push_item(slf, st, &item?)?;
             }
             Ok(())
         })();

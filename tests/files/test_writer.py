@@ -1,0 +1,227 @@
+"""`shoal.Writer`: files built batch by batch, against the same rows in a list; unfinished files
+against "every complete batch, recoverable"."""
+
+import os
+import random
+import signal
+import time
+import warnings
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.ipc as ipc
+import pytest
+import shoal
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from records import Point, Rec, rec_values
+
+
+class Event(shoal.Record):
+    x: float
+    name: str | None
+    kind: shoal.Category
+
+
+def event(i: int) -> tuple:
+    """Row `i`: a new category value every third row, so 800 rows outgrow u8 codes."""
+    return (i * 0.5, None if i % 7 == 0 else f"name {i}", f"kind {i // 3}")
+
+
+def rows_of(t) -> list[tuple]:
+    return [shoal.astuple(r) for r in t]
+
+
+def test_a_closed_writer_leaves_every_row_in_batches_that_every_reader_opens(tmp_path):
+    path = tmp_path / "e.arrow"
+    expected = [event(i) for i in range(2_000)]
+    with shoal.Writer(path, Event, batch_rows=300) as w:
+        for row in expected:
+            w.append(*row)
+        assert len(w) == 2_000
+        assert w.partial_path.exists() and not path.exists()
+    assert w.closed
+    assert sorted(os.listdir(tmp_path)) == ["e.arrow"]
+    assert rows_of(shoal.open(path, Event)) == expected
+    assert rows_of(shoal.open(path)) == expected  # the class from the file's schema
+    reader = ipc.open_file(pa.memory_map(str(path)))
+    assert reader.num_record_batches == 7
+    table = reader.read_all()
+    # The category grew past 256 values mid-stream: u32 codes from the start, one dictionary.
+    assert table.schema.field("kind").type == pa.dictionary(pa.uint32(), pa.string())
+    assert [tuple(r.values()) for r in table.to_pylist()] == expected
+    assert pl.read_ipc(path).rows() == expected
+
+
+def test_the_rich_record_round_trips(tmp_path):
+    path = tmp_path / "r.arrow"
+    expected = [rec_values(i) for i in range(500)]
+    with shoal.Writer(path, Rec, batch_rows=64) as w:
+        w.extend(expected[:100])
+        t = shoal.Table(Rec)
+        t.extend(expected[100:])
+        w.write(t)
+    model = shoal.Table(Rec)
+    model.extend(expected)
+    assert list(shoal.open(path, Rec)) == list(model)
+    assert pa.ipc.open_file(path).read_all().num_rows == 500
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    calls=st.lists(
+        st.one_of(
+            st.tuples(st.just("append"), st.integers(0, 5_000)),
+            st.tuples(st.just("extend"), st.lists(st.integers(0, 5_000), max_size=40)),
+            st.tuples(st.just("flush"), st.none()),
+        ),
+        max_size=40,
+    ),
+    batch_rows=st.integers(1, 50),
+)
+def test_any_sequence_of_calls_writes_the_rows_a_list_would_hold(tmp_path, calls, batch_rows):
+    path = tmp_path / "m.arrow"
+    if path.exists():
+        path.unlink()
+    model: list[tuple] = []
+    with shoal.Writer(path, Event, batch_rows=batch_rows) as w:
+        for call, arg in calls:
+            if call == "append":
+                w.append(*event(arg))
+                model.append(event(arg))
+            elif call == "extend":
+                w.extend(event(i) for i in arg)
+                model.extend(event(i) for i in arg)
+            else:
+                w.flush()
+            assert len(w) == len(model)
+    assert rows_of(shoal.open(path, Event)) == model
+    assert pl.read_ipc(path).rows() == model if model else True
+
+
+def test_an_exception_in_the_block_leaves_the_old_file_and_no_partial(tmp_path):
+    path = tmp_path / "e.arrow"
+    path.write_bytes(b"yesterday's file")
+    with pytest.raises(TypeError, match="field 'x' of Event"):
+        with shoal.Writer(path, Event, batch_rows=10) as w:
+            for i in range(25):
+                w.append(*event(i))
+            w.append("not a number", None, "k")
+    assert w.closed
+    assert sorted(os.listdir(tmp_path)) == ["e.arrow"]
+    assert path.read_bytes() == b"yesterday's file"
+
+
+def test_a_writer_refuses_misuse_clearly(tmp_path):
+    path = tmp_path / "e.arrow"
+    with pytest.raises(ValueError, match="batch_rows must be at least 1"):
+        shoal.Writer(path, Event, batch_rows=0)
+    with pytest.raises(FileNotFoundError):
+        shoal.Writer(tmp_path / "missing" / "e.arrow", Event)
+    w = shoal.Writer(path, Event)
+    with pytest.raises(FileExistsError):
+        shoal.Writer(path, Event)  # never overwrites an unfinished file
+    with pytest.raises(TypeError, match="writes Event rows, the table holds Point"):
+        w.write(shoal.Table(Point))
+    w.append(1.0, "a", "b")
+    w.close()
+    w.close()  # closing twice does nothing
+    with pytest.raises(ValueError, match="is closed"):
+        w.append(1.0, "a", "b")
+    with pytest.raises(ValueError, match="is closed"):
+        w.extend([])
+    v = shoal.Writer(tmp_path / "v.arrow", Event)
+    v.abort()
+    with pytest.raises(ValueError, match="is aborted"):
+        v.close()
+    assert not (tmp_path / "v.arrow.partial").exists()
+    assert "closed" in repr(w) and "aborted" in repr(v)
+
+
+def test_a_dropped_writer_leaves_its_batches_recoverable(tmp_path):
+    path = tmp_path / "e.arrow"
+    w = shoal.Writer(path, Event, batch_rows=100)
+    for i in range(350):
+        w.append(*event(i))
+    del w
+    with pytest.raises(FileNotFoundError, match=r"shoal\.recover\("):
+        shoal.open(path, Event)
+    with pytest.raises(ValueError, match="300 rows in 3 complete batches can be recovered"):
+        shoal.open(str(path) + ".partial", Event)
+    # pyarrow reads the unfinished file as the stream it is, after the 8-byte magic.
+    with open(str(path) + ".partial", "rb") as f:
+        f.seek(8)
+        assert ipc.open_stream(f).read_all().num_rows == 300
+    assert shoal.recover(str(path) + ".partial") == 300
+    assert rows_of(shoal.open(path, Event)) == [event(i) for i in range(300)]
+    assert sorted(os.listdir(tmp_path)) == ["e.arrow"]
+
+
+def test_a_writer_killed_at_any_moment_leaves_a_prefix_of_whole_batches(tmp_path):
+    """SIGKILL at random moments (200 times): the file at `path` is complete, or the partial
+    one recovers to the first k whole batches — never garbage rows, never a crash."""
+    path = tmp_path / "e.arrow"
+    partial = str(path) + ".partial"
+    n, batch = 20_000, 1_000
+    expected = [event(i) for i in range(n)]
+    started = time.perf_counter()
+    with shoal.Writer(tmp_path / "timing.arrow", Event, batch_rows=batch) as w:
+        w.extend(expected)
+    took = time.perf_counter() - started
+    rng = random.Random(7)
+    recovered = set()
+    for _ in range(200):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads alive
+            pid = os.fork()
+        if pid == 0:  # the child writes until it is killed (or finishes)
+            try:
+                with shoal.Writer(path, Event, batch_rows=batch) as w:
+                    for row in expected:
+                        w.append(*row)
+            finally:
+                os._exit(0)
+        time.sleep(rng.uniform(0, 1.2 * took))
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        if os.path.exists(partial):
+            try:
+                rows = shoal.recover(partial)
+            except ValueError as e:  # killed before the schema was written
+                assert "nothing to recover" in str(e)
+                os.unlink(partial)
+                rows = 0
+            assert rows % batch == 0
+            recovered.add(rows)
+        u = shoal.open(path, Event) if path.exists() else []
+        got = rows_of(u)
+        assert got == expected[: len(got)]
+        if path.exists():
+            path.unlink()
+    assert len(recovered) > 3  # kills landed at many points
+
+
+def test_sizes_of_batches_follow_batch_rows_and_flush(tmp_path):
+    path = tmp_path / "e.arrow"
+    with shoal.Writer(path, Event, batch_rows=4) as w:
+        w.extend(event(i) for i in range(10))
+        w.flush()
+        w.append(*event(10))
+        w.flush()
+        w.flush()  # nothing buffered: no empty batch
+    reader = ipc.open_file(str(path))
+    sizes = [reader.get_batch(i).num_rows for i in range(reader.num_record_batches)]
+    assert sizes == [4, 4, 2, 1]
+
+
+def test_recover_rewrites_a_complete_file_as_it_is(tmp_path):
+    path = tmp_path / "e.arrow"
+    with shoal.Writer(path, Event, batch_rows=7) as w:
+        w.extend(event(i) for i in range(50))
+    assert shoal.recover(path) == 50
+    assert rows_of(shoal.open(path, Event)) == [event(i) for i in range(50)]
+    with pytest.raises(ValueError, match="no 'ARROW1' magic"):
+        (tmp_path / "junk").write_bytes(b"x" * 100)
+        shoal.recover(tmp_path / "junk")
