@@ -4,7 +4,9 @@
 
 `save` against `pyarrow.feather.write_feather(pa.table(t), compression="uncompressed")`, both
 process time (CPU) and wall time (ours also fsyncs the file and its directory; feather does
-not). Opening, random reads and scans each run in a fresh process (`files_case.py`): time is
+not). `shoal.Writer`: the rows appended one by one against the same loop into an in-memory
+Table, peak RSS (VmHWM) above the start, each in a fresh process (best of two). Opening,
+random reads and scans each run in a fresh process (`files_case.py`): time is
 wall time, memory is the process's own — anonymous RSS (`RssAnon`: heap and private pages)
 and file-backed RSS (`RssFile`: pages of the mapped file, which the kernel can drop at will)
 from /proc/self/status, and tracemalloc's peak for what Python code allocated. Prints
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -114,6 +117,19 @@ def main() -> None:
             f"anon, +{cold['file_mb']:.1f} MB file-backed | | |",
             flush=True,
         )
+        os.remove(path)
+        writer = [case("writer", directory / "w.arrow", str(n)) for _ in range(2)]
+        memory = [case("memory", directory / "unused", str(n)) for _ in range(2)]
+        best_w = max(writer, key=lambda r: r["rows_per_s"])
+        best_m = max(memory, key=lambda r: r["rows_per_s"])
+        print(
+            f"| Writer: {n:,} rows appended one by one | {best_w['s']:.2f} s, peak "
+            f"+{max(r['peak_mb'] for r in writer):.1f} MB RSS | in-memory Table "
+            f"{best_m['s']:.2f} s, peak +{max(r['peak_mb'] for r in memory):.0f} MB | "
+            f"{best_w['rows_per_s'] / best_m['rows_per_s']:.2f}x the rate |",
+            flush=True,
+        )
+        os.replace(directory / "w.arrow", path)
         scan = case("scan", path, "100000")
         print(
             f"| scan {n:,} rows in batches of 100k (sum of x) | {scan['ms']:.1f} ms, peak "

@@ -1,6 +1,6 @@
 """One measurement of benches/files.py in a fresh process: prints one JSON line.
 
-python benches/files_case.py open|random|scan PATH [ARG]
+python benches/files_case.py open|random|scan|writer|memory PATH [ARG]
 """
 
 from __future__ import annotations
@@ -85,12 +85,44 @@ def scanned(path: str, rows: int) -> dict[str, float]:
     return {"ms": ms, "memory_ms": memory_ms, "anon_mb": peak[0], "file_mb": peak[1]}
 
 
+def peak_mb() -> tuple[float, float]:
+    """(VmRSS now, VmHWM: the peak so far) of this process in MB, from /proc/self/status."""
+    fields = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            fields[key] = int(value.split()[0]) / 1024
+    return fields["VmRSS"], fields["VmHWM"]
+
+
+KINDS = [f"kind{k}" for k in range(8)]
+
+
+def appended(path: str, n: int, into_file: bool) -> dict[str, float]:
+    """`n` rich records appended one by one to a `shoal.Writer` (batches of 65,536) or to an
+    in-memory Table; the same loop, the same values. Peak RSS above the start (VmHWM)."""
+    rss0, _ = peak_mb()
+    target = shoal.Writer(path, Rich) if into_file else shoal.Table(Rich)
+    append = target.append
+    t0 = time.perf_counter()
+    for i in range(n):
+        append(i * 0.5, i * 0.25, -i * 0.5, i, f"user{i:08d}", KINDS[i & 7])
+    if into_file:
+        target.close()
+    seconds = time.perf_counter() - t0
+    _, hwm = peak_mb()
+    return {"rows_per_s": n / seconds, "s": seconds, "peak_mb": hwm - rss0}
+
+
 def main() -> None:
     kind, path = sys.argv[1], sys.argv[2]
     arg = int(sys.argv[3]) if len(sys.argv) > 3 and sys.argv[3] else 0
-    result = {"open": lambda: opened(path), "random": lambda: random_rows(path, arg)}.get(
-        kind, lambda: scanned(path, arg)
-    )()
+    result = {
+        "open": lambda: opened(path),
+        "random": lambda: random_rows(path, arg),
+        "writer": lambda: appended(path, arg, True),
+        "memory": lambda: appended(path, arg, False),
+    }.get(kind, lambda: scanned(path, arg))()
     print(json.dumps(result))
 
 

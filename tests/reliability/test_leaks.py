@@ -155,6 +155,32 @@ def open_and_read() -> None:
     assert sum(len(b) for b in u.batches(30)) == len(u)
 
 
+LINGERING = shoal.Writer(FILES_DIR / "lingering.arrow", Rec)  # its .partial stays
+LINGERING.append(*ROW)
+LINGERING.flush()
+UNFINISHED = FILES_DIR / "unfinished.arrow.partial"
+UNFINISHED.write_bytes(LINGERING.partial_path.read_bytes())
+
+
+def write_batches() -> None:
+    with shoal.Writer(FILES_DIR / "w.arrow", Rec, batch_rows=40) as w:
+        w.extend(T)
+        w.append(*ROW)
+        w.write(T[:10])
+
+
+def abort_on_error() -> None:
+    with shoal.Writer(FILES_DIR / "w.arrow", Rec, batch_rows=40) as w:
+        w.extend(T)
+        w.append("not a number", "name", "a", Color.RED, WHEN, 7)
+
+
+def recover() -> None:
+    partial = FILES_DIR / "r.arrow.partial"
+    partial.write_bytes(UNFINISHED.read_bytes())
+    assert shoal.recover(partial) == 1
+
+
 # Saves flush to disk (fsync), so these run 1,000 times.
 FILES: dict[str, Callable[[], object]] = {
     "save": lambda: T.save(FILES_DIR / "again.arrow"),
@@ -165,6 +191,13 @@ FILES: dict[str, Callable[[], object]] = {
     "open: wrong record class": raises(ValueError, lambda: shoal.open(SAVED, K)),
     "read-only write refused": raises(ValueError, lambda: setattr(MAPPED[3], "x", 1.0)),
     "read-only append refused": raises(ValueError, lambda: MAPPED.append(*ROW)),
+    "Writer: batches, close": write_batches,
+    "Writer: an error aborts": raises(TypeError, abort_on_error),
+    "Writer: an unfinished file is never overwritten": raises(
+        FileExistsError, lambda: shoal.Writer(FILES_DIR / "lingering.arrow", Rec)
+    ),
+    "open: unfinished file": raises(ValueError, lambda: shoal.open(UNFINISHED, Rec)),
+    "recover": recover,
 }
 
 

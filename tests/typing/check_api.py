@@ -50,6 +50,7 @@ Point("a")  # type: ignore[arg-type]
 
 import datetime as dt  # noqa: E402
 import enum  # noqa: E402
+import pathlib  # noqa: E402
 from typing import Annotated, Any, Literal  # noqa: E402
 
 
@@ -85,3 +86,11 @@ def files(path: str) -> None:
     for batch in opened.batches(1000):
         assert_type(batch, shoal.Table[Rich])
     assert_type(shoal.open(path), shoal.Table[Any])
+    with shoal.Writer(path, Rich, batch_rows=100) as w:
+        assert_type(w, shoal.Writer[Rich])
+        w.append("a", "t", Color.RED, "S", dt.datetime.now(dt.timezone.utc))
+        w.extend(r)
+        w.write(r)
+        assert_type(len(w), int)
+        assert_type(w.partial_path, pathlib.Path)
+    assert_type(shoal.recover(path), int)

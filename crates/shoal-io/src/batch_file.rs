@@ -38,8 +38,6 @@ pub(crate) struct BatchFile {
     dictionaries: DictionaryTracker,
     context: IpcWriteContext,
     batches: Vec<Block>,
-    /// The last batch, no rows: its dictionaries are the full ones `finish` writes.
-    last: Option<RecordBatch>,
 }
 
 impl BatchFile {
@@ -59,7 +57,6 @@ impl BatchFile {
             dictionaries: DictionaryTracker::new(true),
             context: IpcWriteContext::default(),
             batches: Vec::new(),
-            last: None,
         };
         f.write_bytes(&[MAGIC.as_slice(), &[0, 0]].concat())?;
         let message = f.encoder.schema_to_bytes_with_dictionary_tracker(
@@ -109,16 +106,19 @@ impl BatchFile {
         }
         let block = self.write_message(message)?;
         self.batches.push(block);
-        self.last = Some(batch.slice(0, 0));
         self.out
             .flush()
             .map_err(|e| IoError::os(&self.path, "write", e))
     }
 
-    /// Writes the full dictionaries, the end-of-stream marker and the footer, and flushes the
-    /// file to disk.
-    pub(crate) fn finish(mut self) -> Result<(), IoError> {
-        let dictionaries = self.full_dictionaries()?;
+    /// Writes the full dictionaries — those of `full`, a batch (of any rows) whose
+    /// dictionaries hold every value written — the end-of-stream marker and the footer, and
+    /// flushes the file to disk.
+    pub(crate) fn finish(mut self, full: Option<&RecordBatch>) -> Result<(), IoError> {
+        let dictionaries = match full {
+            Some(batch) if !self.batches.is_empty() => self.full_dictionaries(batch)?,
+            _ => Vec::new(),
+        };
         // The end-of-stream marker: a continuation and a zero length.
         self.write_bytes(&[0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0])?;
         let mut fbb = FlatBufferBuilder::new();
@@ -151,10 +151,7 @@ impl BatchFile {
 
     /// Writes each dictionary in full (not a delta), encoded with a fresh tracker that
     /// numbers them as the schema does; returns their blocks, for the footer.
-    fn full_dictionaries(&mut self) -> Result<Vec<Block>, IoError> {
-        let Some(last) = self.last.take() else {
-            return Ok(Vec::new());
-        };
+    fn full_dictionaries(&mut self, full: &RecordBatch) -> Result<Vec<Block>, IoError> {
         let mut fresh = DictionaryTracker::new(false);
         self.encoder.schema_to_bytes_with_dictionary_tracker(
             &self.schema,
@@ -163,7 +160,12 @@ impl BatchFile {
         );
         let (dictionaries, _) = self
             .encoder
-            .encode(&last, &mut fresh, &self.options, &mut self.context)
+            .encode(
+                &full.slice(0, 0),
+                &mut fresh,
+                &self.options,
+                &mut self.context,
+            )
             .map_err(|e| self.error(e))?;
         dictionaries
             .into_iter()

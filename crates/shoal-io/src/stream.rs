@@ -134,12 +134,15 @@ pub fn recover(partial: &Path, target: &Path) -> Result<Complete, IoError> {
     let schema = reader.schema();
     replace_with(target, |tmp| {
         let mut out = BatchFile::create(tmp, &schema)?;
+        let mut last = None;
         for i in 0..done.batches {
             let batch = decode(partial, &format!("batch {i}"), || reader.next().transpose())?
                 .ok_or_else(|| IoError::format(partial, format!("batch {i} is missing")))?;
             out.write(&batch)?;
+            last = Some(batch);
         }
-        out.finish()
+        // The last batch's dictionaries hold every value (each batch's extends the last).
+        out.finish(last.as_ref())
     })?;
     if !same_file(partial, target) {
         std::fs::remove_file(partial).map_err(|e| IoError::os(partial, "remove", e))?;

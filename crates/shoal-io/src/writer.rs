@@ -128,15 +128,25 @@ impl Writer {
         Ok(())
     }
 
-    /// Writes the footer, flushes the file to disk and moves it over the target.
-    pub fn finish(mut self) -> Result<(), IoError> {
+    /// Writes the footer, flushes the file to disk and moves it over the target. `columns`
+    /// are snapshots of the table the batches came from (any rows): its category
+    /// dictionaries, which hold every value written, are written in full for the footer.
+    pub fn finish(
+        mut self,
+        schema: &Schema,
+        columns: Vec<ColumnSnapshot>,
+        len: usize,
+    ) -> Result<(), IoError> {
         let Some(out) = self.out.take() else {
             return Err(IoError::format(
                 &self.partial,
                 "an earlier write failed; the batches before it can be recovered",
             ));
         };
-        out.finish()?;
+        let full = record_batch(schema, columns, len, HashMap::new())
+            .and_then(|b| with_schema(&self.schema, b))
+            .map_err(|e| arrow_error(&self.partial, e))?;
+        out.finish(Some(&full))?;
         fs::rename(&self.partial, &self.target)
             .map_err(|e| IoError::os(&self.target, "replace", e))?;
         sync_directory(&self.target)

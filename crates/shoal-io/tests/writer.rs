@@ -44,8 +44,8 @@ fn push(t: &mut Table, i: usize) {
 }
 
 /// Writes `rows` rows in batches of `batch` through one buffer table cleared after each
-/// batch (as `shoal.Writer` does), returning the rows as one in-memory table.
-fn write(target: &Path, rows: usize, batch: usize) -> Result<(Writer, Table), IoError> {
+/// batch (as `shoal.Writer` does), returning the buffer and the rows as one in-memory table.
+fn write(target: &Path, rows: usize, batch: usize) -> Result<(Writer, Table, Table), IoError> {
     let mut w = Writer::create(target, &schema(), HashMap::new())?;
     let mut buffer = Table::new(schema());
     let mut all = Table::new(schema());
@@ -58,16 +58,21 @@ fn write(target: &Path, rows: usize, batch: usize) -> Result<(Writer, Table), Io
             buffer.clear();
         }
     }
-    Ok((w, all))
+    Ok((w, buffer, all))
+}
+
+fn finish(w: Writer, mut buffer: Table) {
+    let columns = (0..3).map(|f| buffer.snapshot(f).unwrap()).collect();
+    w.finish(&schema(), columns, buffer.len()).unwrap();
 }
 
 #[test]
 fn a_finished_writer_leaves_a_file_of_its_batches_with_every_row() {
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("w.arrow");
-    let (w, all) = write(&target, 1_000, 128).unwrap();
+    let (w, buffer, all) = write(&target, 1_000, 128).unwrap();
     assert_eq!((w.rows(), w.batches()), (1_000, 8));
-    w.finish().unwrap();
+    finish(w, buffer);
     assert!(!partial_path(&target).exists());
     let file = MappedFile::open(&target).unwrap();
     assert_eq!(file.batch_rows(), [128, 128, 128, 128, 128, 128, 128, 104]);
@@ -85,7 +90,7 @@ fn a_finished_writer_leaves_a_file_of_its_batches_with_every_row() {
 fn a_writer_never_overwrites_an_unfinished_file() {
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("w.arrow");
-    let (first, _) = write(&target, 10, 4).unwrap();
+    let (first, ..) = write(&target, 10, 4).unwrap();
     let again = Writer::create(&target, &schema(), HashMap::new());
     assert!(matches!(again, Err(IoError::Os { .. })), "{again:?}");
     drop(first);
@@ -97,7 +102,7 @@ fn an_aborted_writer_removes_its_file_and_leaves_the_target() {
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("w.arrow");
     std::fs::write(&target, b"the old file").unwrap();
-    let (w, _) = write(&target, 10, 4).unwrap();
+    let (w, ..) = write(&target, 10, 4).unwrap();
     w.abort().unwrap();
     assert!(!partial_path(&target).exists());
     assert_eq!(std::fs::read(&target).unwrap(), b"the old file");
@@ -107,7 +112,7 @@ fn an_aborted_writer_removes_its_file_and_leaves_the_target() {
 /// the rows written before.
 fn unfinished(dir: &Path, cut: f64) -> (std::path::PathBuf, Vec<Vec<Datum<'static>>>) {
     let target = dir.join("w.arrow");
-    let (w, all) = write(&target, 300, 64).unwrap();
+    let (w, _, all) = write(&target, 300, 64).unwrap();
     drop(w);
     let partial = partial_path(&target);
     let mut bytes = std::fs::read(&partial).unwrap();

@@ -137,9 +137,12 @@ impl PyWriter {
             write_batch(schema, &mut writer, &mut st)
         };
         match written {
-            Ok(()) => py
-                .detach(|| writer.finish())
-                .map_err(|e| file_error(schema, e)),
+            Ok(()) => {
+                // The emptied buffer still holds every category value: the full dictionaries.
+                let (columns, len) = buffer.snapshots()?;
+                py.detach(|| writer.finish(&schema.core, columns, len))
+                    .map_err(|e| file_error(schema, e))
+            }
             Err(e) => {
                 // The unfinished file stays, its complete batches recoverable.
                 drop(writer);
