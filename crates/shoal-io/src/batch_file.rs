@@ -22,7 +22,7 @@ use arrow_ipc::{Block, FooterBuilder, MetadataVersion};
 use arrow_schema::{ArrowError, SchemaRef};
 use flatbuffers::FlatBufferBuilder;
 
-use crate::mapped::MAGIC;
+use crate::raw::MAGIC;
 use crate::save::{arrow_error, ALIGNMENT};
 use crate::IoError;
 

@@ -9,6 +9,7 @@ mod bridge;
 mod check;
 mod error;
 mod mapped;
+mod raw;
 mod save;
 mod stream;
 mod writer;

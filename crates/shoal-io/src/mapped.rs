@@ -1,13 +1,10 @@
 //! Arrow IPC files read in place: the file is memory-mapped and every column buffer the
 //! decoder hands out points into the map, which lives as long as any buffer does.
 
-use std::cell::Cell;
 use std::collections::HashMap;
-use std::fs::File;
-use std::panic::{self, catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
-use std::sync::{Arc, Once, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use arrow_array::ffi::FFI_ArrowSchema;
 use arrow_array::RecordBatch;
@@ -21,6 +18,7 @@ use shoal_core::arrow::import_struct;
 use shoal_core::{Column, Schema};
 
 use crate::bridge::{c_array, c_schema, export_batch};
+use crate::raw::{decode, map_file, MAGIC, MESSAGE_PREFIX, TRAILER};
 use crate::IoError;
 use crate::{check, stream};
 
@@ -36,15 +34,6 @@ pub struct FileColumn {
     /// Whether the schema says it may hold nulls.
     pub nullable: bool,
 }
-
-/// The file format's magic, at the start (padded to 8 bytes) and at the end.
-pub(crate) const MAGIC: &[u8; 6] = b"ARROW1";
-/// The trailer: the footer's length (i32) and the magic.
-const TRAILER: usize = 10;
-/// The shortest file `map_file` maps.
-pub(crate) const MIN_LEN: usize = MESSAGE_PREFIX + TRAILER;
-/// An encapsulated message starts with a continuation marker and the metadata's length.
-pub(crate) const MESSAGE_PREFIX: usize = 8;
 
 /// An Arrow IPC file, memory-mapped, its footer and dictionaries read; batches decoded on use.
 pub struct MappedFile {
@@ -69,45 +58,6 @@ impl std::fmt::Debug for MappedFile {
             .field("rows", &self.rows)
             .finish()
     }
-}
-
-thread_local! {
-    /// Set while this thread runs a decoder step whose panic `decode` turns into an error.
-    static DECODING: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Runs a decoder step, turning its error — or its panic — into a format error naming the
-/// file. arrow-rs 59 panics on some hostile inputs instead of returning an error (a schema
-/// type it does not know, a union's bad mode); such a panic is caught here and printed
-/// nowhere (the panic hook stays quiet for it), so it is only ever an error to the user.
-pub(crate) fn decode<T>(
-    path: &Path,
-    what: &str,
-    step: impl FnOnce() -> Result<T, arrow_schema::ArrowError>,
-) -> Result<T, IoError> {
-    quiet_caught_panics();
-    DECODING.with(|d| d.set(true));
-    let outcome = catch_unwind(AssertUnwindSafe(step));
-    DECODING.with(|d| d.set(false));
-    match outcome {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(e)) => Err(IoError::format(path, format!("{what}: {e}"))),
-        Err(_) => Err(IoError::format(path, format!("{what}: malformed"))),
-    }
-}
-
-/// Installs (once) a panic hook that says nothing for panics `decode` catches and hands every
-/// other panic to the hook that was there before.
-fn quiet_caught_panics() {
-    static HOOK: Once = Once::new();
-    HOOK.call_once(|| {
-        let previous = panic::take_hook();
-        panic::set_hook(Box::new(move |info| {
-            if !DECODING.with(Cell::get) {
-                previous(info);
-            }
-        }));
-    });
 }
 
 impl MappedFile {
@@ -278,33 +228,6 @@ impl MappedFile {
             error,
         })
     }
-}
-
-/// `path` memory-mapped read-only: a regular file (a FIFO would wait for a writer, a
-/// directory is `EISDIR`) at least as long as the smallest Arrow IPC file.
-pub(crate) fn map_file(path: &Path) -> Result<Mmap, IoError> {
-    // Checked before opening: opening a FIFO would wait for a writer.
-    let kind = std::fs::metadata(path).map_err(|e| IoError::os(path, "open", e))?;
-    if kind.is_dir() {
-        let is_a_directory = std::io::Error::from_raw_os_error(21); // EISDIR
-        return Err(IoError::os(path, "open", is_a_directory));
-    }
-    if !kind.is_file() {
-        return Err(IoError::format(path, "not a regular file"));
-    }
-    let file = File::open(path).map_err(|e| IoError::os(path, "open", e))?;
-    let len = file
-        .metadata()
-        .map_err(|e| IoError::os(path, "read the size of", e))?
-        .len();
-    if len < MIN_LEN as u64 {
-        return Err(IoError::format(path, format!("{len} bytes are too short")));
-    }
-    // SAFETY: a read-only private map. Its bytes change only if another program writes
-    // into the file in place while it is mapped (shoal's own saves replace the file, a new
-    // inode, instead): the hazard every memory-mapped reader (pyarrow, polars) shares,
-    // documented in docs/files.md.
-    unsafe { Mmap::map(&file) }.map_err(|e| IoError::os(path, "memory-map", e))
 }
 
 /// The bytes of `block` (metadata and body), checked to lie before the footer.

@@ -12,7 +12,7 @@ use arrow_ipc::{root_as_message, Message, MessageHeader};
 use arrow_schema::Schema as ArrowSchema;
 
 use crate::batch_file::BatchFile;
-use crate::mapped::{decode, map_file, MAGIC, MESSAGE_PREFIX, MIN_LEN};
+use crate::raw::{decode, map_file, MAGIC, MESSAGE_PREFIX, MIN_LEN};
 use crate::save::replace_with;
 use crate::{check, IoError};
 
