@@ -11,7 +11,7 @@ Point(x=1.0, y=2.0)
 """
 
 from shoal._census import Advice, CensusReport, census
-from shoal._files import open, record_class_of, recover
+from shoal._files import open, open_batches, record_class_of, recover
 from shoal._measure import SizeReport, register_sizer, sizeof
 from shoal._record import (
     Category,
@@ -34,6 +34,7 @@ from shoal._shoal import (
     Batches,
     Column,
     Field,
+    FileBatches,
     FrozenInstanceError,
     Index,
     StaleRowError,
@@ -49,6 +50,7 @@ __all__ = [
     "CensusReport",
     "Column",
     "Field",
+    "FileBatches",
     "FrozenInstanceError",
     "Index",
     "Record",
@@ -67,6 +69,7 @@ __all__ = [
     "i32",
     "i64",
     "open",
+    "open_batches",
     "record_class_of",
     "recover",
     "register_sizer",

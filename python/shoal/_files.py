@@ -120,6 +120,26 @@ def open(
         ) from None
 
 
+@overload
+def open_batches(
+    path: str | os.PathLike[str], record: type[_R], *, mode: Literal["r", "c"] = "r"
+) -> _shoal.FileBatches[_R]: ...
+@overload
+def open_batches(
+    path: str | os.PathLike[str], record: None = None, *, mode: Literal["r", "c"] = "r"
+) -> _shoal.FileBatches[Any]: ...
+def open_batches(
+    path: str | os.PathLike[str], record: type[Record] | None = None, *, mode: str = "r"
+) -> _shoal.FileBatches[Any]:
+    """The record batches of an Arrow IPC file as a sequence of tables, each read from the
+    memory map when first asked for (and checked then): for files of many batches — what a
+    ``shoal.Writer`` writes — which ``shoal.open`` would join in memory. Iterating hands each
+    finished batch's pages back to the system, so a scan's resident size stays about one batch
+    whatever the file's size. ``record`` and ``mode`` as for ``shoal.open``."""
+    cls = record_class_of(path) if record is None else record
+    return _shoal._open_batches(path, cls, mode=mode)
+
+
 def recover(path: str | os.PathLike[str], target: str | os.PathLike[str] | None = None) -> int:
     """Writes the complete record batches of an unfinished Arrow IPC file — what a
     ``shoal.Writer`` stopped before ``close()`` leaves at ``<path>.partial`` — as a complete

@@ -21,6 +21,8 @@ __all__ = [
     "Batches",
     "Column",
     "Field",
+    "FileBatches",
+    "FileBatchesIter",
     "FrozenInstanceError",
     "Index",
     "RawBuffer",
@@ -32,6 +34,7 @@ __all__ = [
     "_census",
     "_file_schema",
     "_open",
+    "_open_batches",
     "_recover",
     "_sizeof",
     "_table_from_buffers",
@@ -218,6 +221,30 @@ class Batches(Generic[_R]):
     def __iter__(self) -> Batches[_R]: ...
     def __next__(self) -> Table[_R]: ...
     def __len__(self) -> int: ...
+
+@final
+class FileBatches(Generic[_R]):
+    """A file's record batches, each a table read from the map (``shoal.open_batches``)."""
+
+    def __len__(self) -> int: ...
+    def __getitem__(self, key: int, /) -> Table[_R]: ...
+    def __iter__(self) -> FileBatchesIter[_R]: ...
+    @property
+    def batch_rows(self) -> list[int]: ...
+    @property
+    def rows(self) -> int: ...
+
+@final
+class FileBatchesIter(Generic[_R]):
+    """Iterates a file's batches, handing each finished batch's pages back to the system."""
+
+    def __iter__(self) -> FileBatchesIter[_R]: ...
+    def __next__(self) -> Table[_R]: ...
+    def __len__(self) -> int: ...
+
+def _open_batches(
+    path: str | os.PathLike[str], record: type[_R], *, mode: str = "r"
+) -> FileBatches[_R]: ...
 
 @final
 class Writer(Generic[_R]):

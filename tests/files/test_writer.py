@@ -225,3 +225,56 @@ def test_recover_rewrites_a_complete_file_as_it_is(tmp_path):
     with pytest.raises(ValueError, match="no 'ARROW1' magic"):
         (tmp_path / "junk").write_bytes(b"x" * 100)
         shoal.recover(tmp_path / "junk")
+
+
+def rss_file_mb() -> float:
+    """File-backed resident memory of this process (RssFile), in MB."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("RssFile:"):
+                return int(line.split()[1]) / 1024
+    raise AssertionError("no RssFile in /proc/self/status")
+
+
+def test_open_batches_gives_each_file_batch_as_a_mapped_table(tmp_path):
+    path = tmp_path / "e.arrow"
+    expected = [event(i) for i in range(1_000)]
+    with shoal.Writer(path, Event, batch_rows=300) as w:
+        w.extend(expected)
+    batches = shoal.open_batches(path, Event)
+    assert (len(batches), batches.batch_rows, batches.rows) == (4, [300, 300, 300, 100], 1_000)
+    tables = list(batches)
+    assert all(t.is_mapped for t in tables)
+    assert [row for t in tables for row in rows_of(t)] == expected
+    assert rows_of(batches[-1]) == expected[900:]
+    with pytest.raises(IndexError, match="batch 4 of a file of 4 batches"):
+        batches[4]
+    with pytest.raises(ValueError, match="read-only"):
+        tables[0].append(*event(0))
+    changed = shoal.open_batches(path, Event, mode="c")[1]
+    changed[0].x = -1.0
+    assert changed[0].x == -1.0 and shoal.open_batches(path)[1][0].x == expected[300][0]
+    assert "4 batches" in repr(batches)
+
+
+def test_scans_hand_finished_pages_back_and_the_rows_stay_readable(tmp_path):
+    """A scan's file-backed resident memory stays about one batch (pages of finished batches
+    are handed back), and rows of a finished batch still read right (they fault back in)."""
+    path = tmp_path / "e.arrow"
+    n = 400_000
+    with shoal.Writer(path, Event, batch_rows=20_000) as w:
+        w.extend(event(i) for i in range(n))
+    size_mb = path.stat().st_size / 1e6
+    saved = tmp_path / "one.arrow"
+    shoal.open(path, Event).save(saved)
+    for batches in (shoal.open_batches(path, Event), shoal.open(saved, Event).batches(20_000)):
+        before = rss_file_mb()
+        peak, kept = 0.0, []
+        for t in batches:
+            assert len(t["x"].to_numpy()) == len(t)
+            assert len(set(t["name"])) > 1
+            peak = max(peak, rss_file_mb() - before)
+            kept.append(t)
+        assert peak < size_mb / 4, f"{peak:.1f} MB resident of a {size_mb:.1f} MB file"
+        assert shoal.astuple(kept[0][5]) == event(5)
+        assert shoal.astuple(kept[-1][-1]) == event(n - 1)

@@ -94,3 +94,9 @@ def files(path: str) -> None:
         assert_type(len(w), int)
         assert_type(w.partial_path, pathlib.Path)
     assert_type(shoal.recover(path), int)
+    batches = shoal.open_batches(path, Rich)
+    assert_type(batches, shoal.FileBatches[Rich])
+    assert_type(batches[0], shoal.Table[Rich])
+    for t in batches:
+        assert_type(t, shoal.Table[Rich])
+    assert_type(shoal.open_batches(path), shoal.FileBatches[Any])

@@ -9,11 +9,12 @@ use std::sync::{Arc, OnceLock};
 use arrow_array::ffi::FFI_ArrowSchema;
 use arrow_array::RecordBatch;
 use arrow_buffer::Buffer;
+use arrow_data::ArrayData;
 use arrow_ipc::convert::fb_to_schema;
 use arrow_ipc::reader::{read_footer_length, FileDecoder};
 use arrow_ipc::{root_as_footer, root_as_message, Block};
-use arrow_schema::{Schema as ArrowSchema, SchemaRef};
-use memmap2::Mmap;
+use arrow_schema::{DataType, Schema as ArrowSchema, SchemaRef};
+use memmap2::{Mmap, UncheckedAdvice};
 use shoal_core::arrow::import_struct;
 use shoal_core::{Column, Schema};
 
@@ -40,6 +41,8 @@ pub struct MappedFile {
     path: PathBuf,
     /// The whole file, as an arrow-rs buffer owning the map.
     bytes: Buffer,
+    /// The map `bytes` owns, for handing pages back to the system (`release_rows`).
+    map: Arc<Mmap>,
     schema: SchemaRef,
     decoder: FileDecoder,
     /// The record batches' blocks, each checked to lie inside the file.
@@ -78,10 +81,11 @@ impl MappedFile {
         }
         let ptr = NonNull::new(map.as_ptr().cast_mut())
             .ok_or_else(|| IoError::format(path, "an empty map"))?;
+        let map = Arc::new(map);
         // SAFETY: `ptr` and `len` describe the map's bytes, valid and never written while the
         // map lives; the buffer owns the map, so they live as long as the buffer and every
         // slice of it.
-        let bytes = unsafe { Buffer::from_custom_allocation(ptr, len, Arc::new(map)) };
+        let bytes = unsafe { Buffer::from_custom_allocation(ptr, len, map.clone()) };
         let mut trailer = [0u8; TRAILER];
         trailer.copy_from_slice(&bytes[len - TRAILER..]);
         let footer_len = decode(path, "the trailer", || read_footer_length(trailer))?;
@@ -115,6 +119,7 @@ impl MappedFile {
         Ok(MappedFile {
             path: path.to_owned(),
             bytes,
+            map,
             schema,
             decoder,
             decoded: blocks.iter().map(|_| OnceLock::new()).collect(),
@@ -227,6 +232,110 @@ impl MappedFile {
             batch: i,
             error,
         })
+    }
+}
+
+impl MappedFile {
+    /// Hands back to the system this process's pages holding rows `[start, start + len)` of
+    /// batch `i` (whole pages inside each of its columns' buffers), so a scan's resident size
+    /// stays one batch. Reading those rows again faults the same bytes back in from the page
+    /// cache: nothing changes but the resident size. A batch not yet decoded has no pages to
+    /// give back.
+    pub fn release_rows(&self, i: usize, start: usize, len: usize) {
+        let Some(batch) = self.decoded.get(i).and_then(OnceLock::get) else {
+            return;
+        };
+        if start
+            .checked_add(len)
+            .is_none_or(|end| end > batch.num_rows())
+        {
+            return;
+        }
+        let mut ranges = Vec::new();
+        for column in batch.columns() {
+            row_bytes(&column.to_data(), start, len, &mut ranges);
+        }
+        let base = self.map.as_ptr() as usize;
+        let page = page_size();
+        for (ptr, bytes) in ranges {
+            let Some(offset) = (ptr as usize).checked_sub(base) else {
+                continue;
+            };
+            let first = offset.div_ceil(page) * page;
+            let end = (offset + bytes) / page * page;
+            if end <= first || end > self.map.len() {
+                continue;
+            }
+            // SAFETY: `[first, end)` lies inside the map (checked above). The map is read-only
+            // and private and never written, so its pages are the file's pages: after
+            // MADV_DONTNEED the next read faults in the same bytes from the page cache, and
+            // every slice over the range (arrow buffers, shoal columns) keeps reading what it
+            // read before. The one hazard — another program changing the file in place — is
+            // every map's, documented in docs/files.md. A refusal only leaves pages resident.
+            let _ = unsafe {
+                self.map
+                    .unchecked_advise_range(UncheckedAdvice::DontNeed, first, end - first)
+            };
+        }
+    }
+}
+
+/// The page size, from the system (4 KiB if it will not say).
+fn page_size() -> usize {
+    static PAGE: OnceLock<usize> = OnceLock::new();
+    *PAGE.get_or_init(|| {
+        // SAFETY: sysconf reads a system constant; no memory is touched.
+        let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        usize::try_from(n).ok().filter(|&n| n > 0).unwrap_or(4096)
+    })
+}
+
+/// The (start, length) of the bytes that hold rows `[start, start + len)` of `data` in each
+/// of its buffers: validity bits, values (fixed-width, bits, dictionary codes), text offsets
+/// and text bytes.
+fn row_bytes(data: &ArrayData, start: usize, len: usize, out: &mut Vec<(*const u8, usize)>) {
+    let first = data.offset() + start;
+    let end = first + len;
+    let mut span = |buffer: &Buffer, from: usize, to: usize| {
+        if from < to && to <= buffer.len() {
+            out.push((buffer.as_ptr().wrapping_add(from), to - from));
+        }
+    };
+    if let Some(nulls) = data.nulls() {
+        let bits = nulls.buffer();
+        span(
+            bits,
+            (nulls.offset() + start) / 8,
+            (nulls.offset() + start + len) / 8,
+        );
+    }
+    let Some(values) = data.buffers().first() else {
+        return;
+    };
+    match data.data_type() {
+        DataType::Boolean => span(values, first / 8, end / 8),
+        DataType::Utf8 | DataType::Binary => {
+            let offsets = values.typed_data::<i32>();
+            span(values, first * 4, (end + 1) * 4);
+            if let (Some(&a), Some(&b), Some(text)) =
+                (offsets.get(first), offsets.get(end), data.buffers().get(1))
+            {
+                let (a, b) = (usize::try_from(a), usize::try_from(b));
+                if let (Ok(a), Ok(b)) = (a, b) {
+                    span(text, a, b);
+                }
+            }
+        }
+        DataType::Dictionary(key, _) => {
+            if let Some(w) = key.primitive_width() {
+                span(values, first * w, end * w);
+            }
+        }
+        other => {
+            if let Some(w) = other.primitive_width() {
+                span(values, first * w, end * w);
+            }
+        }
     }
 }
 

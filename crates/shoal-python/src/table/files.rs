@@ -72,7 +72,19 @@ fn import_all(file: &MappedFile, schema: &Schema) -> Result<Vec<Column>, shoal_i
     Ok(columns)
 }
 
-fn table_of(schema: &PySchema, columns: Vec<Column>) -> PyResult<Table> {
+/// Whether `mode` ("r" or "c") opens read-only.
+pub(super) fn open_mode(mode: &str) -> PyResult<bool> {
+    match mode {
+        "r" => Ok(true),
+        "c" => Ok(false),
+        other => Err(PyValueError::new_err(format!(
+            "mode must be \"r\" (read-only) or \"c\" (changes in memory, the file never \
+             changes), not {other:?}"
+        ))),
+    }
+}
+
+pub(super) fn table_of(schema: &PySchema, columns: Vec<Column>) -> PyResult<Table> {
     Table::from_columns(schema.core.clone(), columns)
         .map_err(|e| ShoalError::from_core(e, schema).into())
 }
@@ -89,16 +101,7 @@ pub fn _open(
     record: &Bound<'_, PyType>,
     mode: &str,
 ) -> PyResult<PyTable> {
-    let read_only = match mode {
-        "r" => true,
-        "c" => false,
-        other => {
-            return Err(PyValueError::new_err(format!(
-                "mode must be \"r\" (read-only) or \"c\" (changes in memory, the file never \
-                 changes), not {other:?}"
-            )))
-        }
-    };
+    let read_only = open_mode(mode)?;
     let schema = PySchema::of_class(record)?;
     let s = schema.get();
     let core = s.core.clone();
@@ -187,6 +190,7 @@ impl PyTable {
             table: slf.clone().unbind(),
             rows,
             next: 0,
+            last: None,
         })
     }
 }
@@ -199,6 +203,9 @@ pub struct Batches {
     rows: usize,
     /// The first row of the next batch.
     next: usize,
+    /// The rows of the batch handed out last, whose pages of a mapped file are handed back
+    /// to the system when the next is asked for.
+    last: Option<(usize, usize)>,
 }
 
 #[pymethods]
@@ -215,6 +222,11 @@ impl Batches {
     fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<PyTable>> {
         let table = self.table.get();
         let schema = table.schema(py).get();
+        if let (Some((start, len)), Some(s)) = (self.last.take(), &table.source) {
+            if s.mapped {
+                s.file.release_rows(0, start, len);
+            }
+        }
         let part = {
             let mut st = table.write()?;
             let len = st.inner.len();
@@ -223,6 +235,7 @@ impl Batches {
             }
             let rows = self.rows.min(len - self.next);
             let part = st.inner.slice_shared(self.next, rows);
+            self.last = Some((self.next, rows));
             self.next += rows;
             part.map_err(|e| ShoalError::from_core(e, schema))?
         };

@@ -15,6 +15,7 @@
 mod construction;
 mod export;
 mod fast_append;
+mod file_batches;
 mod files;
 mod iter;
 mod pickle;
@@ -25,6 +26,7 @@ mod sort;
 mod subscript;
 
 pub use fast_append::{append_into, install_fast_append, install_fastcall, new_none};
+pub use file_batches::{_open_batches, FileBatches, FileBatchesIter};
 pub use files::{_file_schema, _open, file_error, file_metadata, Batches};
 pub use pickle::_table_from_buffers;
 pub use select::concat;
