@@ -94,8 +94,9 @@ miri:  ## Miri (undefined behaviour) on shoal-core's tests (nightly Rust)
 	  --skip overwrites_never_take_the_rows_past_the_limit --skip error_stays_small
 
 FUZZ_CASES ?= 1000000
-fuzz:  ## The fuzz properties at length: FUZZ_CASES inputs each (make test runs 256)
+fuzz:  ## The fuzz properties at length (store, damaged and cut files): FUZZ_CASES inputs each (make test runs 256)
 	PROPTEST_CASES=$(FUZZ_CASES) cargo test --release -p shoal-core --test fuzz
+	PROPTEST_CASES=$(FUZZ_CASES) cargo test --release -p shoal-io --test files --test writer
 
 bench: $(VPY)  ## Run the benchmarks against peers (installs the peers)
 	$(VPY) -m pip install $(PIP_FLAGS) ".[bench]"

@@ -122,7 +122,9 @@ fn unfinished(dir: &Path, cut: f64) -> (std::path::PathBuf, Vec<Vec<Datum<'stati
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(if cfg!(miri) { 2 } else { 64 }))]
+    #![proptest_config(ProptestConfig::with_cases(
+        if cfg!(miri) { 2 } else { ProptestConfig::default().cases }
+    ))]
 
     /// Cut anywhere, an unfinished file is an error saying how many rows are recoverable,
     /// and `recover` gives exactly those rows: the first batches', in order.

@@ -34,7 +34,8 @@ unsafe extern "C" fn writer_append(
         let this = writer.get();
         this.check_open()?;
         // SAFETY: the contract's `args`, `nargsf` and `kwnames`, passed on unchanged.
-        unsafe { append_into(this.buffer.bind(py), args, nargsf, kwnames) }?;
+        unsafe { append_into(this.buffer.bind(py), args, nargsf, kwnames) }
+            .map_err(|e| this.noted(py, e))?;
         this.flush_if_full(py)?;
         Ok(new_none())
     })

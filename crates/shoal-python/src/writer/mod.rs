@@ -83,7 +83,7 @@ impl PyWriter {
             let item = item?;
             let full = {
                 let mut st = buffer.get().write()?;
-                PyTable::push_item(buffer, &mut st, &item)?;
+                PyTable::push_item(buffer, &mut st, &item).map_err(|e| self.noted(py, e.into()))?;
                 st.inner.len() >= self.batch_rows
             };
             if full {
@@ -260,6 +260,31 @@ impl PyWriter {
             "this Writer of '{}' is {what}; open a new one to write more",
             self.path.display()
         ))
+    }
+
+    /// `error` (from a row refused by the buffer, whose row numbers count from the start of
+    /// the batch) with a note naming the row of the file.
+    fn noted(&self, py: Python<'_>, error: PyErr) -> PyErr {
+        let batch_row = self
+            .buffer
+            .get()
+            .read()
+            .map(|st| st.inner.len())
+            .unwrap_or(0);
+        let written = match self.lock_sink().as_deref() {
+            Ok(Sink::Open(w)) => w.rows(),
+            _ => 0,
+        };
+        let note = format!(
+            "in shoal.Writer of '{}': row {} of the file (row {batch_row} of its current batch)",
+            self.path.display(),
+            written + batch_row
+        );
+        let value = error.value(py);
+        if value.hasattr("add_note").unwrap_or(false) {
+            let _ = value.call_method1("add_note", (note,));
+        }
+        error
     }
 
     /// After an append: writes the buffer as a batch once it holds `batch_rows` rows.
