@@ -10,7 +10,7 @@ import os
 import pathlib
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, Generic, SupportsIndex, TypeAlias, TypeVar, final, overload
+from typing import Any, Generic, Literal, SupportsIndex, TypeAlias, TypeVar, final, overload
 
 from typing_extensions import CapsuleType, disjoint_base
 
@@ -177,7 +177,12 @@ class Table(Generic[_R]):
         self, fields: str | Sequence[str], *, unique: bool = False, sorted: bool = False
     ) -> Index[_R]: ...
     def compact(self) -> int: ...
-    def save(self, path: str | os.PathLike[str], *, compression: str | None = None) -> None: ...
+    def save(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        compression: Literal["uncompressed", "lz4", "zstd"] | None = None,
+    ) -> None: ...
     @property
     def is_mapped(self) -> bool: ...
     def batches(self, rows: int) -> Batches[_R]: ...
@@ -252,7 +257,12 @@ class Writer(Generic[_R]):
     ``batch_rows`` go to ``<path>.partial``; ``close()`` moves the finished file to ``path``."""
 
     def __new__(
-        cls, path: str | os.PathLike[str], record: type[_R], *, batch_rows: int = 65536
+        cls,
+        path: str | os.PathLike[str],
+        record: type[_R],
+        *,
+        batch_rows: int = 65536,
+        compression: Literal["uncompressed", "lz4", "zstd"] | None = None,
     ) -> Writer[_R]: ...
     def append(self, *values: Any, **fields: Any) -> None: ...
     def extend(self, rows: Iterable[_RowLike[_R]]) -> None: ...

@@ -201,8 +201,8 @@ def test_file_errors_name_the_file_and_the_problem(tmp_path):
         shoal.open(path, Wrong)
     with pytest.raises(ValueError, match="mode must be"):
         shoal.open(path, Point, mode="w")
-    with pytest.raises(ValueError, match="uncompressed"):
-        shoal.Table(Point).save(path, compression="zstd")
+    with pytest.raises(ValueError, match='"lz4" or "zstd", not "gzip"'):
+        shoal.Table(Point).save(path, compression="gzip")
     with pytest.raises(FileNotFoundError):
         shoal.Table(Point).save(tmp_path / "no" / "dir" / "p.arrow")
     with pytest.raises(IsADirectoryError):
@@ -292,6 +292,27 @@ def test_a_save_killed_at_any_moment_leaves_the_old_file_or_the_new(tmp_path):
         for leftover in tmp_path.glob(".t.arrow.*.shoal-tmp"):
             leftover.unlink()
     assert outcomes == {1000, 100_000}  # kills landed both before and after a rename
+
+
+@pytest.mark.parametrize("compression", ["lz4", "zstd"])
+def test_a_compressed_file_is_smaller_and_opens_decompressed_into_memory(tmp_path, compression):
+    t = rec_table(3000)
+    plain, small = tmp_path / "plain.arrow", tmp_path / "small.arrow"
+    t.save(plain)
+    t.save(small, compression=compression)
+    assert small.stat().st_size < plain.stat().st_size
+    u = shoal.open(small, Rec)
+    assert not u.is_mapped
+    assert list(u) == list(t)
+    size = shoal.sizeof(u)
+    assert size.mapped == 0 and size.total > 0  # decompressed: the heap's, not the map's
+    assert pa.ipc.open_file(small).read_all().equals(pa.ipc.open_file(plain).read_all())
+    assert pl.read_ipc(small).equals(pl.read_ipc(plain))
+    with shoal.Writer(tmp_path / "w.arrow", Rec, batch_rows=700, compression=compression) as w:
+        w.extend(t)
+    batches = shoal.open_batches(tmp_path / "w.arrow", Rec)
+    assert [b.is_mapped for b in batches] == [False] * 5
+    assert [r for b in batches for r in b] == list(t)
 
 
 def test_without_a_class_the_file_s_schema_makes_one(tmp_path):

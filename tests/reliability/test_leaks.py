@@ -191,6 +191,11 @@ FILES: dict[str, Callable[[], object]] = {
     "open: wrong record class": raises(ValueError, lambda: shoal.open(SAVED, K)),
     "read-only write refused": raises(ValueError, lambda: setattr(MAPPED[3], "x", 1.0)),
     "read-only append refused": raises(ValueError, lambda: MAPPED.append(*ROW)),
+    "save compressed, open": lambda: (
+        T.save(FILES_DIR / "z.arrow", compression="zstd"),
+        shoal.open(FILES_DIR / "z.arrow", Rec)[7],
+    ),
+    "open_batches, scan": lambda: [len(b) for b in shoal.open_batches(SAVED, Rec)],
     "Writer: batches, close": write_batches,
     "Writer: an error aborts": raises(TypeError, abort_on_error),
     "Writer: an unfinished file is never overwritten": raises(

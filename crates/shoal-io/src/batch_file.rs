@@ -23,7 +23,7 @@ use arrow_schema::{ArrowError, SchemaRef};
 use flatbuffers::FlatBufferBuilder;
 
 use crate::raw::MAGIC;
-use crate::save::{arrow_error, ALIGNMENT};
+use crate::save::{arrow_error, write_options, Compression};
 use crate::IoError;
 
 /// An Arrow IPC file being written batch by batch; see the module's documentation.
@@ -42,11 +42,14 @@ pub(crate) struct BatchFile {
 
 impl BatchFile {
     /// Creates `path`, which must not exist, and writes the magic and the schema.
-    pub(crate) fn create(path: &Path, schema: &SchemaRef) -> Result<BatchFile, IoError> {
+    pub(crate) fn create(
+        path: &Path,
+        schema: &SchemaRef,
+        compression: Compression,
+    ) -> Result<BatchFile, IoError> {
         let file = File::create_new(path).map_err(|e| IoError::os(path, "create", e))?;
-        let options = IpcWriteOptions::try_new(ALIGNMENT, false, MetadataVersion::V5)
-            .map_err(|e| arrow_error(path, e))?
-            .with_dictionary_handling(DictionaryHandling::Delta);
+        let options =
+            write_options(path, compression)?.with_dictionary_handling(DictionaryHandling::Delta);
         let mut f = BatchFile {
             path: path.to_owned(),
             out: BufWriter::with_capacity(1 << 20, file),

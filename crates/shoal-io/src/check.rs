@@ -8,12 +8,18 @@ use arrow_data::{layout, BufferSpec};
 use arrow_ipc::{Buffer as IpcBuffer, FieldNode, RecordBatch as IpcBatch};
 use arrow_schema::{DataType, Schema};
 
+/// Padding writers may leave at the end of a buffer (Arrow recommends 64-byte multiples).
+const PADDING: u64 = 64;
+
 /// The header's promises that the body cannot keep, or `Ok` if it can keep them all (or the
-/// schema holds types this walk does not follow, which arrow-rs then checks alone).
-pub fn batch_header(schema: &Schema, batch: &IpcBatch<'_>, body: usize) -> Result<(), String> {
-    if batch.compression().is_some() {
-        return Err("its batches are compressed: shoal reads uncompressed files in place".into());
-    }
+/// schema holds types this walk does not follow, which arrow-rs then checks alone). For a
+/// compressed batch the sizes checked are the decompressed ones each buffer states in its
+/// first 8 bytes, and those are bounded too: arrow-rs allocates what they say before it
+/// decompresses.
+pub fn batch_header(schema: &Schema, batch: &IpcBatch<'_>, body: &[u8]) -> Result<(), String> {
+    let compressed = batch.compression().is_some();
+    let body_bytes = body;
+    let body = body.len();
     let nodes: Vec<FieldNode> = batch
         .nodes()
         .map(|n| n.iter().copied().collect())
@@ -41,6 +47,7 @@ pub fn batch_header(schema: &Schema, batch: &IpcBatch<'_>, body: usize) -> Resul
     let mut walk = Walk {
         nodes: nodes.iter(),
         buffers: buffers.iter(),
+        body: compressed.then_some(body_bytes),
     };
     for field in schema.fields() {
         if !walk.field(field.data_type())? {
@@ -53,6 +60,14 @@ pub fn batch_header(schema: &Schema, batch: &IpcBatch<'_>, body: usize) -> Resul
 struct Walk<'a> {
     nodes: std::slice::Iter<'a, FieldNode>,
     buffers: std::slice::Iter<'a, IpcBuffer>,
+    /// A compressed batch's body, whose buffers state their decompressed sizes.
+    body: Option<&'a [u8]>,
+}
+
+/// The most a variable-width buffer (text bytes) may decompress to: what `i32` offsets can
+/// address, and no more than 65,536 times its compressed size.
+fn variable_cap(compressed: u64) -> u64 {
+    (i32::MAX as u64).min(compressed.saturating_mul(1 << 16).saturating_add(4096))
 }
 
 impl Walk<'_> {
@@ -106,10 +121,11 @@ impl Walk<'_> {
         }
         if spec.can_contain_null_mask {
             let validity = self.next_buffer()?;
-            if nulls > 0 && (validity.length() as u64) < bits {
+            let cap = bits + PADDING;
+            let length = self.decoded_length(&validity, cap)?;
+            if nulls > 0 && length < bits {
                 return Err(format!(
-                    "a validity bitmap of {} bytes for {rows} rows",
-                    validity.length()
+                    "a validity bitmap of {length} bytes for {rows} rows"
                 ));
             }
         }
@@ -122,19 +138,52 @@ impl Walk<'_> {
                 }
                 BufferSpec::VariableWidth | BufferSpec::AlwaysNull => 0,
             };
-            if (buffer.length() as u64) < need {
-                return Err(format!(
-                    "a buffer of {} bytes for {rows} rows",
-                    buffer.length()
-                ));
+            let cap = match buffer_spec {
+                BufferSpec::VariableWidth => variable_cap(buffer.length() as u64),
+                // Offsets buffers hold one more value than the rows.
+                _ => need.saturating_add(8).saturating_add(PADDING),
+            };
+            let length = self.decoded_length(&buffer, cap)?;
+            if length < need {
+                return Err(format!("a buffer of {length} bytes for {rows} rows"));
             }
         }
         Ok(true)
     }
 
-    fn next_buffer(&mut self) -> Result<&IpcBuffer, String> {
+    /// A buffer's length once decompressed: its own for an uncompressed batch; for a
+    /// compressed one, the length its first 8 bytes state (-1: stored uncompressed after
+    /// them), refused above `cap`.
+    fn decoded_length(&self, buffer: &IpcBuffer, cap: u64) -> Result<u64, String> {
+        let length = buffer.length() as u64;
+        let Some(body) = self.body else {
+            return Ok(length);
+        };
+        if length == 0 {
+            return Ok(0);
+        }
+        let start = buffer.offset() as usize;
+        let prefix = body
+            .get(start..start + 8)
+            .filter(|_| length >= 8)
+            .ok_or_else(|| format!("a compressed buffer of {length} bytes"))?;
+        let stated = i64::from_le_bytes(prefix.try_into().expect("8 bytes"));
+        let decoded = match stated {
+            -1 => length - 8,
+            n => u64::try_from(n).map_err(|_| format!("a buffer decompressing to {n} bytes"))?,
+        };
+        if decoded > cap {
+            return Err(format!(
+                "a buffer of {length} bytes said to decompress to {decoded} (at most {cap} here)"
+            ));
+        }
+        Ok(decoded)
+    }
+
+    fn next_buffer(&mut self) -> Result<IpcBuffer, String> {
         self.buffers
             .next()
+            .copied()
             .ok_or_else(|| "fewer buffers than the schema's fields need".to_owned())
     }
 }

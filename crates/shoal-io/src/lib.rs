@@ -16,6 +16,6 @@ mod writer;
 
 pub use error::IoError;
 pub use mapped::{FileColumn, MappedFile};
-pub use save::save;
+pub use save::{save, Compression};
 pub use stream::{recover, Complete};
 pub use writer::{partial_path, Writer};

@@ -1,6 +1,7 @@
 //! Arrow IPC files read in place: the file is memory-mapped and every column buffer the
 //! decoder hands out points into the map, which lives as long as any buffer does.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
@@ -49,8 +50,12 @@ pub struct MappedFile {
     blocks: Vec<Block>,
     /// Rows of each batch, from its message header.
     rows: Vec<usize>,
-    /// Each batch once decoded (and checked), so slicing it again costs nothing.
+    /// Each batch once decoded (and checked), so slicing it again costs nothing — for an
+    /// uncompressed file, whose batches are views of the map; a compressed file's batches are
+    /// decompressed into memory each time, so that only the tables made of them hold it.
     decoded: Vec<OnceLock<RecordBatch>>,
+    /// Whether any batch is compressed (its columns are then decompressed into memory).
+    compressed: bool,
 }
 
 impl std::fmt::Debug for MappedFile {
@@ -112,10 +117,12 @@ impl MappedFile {
             .recordBatches()
             .map(|v| v.iter().copied().collect())
             .unwrap_or_default();
-        let rows = blocks
+        let (rows, compressed): (Vec<usize>, Vec<bool>) = blocks
             .iter()
             .map(|b| batch_rows(path, &schema, &bytes, b, footer_start))
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .unzip();
         Ok(MappedFile {
             path: path.to_owned(),
             bytes,
@@ -125,6 +132,7 @@ impl MappedFile {
             decoded: blocks.iter().map(|_| OnceLock::new()).collect(),
             blocks,
             rows,
+            compressed: compressed.contains(&true),
         })
     }
 
@@ -171,13 +179,13 @@ impl MappedFile {
     }
 
     /// Batch `i`, decoded and checked (every offset, every UTF-8 string) the first time it is
-    /// asked for, its buffers in the map.
-    pub fn batch(&self, i: usize) -> Result<&RecordBatch, IoError> {
+    /// asked for, its buffers in the map (for a compressed file: decompressed, every time).
+    pub fn batch(&self, i: usize) -> Result<Cow<'_, RecordBatch>, IoError> {
         let (Some(block), Some(slot)) = (self.blocks.get(i), self.decoded.get(i)) else {
             return Err(IoError::format(&self.path, format!("no batch {i}")));
         };
         if let Some(batch) = slot.get() {
-            return Ok(batch);
+            return Ok(Cow::Borrowed(batch));
         }
         let footer_start = self.bytes.len() - TRAILER;
         let data = block_bytes(&self.path, &self.bytes, block, footer_start)?;
@@ -185,7 +193,16 @@ impl MappedFile {
             self.decoder.read_record_batch(block, &data)
         })?
         .ok_or_else(|| IoError::format(&self.path, format!("batch {i} is empty")))?;
-        Ok(slot.get_or_init(|| batch))
+        if self.compressed {
+            return Ok(Cow::Owned(batch));
+        }
+        Ok(Cow::Borrowed(slot.get_or_init(|| batch)))
+    }
+
+    /// Whether the file's batches are compressed: its columns are then decompressed into
+    /// memory, batch by batch, and nothing reads the map in place.
+    pub fn is_compressed(&self) -> bool {
+        self.compressed
     }
 
     /// Appends rows `[start, start + len)` of batch `i` to `columns` (one per field of
@@ -370,15 +387,15 @@ fn block_bytes(
     Ok(bytes.slice_with_length(offset, end - offset))
 }
 
-/// A record batch's row count, read from its message header without touching its body, after
-/// checking the header's buffers against the body (`check`).
+/// A record batch's row count and whether it is compressed, read from its message header
+/// without decoding its body, after checking the header's buffers against the body (`check`).
 fn batch_rows(
     path: &Path,
     schema: &ArrowSchema,
     bytes: &Buffer,
     block: &Block,
     footer_start: usize,
-) -> Result<usize, IoError> {
+) -> Result<(usize, bool), IoError> {
     let data = block_bytes(path, bytes, block, footer_start)?;
     let (meta, body) = data.split_at(block.metaDataLength() as usize);
     let flatbuffer = if meta[..4] == [0xff; 4] {
@@ -391,6 +408,6 @@ fn batch_rows(
     let header = message
         .header_as_record_batch()
         .ok_or_else(|| IoError::format(path, "a record batch block holds another message"))?;
-    check::batch_header(schema, &header, body.len()).map_err(|e| IoError::format(path, e))?;
-    Ok(header.length() as usize)
+    check::batch_header(schema, &header, body).map_err(|e| IoError::format(path, e))?;
+    Ok((header.length() as usize, header.compression().is_some()))
 }

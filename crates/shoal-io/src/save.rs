@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use arrow_array::RecordBatch;
 use arrow_ipc::writer::{FileWriter, IpcWriteOptions};
-use arrow_ipc::MetadataVersion;
+use arrow_ipc::{CompressionType, MetadataVersion};
 use arrow_schema::ArrowError;
 use shoal_core::{ColumnSnapshot, Schema};
 
@@ -20,7 +20,35 @@ use crate::IoError;
 /// alignment required, pyarrow, polars) maps them in place.
 pub const ALIGNMENT: usize = 64;
 
-/// Writes the columns as an uncompressed Arrow IPC file at `path`, atomically: into a
+/// How a file's buffers are stored. Compressed files cannot be read in place: opening one
+/// decompresses each batch into memory.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Compression {
+    /// As they are: memory-mapped by every reader.
+    #[default]
+    None,
+    /// LZ4 frames (fast; arrow-rs uses the pure-Rust `lz4_flex`).
+    Lz4,
+    /// Zstandard (smaller; the zstd C library).
+    Zstd,
+}
+
+/// Arrow IPC write options: V5, 64-byte aligned, compressed as asked.
+pub(crate) fn write_options(
+    path: &Path,
+    compression: Compression,
+) -> Result<IpcWriteOptions, IoError> {
+    let codec = match compression {
+        Compression::None => None,
+        Compression::Lz4 => Some(CompressionType::LZ4_FRAME),
+        Compression::Zstd => Some(CompressionType::ZSTD),
+    };
+    IpcWriteOptions::try_new(ALIGNMENT, false, MetadataVersion::V5)
+        .and_then(|o| o.try_with_compression(codec))
+        .map_err(|e| arrow_error(path, e))
+}
+
+/// Writes the columns as an Arrow IPC file at `path`, atomically: into a
 /// temporary file in the same directory, flushed to disk, then renamed over `path`, and the
 /// directory flushed. On any error the temporary file is removed and `path` is untouched.
 pub fn save(
@@ -29,9 +57,10 @@ pub fn save(
     columns: Vec<ColumnSnapshot>,
     len: usize,
     metadata: HashMap<String, String>,
+    compression: Compression,
 ) -> Result<(), IoError> {
     let batch = record_batch(schema, columns, len, metadata).map_err(|e| arrow_error(path, e))?;
-    replace_with(path, |tmp| write_file(tmp, &batch))
+    replace_with(path, |tmp| write_file(tmp, &batch, compression))
 }
 
 /// Runs `write` on a new temporary file beside `path`, then moves it over `path` and flushes
@@ -52,10 +81,9 @@ pub(crate) fn replace_with(
 
 /// One batch, written by arrow-rs' `FileWriter`, which streams each buffer from the table's
 /// own memory (no copy of the body).
-fn write_file(tmp: &Path, batch: &RecordBatch) -> Result<(), IoError> {
+fn write_file(tmp: &Path, batch: &RecordBatch, compression: Compression) -> Result<(), IoError> {
     let file = File::create_new(tmp).map_err(|e| IoError::os(tmp, "create", e))?;
-    let options = IpcWriteOptions::try_new(ALIGNMENT, false, MetadataVersion::V5)
-        .map_err(|e| arrow_error(tmp, e))?;
+    let options = write_options(tmp, compression)?;
     let out = BufWriter::with_capacity(1 << 20, file);
     let mut writer = FileWriter::try_new_with_options(out, &batch.schema(), options)
         .map_err(|e| arrow_error(tmp, e))?;

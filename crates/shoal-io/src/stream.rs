@@ -13,7 +13,7 @@ use arrow_schema::Schema as ArrowSchema;
 
 use crate::batch_file::BatchFile;
 use crate::raw::{decode, map_file, MAGIC, MESSAGE_PREFIX, MIN_LEN};
-use crate::save::replace_with;
+use crate::save::{replace_with, Compression};
 use crate::{check, IoError};
 
 /// Where the file format's stream of messages starts: after the magic, padded to 8 bytes.
@@ -57,7 +57,7 @@ fn complete_part(path: &Path, bytes: &[u8]) -> Complete {
                 let Ok(rows) = usize::try_from(header.length()) else {
                     break;
                 };
-                if check::batch_header(s, &header, body_len).is_err() {
+                if check::batch_header(s, &header, &bytes[next - body_len..next]).is_err() {
                     break;
                 }
                 done.batches += 1;
@@ -107,7 +107,7 @@ pub(crate) fn unfinished(path: &Path, bytes: &[u8]) -> IoError {
 }
 
 /// Writes the complete record batches of the file at `partial` (finished or not) as a
-/// complete file at `target`, atomically (as `save`), then removes `partial` if it is another
+/// complete, uncompressed file at `target`, atomically (as `save`), then removes `partial` if it is another
 /// file. Returns the batches and rows recovered. Memory: one batch at a time.
 pub fn recover(partial: &Path, target: &Path) -> Result<Complete, IoError> {
     let nothing = || {
@@ -133,7 +133,7 @@ pub fn recover(partial: &Path, target: &Path) -> Result<Complete, IoError> {
     })?;
     let schema = reader.schema();
     replace_with(target, |tmp| {
-        let mut out = BatchFile::create(tmp, &schema)?;
+        let mut out = BatchFile::create(tmp, &schema, Compression::None)?;
         let mut last = None;
         for i in 0..done.batches {
             let batch = decode(partial, &format!("batch {i}"), || reader.next().transpose())?

@@ -17,7 +17,7 @@ use shoal_core::{Column, ColumnSnapshot, DType, Schema};
 
 use crate::batch_file::BatchFile;
 use crate::bridge::{file_schema, record_batch};
-use crate::save::{arrow_error, sync_directory};
+use crate::save::{arrow_error, sync_directory, Compression};
 use crate::IoError;
 
 /// A file being written batch by batch; see the module's documentation.
@@ -67,12 +67,13 @@ impl Writer {
         target: &Path,
         schema: &Schema,
         metadata: HashMap<String, String>,
+        compression: Compression,
     ) -> Result<Writer, IoError> {
         let partial = partial_path(target);
         let codes: Vec<_> = schema.fields().iter().map(writer_code_type).collect();
         let schema =
             Arc::new(file_schema(schema, &codes, metadata).map_err(|e| arrow_error(&partial, e))?);
-        let out = BatchFile::create(&partial, &schema)?;
+        let out = BatchFile::create(&partial, &schema, compression)?;
         Ok(Writer {
             target: target.to_owned(),
             partial,

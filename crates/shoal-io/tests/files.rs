@@ -9,7 +9,7 @@ mod common;
 use common::{load, rows};
 use proptest::prelude::*;
 use shoal_core::{Column, DType, Datum, Field, Scalar, Schema, Table};
-use shoal_io::{save, IoError, MappedFile};
+use shoal_io::{save, Compression, IoError, MappedFile};
 
 fn schema() -> Arc<Schema> {
     Arc::new(
@@ -43,11 +43,22 @@ fn table(rows: usize) -> Table {
 }
 
 fn save_table(t: &mut Table, path: &Path) -> Result<(), IoError> {
+    save_as(t, path, Compression::None)
+}
+
+fn save_as(t: &mut Table, path: &Path, compression: Compression) -> Result<(), IoError> {
     let columns = (0..t.schema().len())
         .map(|f| t.snapshot(f).unwrap())
         .collect();
     let metadata = HashMap::from([("shoal.test".to_owned(), "yes".to_owned())]);
-    save(path, &t.schema().clone(), columns, t.len(), metadata)
+    save(
+        path,
+        &t.schema().clone(),
+        columns,
+        t.len(),
+        metadata,
+        compression,
+    )
 }
 
 #[test]
@@ -142,15 +153,34 @@ fn damage() -> impl Strategy<Value = Vec<Damage>> {
     )
 }
 
+#[test]
+fn compressed_files_open_with_the_same_rows_decompressed_into_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = table(500);
+    for compression in [Compression::Lz4, Compression::Zstd] {
+        let path = dir.path().join(format!("{compression:?}.arrow"));
+        save_as(&mut t, &path, compression).unwrap();
+        let file = MappedFile::open(&path).unwrap();
+        assert!(file.is_compressed());
+        let loaded = load(&file, &schema()).unwrap();
+        assert_eq!(rows(&loaded), rows(&t));
+    }
+}
+
 proptest! {
     /// Bit flips, overwritten words (lengths, offsets) and truncations anywhere: opening and
     /// reading every batch gives rows or an error and never panics (arrow-rs's own panics on
     /// hostile schemas are caught inside), and the rows it gives read back.
     #[test]
-    fn a_damaged_file_is_an_error_or_rows_never_a_panic(damages in damage()) {
+    fn a_damaged_file_is_an_error_or_rows_never_a_panic(
+        damages in damage(),
+        compression in prop_oneof![
+            Just(Compression::None), Just(Compression::Lz4), Just(Compression::Zstd)
+        ],
+    ) {
         let dir = tempfile::tempdir().unwrap();
         let good = dir.path().join("good.arrow");
-        save_table(&mut table(40), &good).unwrap();
+        save_as(&mut table(40), &good, compression).unwrap();
         let mut bytes = std::fs::read(&good).unwrap();
         for d in &damages {
             match *d {

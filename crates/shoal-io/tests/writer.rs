@@ -10,7 +10,7 @@ use std::sync::Arc;
 use common::{load, rows};
 use proptest::prelude::*;
 use shoal_core::{DType, Datum, Field, Scalar, Schema, Table};
-use shoal_io::{partial_path, recover, IoError, MappedFile, Writer};
+use shoal_io::{partial_path, recover, Compression, IoError, MappedFile, Writer};
 
 fn schema() -> Arc<Schema> {
     Arc::new(
@@ -46,7 +46,7 @@ fn push(t: &mut Table, i: usize) {
 /// Writes `rows` rows in batches of `batch` through one buffer table cleared after each
 /// batch (as `shoal.Writer` does), returning the buffer and the rows as one in-memory table.
 fn write(target: &Path, rows: usize, batch: usize) -> Result<(Writer, Table, Table), IoError> {
-    let mut w = Writer::create(target, &schema(), HashMap::new())?;
+    let mut w = Writer::create(target, &schema(), HashMap::new(), Compression::None)?;
     let mut buffer = Table::new(schema());
     let mut all = Table::new(schema());
     for i in 0..rows {
@@ -91,7 +91,7 @@ fn a_writer_never_overwrites_an_unfinished_file() {
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("w.arrow");
     let (first, ..) = write(&target, 10, 4).unwrap();
-    let again = Writer::create(&target, &schema(), HashMap::new());
+    let again = Writer::create(&target, &schema(), HashMap::new(), Compression::None);
     assert!(matches!(again, Err(IoError::Os { .. })), "{again:?}");
     drop(first);
     assert!(partial_path(&target).exists());

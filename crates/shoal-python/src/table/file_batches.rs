@@ -68,7 +68,7 @@ impl FileBatches {
         let source = Source {
             path: self.path.clone(),
             read_only: self.read_only,
-            mapped: true,
+            mapped: !self.file.is_compressed(),
             file: self.file.clone(),
         };
         Ok(PyTable::with_source(

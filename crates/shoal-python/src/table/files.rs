@@ -72,6 +72,19 @@ fn import_all(file: &MappedFile, schema: &Schema) -> Result<Vec<Column>, shoal_i
     Ok(columns)
 }
 
+/// The `compression=` of `save` and `Writer`: None or "uncompressed" (memory-mapped when
+/// opened), "lz4" or "zstd" (decompressed into memory when opened).
+pub fn compression_of(name: Option<&str>) -> PyResult<shoal_io::Compression> {
+    match name {
+        None | Some("uncompressed") => Ok(shoal_io::Compression::None),
+        Some("lz4") => Ok(shoal_io::Compression::Lz4),
+        Some("zstd") => Ok(shoal_io::Compression::Zstd),
+        Some(other) => Err(PyValueError::new_err(format!(
+            "compression must be None (or \"uncompressed\"), \"lz4\" or \"zstd\", not {other:?}"
+        ))),
+    }
+}
+
 /// Whether `mode` ("r" or "c") opens read-only.
 pub(super) fn open_mode(mode: &str) -> PyResult<bool> {
     match mode {
@@ -115,7 +128,7 @@ pub fn _open(
     let source = Source {
         path,
         read_only,
-        mapped: file.batch_rows().len() == 1,
+        mapped: file.batch_rows().len() == 1 && !file.is_compressed(),
         file: Arc::new(file),
     };
     Ok(PyTable::with_source(
@@ -151,22 +164,18 @@ type FileColumns = Vec<(String, String, Option<String>, bool)>;
 
 #[pymethods]
 impl PyTable {
-    /// Saves the rows as an Arrow IPC file (uncompressed, buffers 64-byte aligned), read in
-    /// place by `shoal.open`, pyarrow and polars. Atomic: the new file replaces `path`
-    /// only once it is complete and on disk.
+    /// Saves the rows as an Arrow IPC file (buffers 64-byte aligned), read in place by
+    /// `shoal.open`, pyarrow and polars — or, with `compression="lz4"` / `"zstd"`, smaller
+    /// and decompressed into memory when opened. Atomic: the new file replaces `path` only
+    /// once it is complete and on disk.
     #[pyo3(signature = (path, *, compression = None))]
     fn save(&self, py: Python<'_>, path: PathBuf, compression: Option<&str>) -> PyResult<()> {
-        if let Some(c) = compression.filter(|c| *c != "uncompressed") {
-            return Err(PyValueError::new_err(format!(
-                "compression={c:?}: shoal saves uncompressed files (which memory-map) for now; \
-                 compressed saves are not built yet"
-            )));
-        }
+        let compression = compression_of(compression)?;
         let schema = self.schema.get();
         let metadata = file_metadata(py, schema)?;
         let (columns, len) = self.snapshots()?;
         let core = schema.core.clone();
-        py.detach(|| shoal_io::save(&path, &core, columns, len, metadata))
+        py.detach(|| shoal_io::save(&path, &core, columns, len, metadata, compression))
             .map_err(|e| file_error(schema, e))
     }
 

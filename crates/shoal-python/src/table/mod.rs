@@ -27,7 +27,7 @@ mod subscript;
 
 pub use fast_append::{append_into, install_fast_append, install_fastcall, new_none};
 pub use file_batches::{_open_batches, FileBatches, FileBatchesIter};
-pub use files::{_file_schema, _open, file_error, file_metadata, Batches};
+pub use files::{_file_schema, _open, compression_of, file_error, file_metadata, Batches};
 pub use pickle::_table_from_buffers;
 pub use select::concat;
 pub use subscript::install_fast_subscript;
@@ -437,7 +437,7 @@ impl crate::measure::HeldBuffers for PyTable {
     /// Each column's current allocation and each index's (none while the table is being
     /// changed).
     fn held_buffers(&self) -> Vec<(usize, u64)> {
-        let mapped = self.source.is_some();
+        let mapped = self.source.as_ref().is_some_and(|s| s.mapped);
         self.peek(|st| {
             let columns = st.inner.columns().iter();
             let own =
@@ -453,7 +453,7 @@ impl crate::measure::HeldBuffers for PyTable {
     /// buffers: a table built from a file adopts nothing else, and a change copies a column
     /// into its own memory).
     fn mapped_buffers(&self) -> Vec<(usize, u64)> {
-        if self.source.is_none() {
+        if !self.source.as_ref().is_some_and(|s| s.mapped) {
             return Vec::new();
         }
         self.peek(|st| {

@@ -20,7 +20,7 @@ use shoal_core::Table;
 
 use crate::errors::ShoalError;
 use crate::schema::PySchema;
-use crate::table::{file_error, file_metadata, PyTable, TableState};
+use crate::table::{compression_of, file_error, file_metadata, PyTable, TableState};
 
 pub use append::install_fast_writer_append;
 
@@ -46,13 +46,15 @@ impl PyWriter {
     /// Starts writing `path`: rows go to `<path>.partial` in batches of `batch_rows`, and
     /// `close()` (or the end of a `with` block) moves the finished file over `path`.
     #[new]
-    #[pyo3(signature = (path, record, *, batch_rows = 65_536))]
+    #[pyo3(signature = (path, record, *, batch_rows = 65_536, compression = None))]
     fn new(
         py: Python<'_>,
         path: PathBuf,
         record: &Bound<'_, PyType>,
         batch_rows: usize,
+        compression: Option<&str>,
     ) -> PyResult<PyWriter> {
+        let compression = compression_of(compression)?;
         if batch_rows == 0 {
             return Err(PyValueError::new_err(
                 "Writer(batch_rows=...): batch_rows must be at least 1",
@@ -63,7 +65,7 @@ impl PyWriter {
         let metadata = file_metadata(py, s)?;
         let core = s.core.clone();
         let writer = py
-            .detach(|| shoal_io::Writer::create(&path, &core, metadata))
+            .detach(|| shoal_io::Writer::create(&path, &core, metadata, compression))
             .map_err(|e| file_error(s, e))?;
         let buffer = PyTable::with_inner(schema.clone().unbind(), Table::new(core));
         Ok(PyWriter {
