@@ -122,22 +122,35 @@ def open(
 
 @overload
 def open_batches(
-    path: str | os.PathLike[str], record: type[_R], *, mode: Literal["r", "c"] = "r"
+    path: str | os.PathLike[str],
+    record: type[_R],
+    *,
+    mode: Literal["r", "c"] = "r",
+    progress: bool | None = None,
 ) -> _shoal.FileBatches[_R]: ...
 @overload
 def open_batches(
-    path: str | os.PathLike[str], record: None = None, *, mode: Literal["r", "c"] = "r"
+    path: str | os.PathLike[str],
+    record: None = None,
+    *,
+    mode: Literal["r", "c"] = "r",
+    progress: bool | None = None,
 ) -> _shoal.FileBatches[Any]: ...
 def open_batches(
-    path: str | os.PathLike[str], record: type[Record] | None = None, *, mode: str = "r"
+    path: str | os.PathLike[str],
+    record: type[Record] | None = None,
+    *,
+    mode: str = "r",
+    progress: bool | None = None,
 ) -> _shoal.FileBatches[Any]:
     """The record batches of an Arrow IPC file as a sequence of tables, each read from the
     memory map when first asked for (and checked then): for files of many batches — what a
     ``shoal.Writer`` writes — which ``shoal.open`` would join in memory. Iterating hands each
     finished batch's pages back to the system, so a scan's resident size stays about one batch
-    whatever the file's size. ``record`` and ``mode`` as for ``shoal.open``."""
+    whatever the file's size. ``record`` and ``mode`` as for ``shoal.open``; ``progress``: a
+    line on stderr for scans over two seconds (``None``: when stderr is a terminal)."""
     cls = record_class_of(path) if record is None else record
-    return _shoal._open_batches(path, cls, mode=mode)
+    return _shoal._open_batches(path, cls, mode=mode, progress=progress)
 
 
 def recover(path: str | os.PathLike[str], target: str | os.PathLike[str] | None = None) -> int:

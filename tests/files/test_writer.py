@@ -281,3 +281,24 @@ def test_scans_hand_finished_pages_back_and_the_rows_stay_readable(tmp_path):
         assert peak < size_mb / 4, f"{peak:.1f} MB resident of a {size_mb:.1f} MB file"
         assert shoal.astuple(kept[0][5]) == event(5)
         assert shoal.astuple(kept[-1][-1]) == event(n - 1)
+
+
+def test_long_scans_and_writes_show_progress_on_stderr_when_asked(tmp_path, capfd):
+    """Progress (one way for the package: a line on stderr) appears once work has run two
+    seconds, when asked or when stderr is a terminal; never otherwise."""
+    path = tmp_path / "e.arrow"
+    with shoal.Writer(path, Event, batch_rows=100, progress=True) as w:
+        for i in range(500):
+            w.append(*event(i))
+            if i % 100 == 99:
+                time.sleep(0.5)
+    for _ in shoal.open(path, Event).batches(100, progress=True):
+        time.sleep(0.5)
+    err = capfd.readouterr().err
+    assert "shoal.Writer: 500 rows written" in err
+    assert "shoal batches: 500/500 rows (100 %)" in err
+    assert err.count("shoal batches") >= 2  # shown while running, then the final line
+    assert err.endswith("\n")
+    for _ in shoal.open_batches(path, Event):  # stderr is no terminal here: silent
+        time.sleep(0.5)
+    assert capfd.readouterr().err == ""

@@ -13,6 +13,7 @@ mod convert;
 mod errors;
 mod index;
 mod measure;
+mod progress;
 mod rawbuffer;
 mod record;
 mod schema;

@@ -21,6 +21,8 @@ mod report;
 mod roots;
 
 use pyo3::prelude::*;
+
+use crate::progress::Progress;
 use pyo3::types::PyDict;
 use shoal_heap::{self as walk, Heap};
 
@@ -46,7 +48,7 @@ pub fn _sizeof<'py>(
 }
 
 /// `shoal._shoal._census(progress)`: the whole heap, walked from every GC-tracked object.
-/// With `progress`, walks longer than 2 s report their count on stderr.
+/// With `progress`, walks longer than 2 s report their count on stderr (`Progress`).
 #[pyfunction]
 #[pyo3(signature = (progress = false, registered = Vec::new()))]
 pub fn _census<'py>(
@@ -66,19 +68,11 @@ pub fn _census<'py>(
     }
     walker.push_roots(roots.into_iter());
     let start = std::time::Instant::now();
-    let mut last_note = start;
+    let mut shown = Progress::new("shoal census", "objects walked", None, Some(progress));
     while walker.run_for(&mut heap, 1_000_000) {
-        if progress
-            && start.elapsed().as_secs_f64() > 2.0
-            && last_note.elapsed().as_secs_f64() > 1.0
-        {
-            eprint!("\rshoal census: {} objects walked...", walker.objects());
-            last_note = std::time::Instant::now();
-        }
+        shown.set(usize::try_from(walker.objects()).unwrap_or(usize::MAX));
     }
-    if progress && start.elapsed().as_secs_f64() > 2.0 {
-        eprintln!();
-    }
+    drop(shown);
     let report = walker.finish();
     let out = report_dict(py, &mut heap, &report, true)?;
     out.set_item("seconds", start.elapsed().as_secs_f64())?;

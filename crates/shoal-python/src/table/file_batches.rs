@@ -11,6 +11,7 @@ use pyo3::types::PyType;
 use shoal_core::{Column, Table};
 use shoal_io::MappedFile;
 
+use crate::progress::Progress;
 use crate::schema::PySchema;
 
 use super::files::{file_error, open_mode, table_of};
@@ -25,17 +26,20 @@ pub struct FileBatches {
     path: PathBuf,
     read_only: bool,
     file: Arc<MappedFile>,
+    /// Whether iterating shows progress on stderr (`None`: when it is a terminal).
+    progress: Option<bool>,
 }
 
 /// Opens an Arrow IPC file as its record batches, each a table of `record` rows (`mode` as
-/// for `shoal.open`).
+/// for `shoal.open`; `progress` as for `Table.batches`).
 #[pyfunction]
-#[pyo3(signature = (path, record, *, mode = "r"))]
+#[pyo3(signature = (path, record, *, mode = "r", progress = None))]
 pub fn _open_batches(
     py: Python<'_>,
     path: PathBuf,
     record: &Bound<'_, PyType>,
     mode: &str,
+    progress: Option<bool>,
 ) -> PyResult<FileBatches> {
     let read_only = open_mode(mode)?;
     let schema = PySchema::of_class(record)?;
@@ -47,6 +51,7 @@ pub fn _open_batches(
         path,
         read_only,
         file: Arc::new(file),
+        progress,
     })
 }
 
@@ -97,9 +102,17 @@ impl FileBatches {
     }
 
     fn __iter__(slf: &Bound<'_, Self>) -> FileBatchesIter {
+        let this = slf.get();
         FileBatchesIter {
             batches: slf.clone().unbind(),
             next: 0,
+            progress: Some(Progress::new(
+                "shoal batches",
+                "rows",
+                Some(this.rows()),
+                this.progress,
+            )),
+            rows_done: 0,
         }
     }
 
@@ -132,6 +145,9 @@ impl FileBatches {
 pub struct FileBatchesIter {
     batches: Py<FileBatches>,
     next: usize,
+    /// Shown on stderr for long scans; dropped (its line ended) when the batches end.
+    progress: Option<Progress>,
+    rows_done: usize,
 }
 
 #[pymethods]
@@ -147,10 +163,15 @@ impl FileBatchesIter {
             batches.file.release_rows(done, 0, rows);
         }
         if self.next >= batches.__len__() {
+            self.progress = None;
             return Ok(None);
         }
         let table = batches.table(py, self.next)?;
+        self.rows_done += batches.file.batch_rows()[self.next];
         self.next += 1;
+        if let Some(p) = &mut self.progress {
+            p.set(self.rows_done);
+        }
         Ok(Some(table))
     }
 

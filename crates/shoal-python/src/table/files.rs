@@ -14,6 +14,7 @@ use shoal_core::{Column, Schema, Table};
 use shoal_io::MappedFile;
 
 use crate::errors::ShoalError;
+use crate::progress::Progress;
 use crate::schema::PySchema;
 
 use super::{PyTable, Source};
@@ -189,17 +190,23 @@ impl PyTable {
     /// The rows in consecutive tables of at most `rows` rows, each sharing this table's
     /// memory (no copy a row but text offsets; for a table opened from a file, they read the
     /// map) and, for a read-only table, read-only too.
-    fn batches(slf: &Bound<'_, Self>, rows: usize) -> PyResult<Batches> {
+    ///
+    /// `progress`: a line on stderr for scans that take over two seconds — `None` (the
+    /// default) when stderr is a terminal.
+    #[pyo3(signature = (rows, *, progress = None))]
+    fn batches(slf: &Bound<'_, Self>, rows: usize, progress: Option<bool>) -> PyResult<Batches> {
         if rows == 0 {
             return Err(PyValueError::new_err(
                 "batches(rows): rows must be at least 1",
             ));
         }
+        let len = slf.get().read()?.inner.len();
         Ok(Batches {
             table: slf.clone().unbind(),
             rows,
             next: 0,
             last: None,
+            progress: Some(Progress::new("shoal batches", "rows", Some(len), progress)),
         })
     }
 }
@@ -215,6 +222,8 @@ pub struct Batches {
     /// The rows of the batch handed out last, whose pages of a mapped file are handed back
     /// to the system when the next is asked for.
     last: Option<(usize, usize)>,
+    /// Shown on stderr for long scans; dropped (its line ended) when the batches end.
+    progress: Option<Progress>,
 }
 
 #[pymethods]
@@ -240,12 +249,16 @@ impl Batches {
             let mut st = table.write()?;
             let len = st.inner.len();
             if self.next >= len {
+                self.progress = None;
                 return Ok(None);
             }
             let rows = self.rows.min(len - self.next);
             let part = st.inner.slice_shared(self.next, rows);
             self.last = Some((self.next, rows));
             self.next += rows;
+            if let Some(p) = &mut self.progress {
+                p.set(self.next);
+            }
             part.map_err(|e| ShoalError::from_core(e, schema))?
         };
         let source = table.source.as_ref().map(|s| Source {

@@ -19,6 +19,7 @@ use pyo3::types::PyType;
 use shoal_core::Table;
 
 use crate::errors::ShoalError;
+use crate::progress::Progress;
 use crate::schema::PySchema;
 use crate::table::{compression_of, file_error, file_metadata, PyTable, TableState};
 
@@ -39,6 +40,8 @@ pub struct PyWriter {
     batch_rows: usize,
     path: PathBuf,
     sink: Mutex<Sink>,
+    /// Rows written, shown on stderr once a Writer has run two seconds; ended at close.
+    progress: Mutex<Option<Progress>>,
 }
 
 #[pymethods]
@@ -46,13 +49,14 @@ impl PyWriter {
     /// Starts writing `path`: rows go to `<path>.partial` in batches of `batch_rows`, and
     /// `close()` (or the end of a `with` block) moves the finished file over `path`.
     #[new]
-    #[pyo3(signature = (path, record, *, batch_rows = 65_536, compression = None))]
+    #[pyo3(signature = (path, record, *, batch_rows = 65_536, compression = None, progress = None))]
     fn new(
         py: Python<'_>,
         path: PathBuf,
         record: &Bound<'_, PyType>,
         batch_rows: usize,
         compression: Option<&str>,
+        progress: Option<bool>,
     ) -> PyResult<PyWriter> {
         let compression = compression_of(compression)?;
         if batch_rows == 0 {
@@ -73,6 +77,12 @@ impl PyWriter {
             batch_rows,
             path,
             sink: Mutex::new(Sink::Open(Box::new(writer))),
+            progress: Mutex::new(Some(Progress::new(
+                "shoal.Writer",
+                "rows written",
+                None,
+                progress,
+            ))),
         })
     }
 
@@ -116,12 +126,26 @@ impl PyWriter {
         };
         let buffer = self.buffer.get();
         let mut st = buffer.write()?;
-        write_batch(buffer.schema(py).get(), writer, &mut st)
+        write_batch(buffer.schema(py).get(), writer, &mut st)?;
+        if let Some(p) = self
+            .progress
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_mut()
+        {
+            p.set(writer.rows());
+        }
+        Ok(())
     }
 
     /// Writes the last rows and the footer, flushes the file to disk and moves it over
     /// `path`. Closing a closed Writer does nothing.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
+        let _ended = self
+            .progress
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         let mut sink = self.lock_sink()?;
         let writer = match std::mem::replace(&mut *sink, Sink::Closed) {
             Sink::Open(w) => w,
@@ -156,6 +180,11 @@ impl PyWriter {
     /// Gives up: removes the unfinished file (the rows written so far with it); `path` is
     /// left as it was.
     fn abort(&self, py: Python<'_>) -> PyResult<()> {
+        let _ended = self
+            .progress
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         let mut sink = self.lock_sink()?;
         if let Sink::Open(w) = std::mem::replace(&mut *sink, Sink::Aborted) {
             let schema = self.buffer.get().schema(py).get();
