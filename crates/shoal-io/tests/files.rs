@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 mod common;
 
-use common::{load, rows};
+use common::{damage, damaged, load, rows};
 use proptest::prelude::*;
 use shoal_core::{Column, DType, Datum, Field, Scalar, Schema, Table};
 use shoal_io::{save, Compression, IoError, MappedFile};
@@ -135,24 +135,6 @@ fn saving_into_a_missing_directory_fails_and_leaves_nothing() {
     ));
 }
 
-#[derive(Clone, Debug)]
-enum Damage {
-    Flip(usize, u8),
-    Truncate(usize),
-    Overwrite(usize, u32),
-}
-
-fn damage() -> impl Strategy<Value = Vec<Damage>> {
-    prop::collection::vec(
-        prop_oneof![
-            (any::<usize>(), 1u8..=255).prop_map(|(i, x)| Damage::Flip(i, x)),
-            any::<usize>().prop_map(Damage::Truncate),
-            (any::<usize>(), any::<u32>()).prop_map(|(i, v)| Damage::Overwrite(i, v)),
-        ],
-        1..6,
-    )
-}
-
 #[test]
 fn compressed_files_open_with_the_same_rows_decompressed_into_memory() {
     let dir = tempfile::tempdir().unwrap();
@@ -181,21 +163,8 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let good = dir.path().join("good.arrow");
         save_as(&mut table(40), &good, compression).unwrap();
-        let mut bytes = std::fs::read(&good).unwrap();
-        for d in &damages {
-            match *d {
-                Damage::Flip(i, x) => { let n = bytes.len(); bytes[i % n] ^= x }
-                Damage::Truncate(i) => bytes.truncate(i % (bytes.len() + 1)),
-                Damage::Overwrite(i, v) if bytes.len() >= 4 => {
-                    let at = i % (bytes.len() - 3);
-                    bytes[at..at + 4].copy_from_slice(&v.to_le_bytes());
-                }
-                Damage::Overwrite(..) => {}
-            }
-            if bytes.is_empty() { break }
-        }
         let bad = dir.path().join("bad.arrow");
-        std::fs::write(&bad, &bytes).unwrap();
+        std::fs::write(&bad, damaged(std::fs::read(&good).unwrap(), &damages)).unwrap();
         if let Ok(file) = MappedFile::open(&bad) {
             if let Ok(t) = load(&file, &schema()) {
                 // What a damaged file yields must be rows the store accepts and can read back.
