@@ -267,6 +267,7 @@ class Writer(Generic[_R]):
         *,
         batch_rows: int = 65536,
         compression: Literal["uncompressed", "lz4", "zstd"] | None = None,
+        append: bool = False,
         progress: bool | None = None,
     ) -> Writer[_R]: ...
     def append(self, *values: Any, **fields: Any) -> None: ...

@@ -302,3 +302,43 @@ def test_long_scans_and_writes_show_progress_on_stderr_when_asked(tmp_path, capf
     for _ in shoal.open_batches(path, Event):  # stderr is no terminal here: silent
         time.sleep(0.5)
     assert capfd.readouterr().err == ""
+
+
+def test_append_adds_rows_after_the_file_s_own_and_leaves_it_until_close(tmp_path):
+    path = tmp_path / "e.arrow"
+    with shoal.Writer(path, Event, batch_rows=100) as w:
+        w.extend(event(i) for i in range(250))
+    before = path.read_bytes()
+    with shoal.Writer(path, Event, batch_rows=100, append=True) as w:
+        assert len(w) == 250
+        w.extend(event(i) for i in range(250, 400))  # new categories, numbered after the file's
+        assert path.read_bytes() == before
+    expected = [event(i) for i in range(400)]
+    assert rows_of(shoal.open(path, Event)) == expected
+    assert pl.read_ipc(path).rows() == expected
+    assert pa.ipc.open_file(path).read_all().num_rows == 400
+    with pytest.raises(TypeError):
+        with shoal.Writer(path, Event, append=True) as w:
+            w.append("bad", None, "k")
+    assert rows_of(shoal.open(path, Event)) == expected
+    with pytest.raises(FileNotFoundError):
+        shoal.Writer(tmp_path / "missing.arrow", Event, append=True)
+
+
+def test_append_needs_a_file_of_the_writer_s_own_schema(tmp_path):
+    saved = tmp_path / "saved.arrow"
+    t = shoal.Table(Event)
+    t.extend(event(i) for i in range(10))
+    t.save(saved)  # open categories saved with u8 codes, a Writer's are u32
+    with pytest.raises(
+        ValueError, match="column 'kind' is Dictionary\\(UInt8, Utf8\\) in the file"
+    ):
+        shoal.Writer(saved, Event, append=True)
+    assert not (tmp_path / "saved.arrow.partial").exists()
+    points = tmp_path / "points.arrow"
+    p = shoal.Table(Point)
+    p.extend((float(i), 1.0) for i in range(5))
+    p.save(points)  # no categories: the same schema as a Writer's
+    with shoal.Writer(points, Point, append=True) as w:
+        w.append(5.0, 1.0)
+    assert [r.x for r in shoal.open(points, Point)] == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]

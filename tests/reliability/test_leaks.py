@@ -169,6 +169,18 @@ def write_batches() -> None:
         w.write(T[:10])
 
 
+APPENDED = FILES_DIR / "appended.arrow"
+with shoal.Writer(APPENDED, Rec) as _w:
+    _w.extend(T)
+APPEND_BASE = APPENDED.read_bytes()
+
+
+def append_and_close() -> None:
+    APPENDED.write_bytes(APPEND_BASE)  # the same work each time: the file does not grow
+    with shoal.Writer(APPENDED, Rec, batch_rows=40, append=True) as w:
+        w.append(*ROW)
+
+
 def abort_on_error() -> None:
     with shoal.Writer(FILES_DIR / "w.arrow", Rec, batch_rows=40) as w:
         w.extend(T)
@@ -198,6 +210,7 @@ FILES: dict[str, Callable[[], object]] = {
     "open_batches, scan": lambda: [len(b) for b in shoal.open_batches(SAVED, Rec)],
     "Writer: batches, close": write_batches,
     "Writer: an error aborts": raises(TypeError, abort_on_error),
+    "Writer: append": append_and_close,
     "Writer: an unfinished file is never overwritten": raises(
         FileExistsError, lambda: shoal.Writer(FILES_DIR / "lingering.arrow", Rec)
     ),

@@ -146,6 +146,11 @@ impl MappedFile {
         self.bytes.len()
     }
 
+    /// The file's Arrow schema.
+    pub fn arrow_schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
     /// The schema's key-value metadata (where shoal keeps the record's declaration).
     pub fn metadata(&self) -> &HashMap<String, String> {
         self.schema.metadata()

@@ -10,7 +10,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow_array::{make_array, Array, ArrayRef, RecordBatch};
+use arrow_array::cast::AsArray;
+use arrow_array::{make_array, Array, ArrayRef, RecordBatch, StringArray};
 use arrow_buffer::Buffer;
 use arrow_schema::{ArrowError, DataType, Field as ArrowField, SchemaRef};
 use shoal_core::{Column, ColumnSnapshot, DType, Schema};
@@ -18,7 +19,7 @@ use shoal_core::{Column, ColumnSnapshot, DType, Schema};
 use crate::batch_file::BatchFile;
 use crate::bridge::{file_schema, record_batch};
 use crate::save::{arrow_error, sync_directory, Compression};
-use crate::IoError;
+use crate::{IoError, MappedFile};
 
 /// A file being written batch by batch; see the module's documentation.
 pub struct Writer {
@@ -82,6 +83,85 @@ impl Writer {
             rows: 0,
             batches: 0,
         })
+    }
+
+    /// Starts a file for `target` that holds `target`'s batches first (copied, so `target`
+    /// stays as it is until `finish`), then the new ones. `target` must be a complete file
+    /// whose schema is the one a `Writer` of `schema` writes. Returns, with the writer, empty
+    /// columns for the buffer table whose category dictionaries number the file's values as
+    /// the file does, so the next batches' dictionaries extend the file's.
+    pub fn append_to(
+        target: &Path,
+        schema: &Schema,
+        metadata: HashMap<String, String>,
+        compression: Compression,
+    ) -> Result<(Writer, Vec<Column>), IoError> {
+        let old = MappedFile::open(target)?;
+        let mut w = Writer::create(target, schema, metadata, compression)?;
+        match w.copy_batches(&old, schema) {
+            Ok(columns) => Ok((w, columns)),
+            Err(e) => {
+                let _ = w.abort();
+                Err(e)
+            }
+        }
+    }
+
+    fn copy_batches(&mut self, old: &MappedFile, schema: &Schema) -> Result<Vec<Column>, IoError> {
+        let theirs = old.arrow_schema().fields();
+        if let Some((ours, theirs)) =
+            (self.schema.fields().iter().zip(theirs.iter())).find(|(a, b)| a != b)
+        {
+            return Err(IoError::format(
+                old.path(),
+                format!(
+                    "a Writer appends to files of its own schema: column '{}' is {}{} in the \
+                     file, the Writer's is {}{}",
+                    theirs.name(),
+                    theirs.data_type(),
+                    if theirs.is_nullable() {
+                        " (nullable)"
+                    } else {
+                        ""
+                    },
+                    ours.data_type(),
+                    if ours.is_nullable() {
+                        " (nullable)"
+                    } else {
+                        ""
+                    },
+                ),
+            ));
+        }
+        if theirs.len() != self.schema.fields().len() {
+            return Err(IoError::format(
+                old.path(),
+                format!(
+                    "a Writer appends to files of its own schema: the file has {} columns, the \
+                     Writer {}",
+                    theirs.len(),
+                    self.schema.fields().len()
+                ),
+            ));
+        }
+        let mut last = None;
+        for i in 0..old.batch_rows().len() {
+            let batch = old.batch(i)?;
+            let batch = RecordBatch::try_new(self.schema.clone(), batch.columns().to_vec())
+                .map_err(|e| arrow_error(old.path(), e))?;
+            let out = self.out.as_mut().expect("a new writer is open");
+            out.write(&batch)?;
+            self.rows += batch.num_rows();
+            self.batches += 1;
+            last = Some(batch);
+        }
+        let mut columns: Vec<Column> = schema.fields().iter().map(Column::for_field).collect();
+        if let Some(batch) = last {
+            for (column, array) in columns.iter_mut().zip(batch.columns()) {
+                seed_dictionary(old.path(), column, array)?;
+            }
+        }
+        Ok(columns)
     }
 
     /// The file being written.
@@ -158,6 +238,25 @@ impl Writer {
         drop(self.out.take());
         fs::remove_file(&self.partial).map_err(|e| IoError::os(&self.partial, "remove", e))
     }
+}
+
+/// Gives an empty category `column` the dictionary of `array` (a file's dictionary-encoded
+/// column), in the file's order.
+fn seed_dictionary(path: &Path, column: &mut Column, array: &ArrayRef) -> Result<(), IoError> {
+    let Some(dictionary) = array.as_any_dictionary_opt() else {
+        return Ok(());
+    };
+    let values = dictionary.values();
+    let Some(text) = values.as_any().downcast_ref::<StringArray>() else {
+        return Ok(());
+    };
+    for value in text.iter() {
+        let value = value.unwrap_or_default();
+        column
+            .intern_category(value.as_bytes())
+            .map_err(|p| IoError::format(path, format!("its category value {value:?}: {p:?}")))?;
+    }
+    Ok(())
 }
 
 /// `batch`'s columns under the file's `schema`: category codes widened to the schema's code

@@ -87,6 +87,47 @@ fn a_finished_writer_leaves_a_file_of_its_batches_with_every_row() {
 }
 
 #[test]
+fn appending_copies_the_file_then_numbers_new_categories_after_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("w.arrow");
+    let (w, buffer, _) = write(&target, 300, 64).unwrap();
+    finish(w, buffer);
+    let (mut w, columns) =
+        Writer::append_to(&target, &schema(), HashMap::new(), Compression::None).unwrap();
+    assert_eq!((w.rows(), w.batches()), (300, 5));
+    let mut buffer = Table::from_columns(schema(), columns).unwrap();
+    let mut all = Table::new(schema());
+    for i in 0..500 {
+        push(&mut all, i);
+    }
+    for i in 300..500 {
+        push(&mut buffer, i);
+    }
+    // The target is untouched until the appending writer finishes.
+    assert_eq!(MappedFile::open(&target).unwrap().batch_rows().len(), 5);
+    let columns = (0..3).map(|f| buffer.snapshot(f).unwrap()).collect();
+    w.write(&schema(), columns, buffer.len()).unwrap();
+    buffer.clear();
+    finish(w, buffer);
+    let file = MappedFile::open(&target).unwrap();
+    assert_eq!(file.batch_rows(), [64, 64, 64, 64, 44, 200]);
+    assert_eq!(rows(&load(&file, &schema()).unwrap()), rows(&all));
+}
+
+#[test]
+fn appending_to_a_file_of_another_schema_is_an_error_that_leaves_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("w.arrow");
+    let (w, buffer, _) = write(&target, 10, 4).unwrap();
+    finish(w, buffer);
+    let other = Arc::new(Schema::new(vec![Field::new("x", DType::I64)]).unwrap());
+    let err = Writer::append_to(&target, &other, HashMap::new(), Compression::None).unwrap_err();
+    assert!(err.to_string().contains("column 'x' is Float64"), "{err}");
+    assert!(!partial_path(&target).exists());
+    assert_eq!(MappedFile::open(&target).unwrap().batch_rows(), [4, 4, 2]);
+}
+
+#[test]
 fn a_writer_never_overwrites_an_unfinished_file() {
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("w.arrow");

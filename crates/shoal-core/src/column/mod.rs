@@ -212,6 +212,16 @@ impl Column {
         }
     }
 
+    /// Adds `value` to a category column's dictionary without adding a row (at the next code,
+    /// unless it is there already): for a column that must number its values as another
+    /// table did. `Ok(false)` for a column that is not a category.
+    pub fn intern_category(&mut self, value: &[u8]) -> Result<bool, Problem> {
+        match &mut self.values {
+            Values::Cat(c) => c.code_of(value).map(|_| true),
+            _ => Ok(false),
+        }
+    }
+
     /// The type of a category column's codes (u8, u16 or u32); `None` for other columns.
     pub fn code_type(&self) -> Option<DType> {
         self.categories().map(Categories::code_type)

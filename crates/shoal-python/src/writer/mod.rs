@@ -47,15 +47,21 @@ pub struct PyWriter {
 #[pymethods]
 impl PyWriter {
     /// Starts writing `path`: rows go to `<path>.partial` in batches of `batch_rows`, and
-    /// `close()` (or the end of a `with` block) moves the finished file over `path`.
+    /// `close()` (or the end of a `with` block) moves the finished file over `path`. With
+    /// `append=True`, `path` (a file a Writer of this class wrote) is copied first, so the
+    /// new rows follow its own and `path` stays as it is until `close()`.
     #[new]
-    #[pyo3(signature = (path, record, *, batch_rows = 65_536, compression = None, progress = None))]
+    #[allow(clippy::too_many_arguments)] // the Python signature's keywords
+    #[pyo3(signature = (
+        path, record, *, batch_rows = 65_536, compression = None, append = false, progress = None
+    ))]
     fn new(
         py: Python<'_>,
         path: PathBuf,
         record: &Bound<'_, PyType>,
         batch_rows: usize,
         compression: Option<&str>,
+        append: bool,
         progress: Option<bool>,
     ) -> PyResult<PyWriter> {
         let compression = compression_of(compression)?;
@@ -68,10 +74,21 @@ impl PyWriter {
         let s = schema.get();
         let metadata = file_metadata(py, s)?;
         let core = s.core.clone();
-        let writer = py
-            .detach(|| shoal_io::Writer::create(&path, &core, metadata, compression))
+        let (writer, table) = py
+            .detach(|| {
+                if append {
+                    let (w, columns) =
+                        shoal_io::Writer::append_to(&path, &core, metadata, compression)?;
+                    let table = Table::from_columns(core.clone(), columns);
+                    Ok((w, table))
+                } else {
+                    let w = shoal_io::Writer::create(&path, &core, metadata, compression)?;
+                    Ok((w, Ok(Table::new(core.clone()))))
+                }
+            })
             .map_err(|e| file_error(s, e))?;
-        let buffer = PyTable::with_inner(schema.clone().unbind(), Table::new(core));
+        let table = table.map_err(|e| ShoalError::from_core(e, s))?;
+        let buffer = PyTable::with_inner(schema.clone().unbind(), table);
         Ok(PyWriter {
             buffer: Py::new(py, buffer)?,
             batch_rows,
