@@ -96,7 +96,7 @@ miri:  ## Miri (undefined behaviour) on shoal-core's tests (nightly Rust)
 FUZZ_CASES ?= 1000000
 fuzz:  ## The fuzz properties at length (store, damaged and cut files): FUZZ_CASES inputs each (make test runs 256)
 	PROPTEST_CASES=$(FUZZ_CASES) cargo test --release -p shoal-core --test fuzz
-	PROPTEST_CASES=$(FUZZ_CASES) cargo test --release -p shoal-io --test files --test writer
+	PROPTEST_CASES=$(FUZZ_CASES) cargo test --release -p shoal-io --test files --test writer --test dataset
 
 bench: $(VPY)  ## Run the benchmarks against peers (installs the peers)
 	$(VPY) -m pip install $(PIP_FLAGS) ".[bench]"

@@ -4,8 +4,14 @@
 use arrow_array::ffi::{from_ffi, FFI_ArrowArray, FFI_ArrowSchema};
 use arrow_array::{Array, RecordBatch, StructArray};
 use arrow_schema::{ArrowError, DataType, Schema as ArrowSchema};
-use shoal_core::arrow::{export_columns, export_schema, ArrowArray, ArrowSchema as CSchema};
-use shoal_core::{ColumnSnapshot, DType, Schema};
+use shoal_core::arrow::{
+    export_columns, export_schema, import_struct, ArrowArray, ArrowSchema as CSchema,
+};
+use shoal_core::{Column, ColumnSnapshot, DType, Schema};
+use std::path::Path;
+
+use crate::raw::decode;
+use crate::IoError;
 use std::collections::HashMap;
 use std::mem::{align_of, size_of};
 use std::sync::Arc;
@@ -87,4 +93,68 @@ pub fn export_batch(batch: RecordBatch) -> Result<(FFI_ArrowSchema, FFI_ArrowArr
     let data = StructArray::from(batch).into_data();
     let schema = FFI_ArrowSchema::try_from(data.data_type())?;
     Ok((schema, FFI_ArrowArray::new(&data)))
+}
+
+/// One column of a file, as [`columns_of`] describes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileColumn {
+    /// The column's name.
+    pub name: String,
+    /// Its C Data Interface format string.
+    pub format: String,
+    /// For a dictionary-encoded column, the format of the dictionary's values.
+    pub dictionary: Option<String>,
+    /// Whether the schema says it may hold nulls.
+    pub nullable: bool,
+}
+
+/// Each column of an Arrow schema: its name, its C Data Interface format (`g`, `u`, `tsu:UTC`
+/// ...), its dictionary's value format for a dictionary-encoded column, and whether it is
+/// nullable. A type the C interface cannot express has the format `?`.
+pub fn columns_of(schema: &ArrowSchema) -> Vec<FileColumn> {
+    schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let c = FFI_ArrowSchema::try_from(f.data_type()).ok();
+            FileColumn {
+                name: f.name().clone(),
+                format: c.as_ref().map_or("?".into(), |c| c.format().to_owned()),
+                dictionary: c
+                    .as_ref()
+                    .and_then(|c| c.dictionary())
+                    .map(|d| d.format().to_owned()),
+                nullable: f.is_nullable(),
+            }
+        })
+        .collect()
+}
+
+/// Appends the rows of `batch` (batch `i` of the file at `path`) to `columns`, one per field of
+/// `schema`: empty columns adopt the batch's buffers where their layout is shoal's own.
+pub(crate) fn import_batch(
+    path: &Path,
+    schema: &Schema,
+    batch: RecordBatch,
+    i: usize,
+    columns: &mut [Column],
+) -> Result<(), IoError> {
+    let (arrow_schema, array) = decode(path, &format!("batch {i}"), || export_batch(batch))?;
+    // SAFETY: arrow-rs exported the schema and array together just above, valid and
+    // unreleased; we own the array and release it (by dropping it) right after.
+    let imported = unsafe {
+        import_struct(
+            schema,
+            c_schema(&arrow_schema),
+            c_array(&array),
+            columns,
+            true,
+        )
+    };
+    drop(array);
+    imported.map_err(|error| IoError::Import {
+        path: path.to_owned(),
+        batch: i,
+        error,
+    })
 }

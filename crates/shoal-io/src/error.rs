@@ -24,6 +24,22 @@ pub enum IoError {
         /// What is wrong, as specifically as the decoder could tell.
         detail: String,
     },
+    /// The bytes are not a readable Parquet file.
+    Parquet {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, as the `parquet` crate tells it.
+        detail: String,
+    },
+    /// A dataset (a folder of Parquet files) that cannot be written or read as asked: a
+    /// partition field of a type folder names cannot hold, a folder value that is not a value
+    /// of its field, a target folder that exists.
+    Dataset {
+        /// The dataset's folder, or the file in it.
+        path: PathBuf,
+        /// What is wrong and what to do.
+        detail: String,
+    },
     /// An Arrow IPC file without its footer (a `Writer` stopped before finishing): the
     /// complete batches it holds can be recovered.
     Unfinished {
@@ -54,6 +70,20 @@ impl IoError {
         }
     }
 
+    pub(crate) fn parquet(path: &std::path::Path, detail: impl Into<String>) -> IoError {
+        IoError::Parquet {
+            path: path.to_owned(),
+            detail: detail.into(),
+        }
+    }
+
+    pub(crate) fn dataset(path: &std::path::Path, detail: impl Into<String>) -> IoError {
+        IoError::Dataset {
+            path: path.to_owned(),
+            detail: detail.into(),
+        }
+    }
+
     pub(crate) fn format(path: &std::path::Path, detail: impl Into<String>) -> IoError {
         IoError::Format {
             path: path.to_owned(),
@@ -77,6 +107,14 @@ impl fmt::Display for IoError {
                     path.display()
                 )
             }
+            IoError::Parquet { path, detail } => {
+                write!(
+                    f,
+                    "'{}' is not a readable Parquet file: {detail}",
+                    path.display()
+                )
+            }
+            IoError::Dataset { path, detail } => write!(f, "'{}': {detail}", path.display()),
             IoError::Unfinished {
                 path,
                 batches,

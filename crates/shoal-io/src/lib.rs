@@ -7,6 +7,7 @@
 mod batch_file;
 mod bridge;
 mod check;
+mod dataset;
 mod error;
 mod mapped;
 mod raw;
@@ -14,8 +15,13 @@ mod save;
 mod stream;
 mod writer;
 
+pub use bridge::FileColumn;
+pub use dataset::{
+    escape, parquet_info, read_parquet, save_dataset, unescape, DatasetOptions, ParquetCompression,
+    ParquetInfo, Written, NULL_PARTITION,
+};
 pub use error::IoError;
-pub use mapped::{FileColumn, MappedFile};
+pub use mapped::MappedFile;
 pub use save::{save, Compression};
 pub use stream::{recover, Complete};
 pub use writer::{partial_path, Writer};

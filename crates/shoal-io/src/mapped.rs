@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
 use std::sync::{Arc, OnceLock};
 
-use arrow_array::ffi::FFI_ArrowSchema;
 use arrow_array::RecordBatch;
 use arrow_buffer::Buffer;
 use arrow_data::ArrayData;
@@ -16,26 +15,12 @@ use arrow_ipc::reader::{read_footer_length, FileDecoder};
 use arrow_ipc::{root_as_footer, root_as_message, Block};
 use arrow_schema::{DataType, Schema as ArrowSchema, SchemaRef};
 use memmap2::{Mmap, UncheckedAdvice};
-use shoal_core::arrow::import_struct;
 use shoal_core::{Column, Schema};
 
-use crate::bridge::{c_array, c_schema, export_batch};
+use crate::bridge::{columns_of, import_batch, FileColumn};
 use crate::raw::{decode, map_file, MAGIC, MESSAGE_PREFIX, TRAILER};
 use crate::IoError;
 use crate::{check, stream};
-
-/// One column of a file, as [`MappedFile::columns`] describes it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FileColumn {
-    /// The column's name.
-    pub name: String,
-    /// Its C Data Interface format string.
-    pub format: String,
-    /// For a dictionary-encoded column, the format of the dictionary's values.
-    pub dictionary: Option<String>,
-    /// Whether the schema says it may hold nulls.
-    pub nullable: bool,
-}
 
 /// An Arrow IPC file, memory-mapped, its footer and dictionaries read; batches decoded on use.
 pub struct MappedFile {
@@ -156,26 +141,9 @@ impl MappedFile {
         self.schema.metadata()
     }
 
-    /// Each column of the file: its name, its C Data Interface format (`g`, `u`, `tsu:UTC`
-    /// ...), its dictionary's value format for a dictionary-encoded column, and whether it is
-    /// nullable. A type the C interface cannot express has the format `?`.
+    /// Each column of the file, as [`columns_of`] describes it.
     pub fn columns(&self) -> Vec<FileColumn> {
-        self.schema
-            .fields()
-            .iter()
-            .map(|f| {
-                let c = FFI_ArrowSchema::try_from(f.data_type()).ok();
-                FileColumn {
-                    name: f.name().clone(),
-                    format: c.as_ref().map_or("?".into(), |c| c.format().to_owned()),
-                    dictionary: c
-                        .as_ref()
-                        .and_then(|c| c.dictionary())
-                        .map(|d| d.format().to_owned()),
-                    nullable: f.is_nullable(),
-                }
-            })
-            .collect()
+        columns_of(&self.schema)
     }
 
     /// Rows of each record batch.
@@ -234,26 +202,7 @@ impl MappedFile {
                 ),
             ));
         }
-        let (arrow_schema, array) = decode(&self.path, &format!("batch {i}"), || {
-            export_batch(batch.slice(start, len))
-        })?;
-        // SAFETY: arrow-rs exported the schema and array together just above, valid and
-        // unreleased; we own the array and release it (by dropping it) right after.
-        let imported = unsafe {
-            import_struct(
-                schema,
-                c_schema(&arrow_schema),
-                c_array(&array),
-                columns,
-                true,
-            )
-        };
-        drop(array);
-        imported.map_err(|error| IoError::Import {
-            path: self.path.clone(),
-            batch: i,
-            error,
-        })
+        import_batch(&self.path, schema, batch.slice(start, len), i, columns)
     }
 }
 

@@ -34,14 +34,26 @@ pub(crate) fn decode<T>(
     what: &str,
     step: impl FnOnce() -> Result<T, arrow_schema::ArrowError>,
 ) -> Result<T, IoError> {
+    caught(step).map_err(|detail| {
+        IoError::format(
+            path,
+            format!("{what}: {}", detail.unwrap_or("malformed".into())),
+        )
+    })
+}
+
+/// Runs `step` with its panic caught (and unprinted): its error's text, or `None` for a panic.
+pub(crate) fn caught<T, E: std::fmt::Display>(
+    step: impl FnOnce() -> Result<T, E>,
+) -> Result<T, Option<String>> {
     quiet_caught_panics();
     DECODING.with(|d| d.set(true));
     let outcome = catch_unwind(AssertUnwindSafe(step));
     DECODING.with(|d| d.set(false));
     match outcome {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(e)) => Err(IoError::format(path, format!("{what}: {e}"))),
-        Err(_) => Err(IoError::format(path, format!("{what}: malformed"))),
+        Ok(Err(e)) => Err(Some(e.to_string())),
+        Err(_) => Err(None),
     }
 }
 
@@ -59,16 +71,21 @@ fn quiet_caught_panics() {
     });
 }
 
-/// `path` memory-mapped read-only: a regular file (a FIFO would wait for a writer, a
-/// directory is `EISDIR`) at least as long as the smallest Arrow IPC file.
-pub(crate) fn map_file(path: &Path) -> Result<Mmap, IoError> {
-    // Checked before opening: opening a FIFO would wait for a writer.
+/// Whether `path` is a regular file, asked before it is opened: opening a FIFO would wait for
+/// a writer. A directory is an `EISDIR` error.
+pub(crate) fn regular_file(path: &Path) -> Result<bool, IoError> {
     let kind = std::fs::metadata(path).map_err(|e| IoError::os(path, "open", e))?;
     if kind.is_dir() {
         let is_a_directory = std::io::Error::from_raw_os_error(21); // EISDIR
         return Err(IoError::os(path, "open", is_a_directory));
     }
-    if !kind.is_file() {
+    Ok(kind.is_file())
+}
+
+/// `path` memory-mapped read-only: a regular file (a FIFO would wait for a writer, a
+/// directory is `EISDIR`) at least as long as the smallest Arrow IPC file.
+pub(crate) fn map_file(path: &Path) -> Result<Mmap, IoError> {
+    if !regular_file(path)? {
         return Err(IoError::format(path, "not a regular file"));
     }
     let file = File::open(path).map_err(|e| IoError::os(path, "open", e))?;

@@ -1,4 +1,6 @@
 //! Helpers the file tests share.
+// Each test binary uses some of these helpers.
+#![allow(dead_code)]
 
 use std::sync::Arc;
 
