@@ -18,7 +18,7 @@ $(VPY):
 	$(VPY) -m pip install $(PIP_FLAGS) --upgrade pip
 
 install: $(VPY)  ## Build shoal (release) into .venv with test and lint tools
-	$(VPY) -m pip install $(PIP_FLAGS) ".[test,lint]"
+	$(VPY) -m pip install $(PIP_FLAGS) ".[test,lint,spark]"
 
 demo: install  ## The classic experiment: 1M records per approach, measured on this machine
 	$(VPY) -m shoal demo --svg demo.svg

@@ -11,6 +11,7 @@ Point(x=1.0, y=2.0)
 """
 
 from shoal._census import Advice, CensusReport, census
+from shoal._dataset import Dataset, open_dataset
 from shoal._files import open, open_batches, record_class_of, recover
 from shoal._measure import SizeReport, register_sizer, sizeof
 from shoal._record import (
@@ -49,6 +50,7 @@ __all__ = [
     "Category",
     "CensusReport",
     "Column",
+    "Dataset",
     "Field",
     "FileBatches",
     "FrozenInstanceError",
@@ -70,6 +72,7 @@ __all__ = [
     "i64",
     "open",
     "open_batches",
+    "open_dataset",
     "record_class_of",
     "recover",
     "register_sizer",

@@ -48,7 +48,8 @@ def _zone(name: str) -> Any:
     return Annotated[datetime.datetime, tz(datetime.timezone(-offset if sign == "-" else offset))]
 
 
-def _hint(name: str, fmt: str, dictionary: str | None) -> Any:
+def hint_of(name: str, fmt: str, dictionary: str | None) -> Any:
+    """The field type of a column of Arrow format ``fmt`` (``dictionary``: its values' format)."""
     if dictionary is not None:
         if dictionary in ("u", "U", "vu"):
             return Category
@@ -68,23 +69,37 @@ def record_class_of(path: str | os.PathLike[str]) -> type[Record]:
     file's Arrow schema (optional where a column may hold nulls — or, for files shoal wrote,
     where the saved field was). Named after the class that saved it, else ``Row``."""
     columns, metadata = _shoal._file_schema(path)
+    return build_record_class(f"shoal.open('{os.fspath(path)}')", columns, metadata, {}, None)
+
+
+def build_record_class(
+    source: str,
+    columns: list[tuple[str, str, str | None, bool]],
+    metadata: dict[str, str],
+    extra: dict[str, Any],
+    order: list[str] | None,
+) -> type[Record]:
+    """For ``source`` (the call, named in errors): a record class of the file ``columns`` (name, format, dictionary format, nullable) and
+    the ``extra`` fields (name: type), in ``order`` where given (else the columns', then the
+    extra fields'). ``metadata``: the file's, naming the class and the optional fields."""
     optional = {f["name"]: f["optional"] for f in json.loads(metadata.get("shoal.fields", "[]"))}
     saved = metadata.get("shoal.record", "")
     name = saved.rpartition(".")[2] or "Row"
     annotations: dict[str, Any] = {}
     for column, fmt, dictionary, nullable in columns:
         try:
-            hint = _hint(column, fmt, dictionary)
+            hint = hint_of(column, fmt, dictionary)
         except TypeError as e:
-            raise TypeError(
-                f"shoal.open('{os.fspath(path)}'): {e}; pass a record class to read the others"
-            ) from None
+            raise TypeError(f"{source}: {e}; pass a record class to read the others") from None
         annotations[column] = hint | None if optional.get(column, nullable) else hint
+    annotations.update(extra)
+    if order is not None and set(order) == set(annotations):
+        annotations = {k: annotations[k] for k in order}
     namespace = {"__annotations__": annotations, "__module__": "shoal.opened"}
     try:
         return types.new_class(name, (Record,), {}, lambda ns: ns.update(namespace))
     except TypeError as e:
-        raise TypeError(f"shoal.open('{os.fspath(path)}'): {e}") from None
+        raise TypeError(f"{source}: {e}") from None
 
 
 @overload

@@ -183,6 +183,16 @@ class Table(Generic[_R]):
         *,
         compression: Literal["uncompressed", "lz4", "zstd"] | None = None,
     ) -> None: ...
+    def save_dataset(
+        self,
+        path: str | os.PathLike[str],
+        partition_by: str | Sequence[str] | None = None,
+        *,
+        compression: Literal["uncompressed", "snappy", "zstd"] | None = "snappy",
+        rows_per_file: int = 1_000_000,
+        overwrite: bool = False,
+        progress: bool | None = None,
+    ) -> None: ...
     @property
     def is_mapped(self) -> bool: ...
     def batches(self, rows: int, *, progress: bool | None = None) -> Batches[_R]: ...
@@ -297,6 +307,12 @@ def _open(path: str | os.PathLike[str], record: type[_R], *, mode: str = "r") ->
 def _file_schema(
     path: str | os.PathLike[str],
 ) -> tuple[list[tuple[str, str, str | None, bool]], dict[str, str]]: ...
+def _read_parquet(
+    path: str | os.PathLike[str], record: type[_R], constants: list[tuple[str, str | None]]
+) -> Table[_R]: ...
+def _parquet_info(
+    path: str | os.PathLike[str],
+) -> tuple[int, list[tuple[str, str, str | None, bool]], dict[str, str]]: ...
 def _table_from_buffers(
     record_type: type[_R], columns: list[tuple[list[Any], Any, int]]
 ) -> Table[_R]: ...

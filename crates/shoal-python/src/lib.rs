@@ -51,6 +51,8 @@ fn _shoal(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<table::FileBatches>()?;
     m.add_class::<table::FileBatchesIter>()?;
     m.add_function(wrap_pyfunction!(table::_open_batches, m)?)?;
+    m.add_function(wrap_pyfunction!(table::_read_parquet, m)?)?;
+    m.add_function(wrap_pyfunction!(table::_parquet_info, m)?)?;
     m.add_class::<writer::PyWriter>()?;
     writer::install_fast_writer_append(py)?;
     m.add_function(wrap_pyfunction!(writer::_recover, m)?)?;

@@ -115,7 +115,8 @@ pub fn read_parquet(
         .with_batch_size(READ_BATCH)
         .build()
         .map_err(|e| IoError::parquet(path, e.to_string()))?;
-    let types = constant_types(path, schema, constants)?;
+    let record = record_types(path, schema)?;
+    let types = constant_types(path, &record, constants)?;
     let mut next = batches;
     for i in 0.. {
         let Some(batch) = caught(|| next.next().transpose())
@@ -123,29 +124,33 @@ pub fn read_parquet(
         else {
             break;
         };
-        let batch = with_constants(path, batch, constants, &types)?;
+        let batch = with_constants(path, conform(path, batch, &record)?, constants, &types)?;
         import_batch(path, schema, batch, i, columns)?;
     }
     Ok(())
 }
 
-/// The Arrow type of each constant's field (categories as u32-coded dictionaries).
-fn constant_types(
-    path: &Path,
-    schema: &Schema,
-    constants: &[(String, Option<String>)],
-) -> Result<Vec<DataType>, IoError> {
+/// The Arrow schema shoal exports for `schema` (categories as u32-coded dictionaries): the
+/// types the file's columns are cast to where they differ only in integer width.
+fn record_types(path: &Path, schema: &Schema) -> Result<ArrowSchema, IoError> {
     let codes: Vec<_> = schema
         .fields()
         .iter()
         .map(|f| (f.dtype == DType::Category).then_some(DType::U32))
         .collect();
-    let arrow = file_schema(schema, &codes, HashMap::new())
-        .map_err(|e| IoError::parquet(path, e.to_string()))?;
+    file_schema(schema, &codes, HashMap::new()).map_err(|e| IoError::parquet(path, e.to_string()))
+}
+
+/// The Arrow type of each constant's field.
+fn constant_types(
+    path: &Path,
+    record: &ArrowSchema,
+    constants: &[(String, Option<String>)],
+) -> Result<Vec<DataType>, IoError> {
     constants
         .iter()
         .map(|(name, _)| {
-            arrow
+            record
                 .field_with_name(name)
                 .map(|f| f.data_type().clone())
                 .map_err(|_| {
@@ -156,6 +161,47 @@ fn constant_types(
                 })
         })
         .collect()
+}
+
+/// `batch` with each integer column of another width than its field's cast to the field's
+/// (Spark writes `u8` back as `i16`, pyarrow may write `int` as `i32`): exactly, a value that
+/// does not fit is an error naming the column.
+fn conform(path: &Path, batch: RecordBatch, record: &ArrowSchema) -> Result<RecordBatch, IoError> {
+    let exact = CastOptions {
+        safe: false,
+        ..CastOptions::default()
+    };
+    let schema = batch.schema();
+    let mut fields: Vec<Field> = Vec::with_capacity(batch.num_columns());
+    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(batch.num_columns());
+    let mut changed = false;
+    for (field, array) in schema.fields().iter().zip(batch.columns()) {
+        let target = record
+            .field_with_name(field.name())
+            .ok()
+            .map(|f| f.data_type());
+        match target {
+            Some(to)
+                if to != field.data_type() && to.is_integer() && field.data_type().is_integer() =>
+            {
+                let cast = cast_with_options(array, to, &exact).map_err(|e| {
+                    IoError::dataset(path, format!("column '{}': {e}", field.name()))
+                })?;
+                fields.push(field.as_ref().clone().with_data_type(to.clone()));
+                arrays.push(cast);
+                changed = true;
+            }
+            _ => {
+                fields.push(field.as_ref().clone());
+                arrays.push(array.clone());
+            }
+        }
+    }
+    if !changed {
+        return Ok(batch);
+    }
+    RecordBatch::try_new(Arc::new(ArrowSchema::new(fields)), arrays)
+        .map_err(|e| IoError::parquet(path, e.to_string()))
 }
 
 /// `batch` with one column per constant, its value in every row.

@@ -161,7 +161,7 @@ pub fn _file_schema(
     Ok((columns, file.metadata().clone()))
 }
 
-type FileColumns = Vec<(String, String, Option<String>, bool)>;
+pub(super) type FileColumns = Vec<(String, String, Option<String>, bool)>;
 
 #[pymethods]
 impl PyTable {

@@ -13,6 +13,7 @@
 //! copies), `repr` (repr and HTML), `fast_append` (the METH_FASTCALL append).
 
 mod construction;
+mod dataset;
 mod export;
 mod fast_append;
 mod file_batches;
@@ -25,6 +26,7 @@ mod sequence;
 mod sort;
 mod subscript;
 
+pub use dataset::{_parquet_info, _read_parquet};
 pub use fast_append::{append_into, install_fast_append, install_fastcall, new_none};
 pub use file_batches::{_open_batches, FileBatches, FileBatchesIter};
 pub use files::{_file_schema, _open, compression_of, file_error, file_metadata, Batches};
