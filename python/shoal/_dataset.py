@@ -29,8 +29,12 @@ def _is_data_file(name: str) -> bool:
     return not name.startswith(("_", "."))
 
 
-def _walk(root: str, folder: str, found: list[tuple[str, tuple[tuple[str, str | None], ...]]],
-          keys: tuple[tuple[str, str | None], ...]) -> None:
+def _walk(
+    root: str,
+    folder: str,
+    found: list[tuple[str, tuple[tuple[str, str | None], ...]]],
+    keys: tuple[tuple[str, str | None], ...],
+) -> None:
     with os.scandir(folder) as entries:
         listed = sorted(entries, key=lambda e: e.name)
     for entry in listed:
@@ -86,8 +90,9 @@ def _inferred_hint(values: Iterable[str | None]) -> Any:
     return int if present else str
 
 
-def _record_of(root: str, files: list[str], partitions: list[dict[str, str | None]],
-               keys: tuple[str, ...]) -> type[Record]:
+def _record_of(
+    root: str, files: list[str], partitions: list[dict[str, str | None]], keys: tuple[str, ...]
+) -> type[Record]:
     if not files:
         raise ValueError(
             f"shoal.open_dataset('{root}'): the folder holds no file to build a record class "
@@ -226,9 +231,7 @@ class Dataset(Generic[_R]):
 def open_dataset(path: str | os.PathLike[str], record: type[_R]) -> Dataset[_R]: ...
 @overload
 def open_dataset(path: str | os.PathLike[str], record: None = None) -> Dataset[Any]: ...
-def open_dataset(
-    path: str | os.PathLike[str], record: type[Record] | None = None
-) -> Dataset[Any]:
+def open_dataset(path: str | os.PathLike[str], record: type[Record] | None = None) -> Dataset[Any]:
     """Opens a folder of Parquet files — as ``Table.save_dataset`` writes it, or Spark, Dask
     and pyarrow do — lazily: the files are listed (and their hive-style partition folders,
     ``key=value``, read), none is opened. Without ``record``, a class is built from the first
@@ -238,4 +241,3 @@ def open_dataset(
     files, partitions, keys = _list_files(root)
     cls = _record_of(root, files, partitions, keys) if record is None else record
     return Dataset(root, cls, files, partitions, keys)
-

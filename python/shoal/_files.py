@@ -79,9 +79,10 @@ def build_record_class(
     extra: dict[str, Any],
     order: list[str] | None,
 ) -> type[Record]:
-    """For ``source`` (the call, named in errors): a record class of the file ``columns`` (name, format, dictionary format, nullable) and
+    """A record class of the file ``columns`` (name, format, dictionary format, nullable) and
     the ``extra`` fields (name: type), in ``order`` where given (else the columns', then the
-    extra fields'). ``metadata``: the file's, naming the class and the optional fields."""
+    extra fields'). ``metadata``: the file's, naming the class and the optional fields;
+    ``source``: the call, named in errors."""
     optional = {f["name"]: f["optional"] for f in json.loads(metadata.get("shoal.fields", "[]"))}
     saved = metadata.get("shoal.record", "")
     name = saved.rpartition(".")[2] or "Row"

@@ -35,6 +35,8 @@ __all__ = [
     "_file_schema",
     "_open",
     "_open_batches",
+    "_parquet_info",
+    "_read_parquet",
     "_recover",
     "_sizeof",
     "_table_from_buffers",
@@ -188,7 +190,7 @@ class Table(Generic[_R]):
         path: str | os.PathLike[str],
         partition_by: str | Sequence[str] | None = None,
         *,
-        compression: Literal["uncompressed", "snappy", "zstd"] | None = "snappy",
+        compression: Literal["uncompressed", "snappy", "zstd"] | None = ...,  # "snappy"
         rows_per_file: int = 1_000_000,
         overwrite: bool = False,
         progress: bool | None = None,

@@ -6,11 +6,8 @@ import enum
 import gc
 import hashlib
 import os
-import random
-import signal
 import time
 import tracemalloc
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +15,7 @@ import polars as pl
 import pyarrow as pa
 import pytest
 import shoal
+from crash import killed_mid_action
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from records import Point, Rec, Sized, rec_values
@@ -270,21 +268,8 @@ def test_a_save_killed_at_any_moment_leaves_the_old_file_or_the_new(tmp_path):
     new.save(tmp_path / "timing.arrow")
     took = time.perf_counter() - started
     os.remove(tmp_path / "timing.arrow")
-    rng = random.Random(13)
     outcomes = set()
-    for _ in range(200):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads alive
-            pid = os.fork()
-        if pid == 0:  # the child saves until it is killed
-            try:
-                while True:
-                    new.save(path)
-            finally:
-                os._exit(1)
-        time.sleep(rng.uniform(0, 2 * took))
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
+    for _ in killed_mid_action(lambda: new.save(path), 200, 2 * took):
         u = shoal.open(path, Point)
         assert len(u) in (1000, 100_000)
         assert u[len(u) - 1].y == (0.0 if len(u) == 1000 else 1.0)
