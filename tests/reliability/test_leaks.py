@@ -193,6 +193,20 @@ def recover() -> None:
     assert shoal.recover(partial) == 1
 
 
+DATASET = FILES_DIR / "dataset"
+T.save_dataset(DATASET, "kind")
+DAMAGED_DATASET = FILES_DIR / "damaged-dataset"
+T.save_dataset(DAMAGED_DATASET)
+for _part in DAMAGED_DATASET.glob("*.parquet"):
+    _part.write_bytes(_part.read_bytes()[:-20])
+
+
+def dataset_round_trip() -> None:
+    T.save_dataset(DATASET, "kind", overwrite=True)
+    d = shoal.open_dataset(DATASET, Rec)
+    assert len(d.filter(kind=[T[0].kind]).to_table()) > 0
+
+
 # Saves flush to disk (fsync), so these run 1,000 times.
 FILES: dict[str, Callable[[], object]] = {
     "save": lambda: T.save(FILES_DIR / "again.arrow"),
@@ -216,6 +230,13 @@ FILES: dict[str, Callable[[], object]] = {
     ),
     "open: unfinished file": raises(ValueError, lambda: shoal.open(UNFINISHED, Rec)),
     "recover": recover,
+    "save_dataset, open_dataset, filter, read": dataset_round_trip,
+    "save_dataset: refused partition": raises(
+        ValueError, lambda: T.save_dataset(FILES_DIR / "no-dataset", "x")
+    ),
+    "open_dataset: damaged file": raises(
+        ValueError, lambda: shoal.open_dataset(DAMAGED_DATASET, Rec).to_table()
+    ),
 }
 
 

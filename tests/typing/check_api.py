@@ -100,3 +100,12 @@ def files(path: str) -> None:
     for t in batches:
         assert_type(t, shoal.Table[Rich])
     assert_type(shoal.open_batches(path), shoal.FileBatches[Any])
+    r.save_dataset(path, ["tag"], compression="zstd", overwrite=True)
+    d = shoal.open_dataset(path, Rich)
+    assert_type(d, shoal.Dataset[Rich])
+    assert_type(d.filter(tag=["a", "b"]), shoal.Dataset[Rich])
+    assert_type(d.to_table(), shoal.Table[Rich])
+    assert_type(len(d), int)
+    for part in d.batches(1_000):
+        assert_type(part, shoal.Table[Rich])
+    assert_type(shoal.open_dataset(path), shoal.Dataset[Any])
