@@ -18,20 +18,8 @@ use crate::bridge::record_batch;
 use crate::save::arrow_error;
 use crate::IoError;
 
-pub use parquet_file::{parquet_info, read_parquet, ParquetInfo};
+pub use parquet_file::{parquet_info, read_parquet, ParquetCompression, ParquetInfo};
 pub use partition::{escape, unescape, NULL_PARTITION};
-
-/// How the Parquet files' pages are compressed.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum ParquetCompression {
-    /// As they are.
-    None,
-    /// Snappy: what Spark and pandas write by default (pure Rust `snap`).
-    #[default]
-    Snappy,
-    /// Zstandard: smaller, a little slower (the zstd C library).
-    Zstd,
-}
 
 /// How `save_dataset` splits and writes the rows.
 #[derive(Clone, Debug)]

@@ -17,10 +17,21 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use shoal_core::{Column, DType, Schema};
 
-use super::ParquetCompression;
 use crate::bridge::{columns_of, file_schema, import_batch, FileColumn};
 use crate::raw::{caught, regular_file};
 use crate::IoError;
+
+/// How the Parquet files' pages are compressed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ParquetCompression {
+    /// As they are.
+    None,
+    /// Snappy: what Spark and pandas write by default (pure Rust `snap`).
+    #[default]
+    Snappy,
+    /// Zstandard: smaller, a little slower (the zstd C library).
+    Zstd,
+}
 
 /// Rows per batch read: enough to amortise the decoder, small enough to bound its buffers.
 const READ_BATCH: usize = 65_536;
