@@ -2,17 +2,16 @@
 against "every complete batch, recoverable"."""
 
 import os
-import random
-import signal
 import sys
 import time
-import warnings
+from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
 import pyarrow.ipc as ipc
 import pytest
 import shoal
+from crash import killed_mid_action
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from records import Point, Rec, rec_values
@@ -169,42 +168,30 @@ def test_a_writer_killed_at_any_moment_leaves_a_prefix_of_whole_batches(tmp_path
     partial = str(path) + ".partial"
     n, batch = 20_000, 1_000
     expected = [event(i) for i in range(n)]
-    # Timed as the child writes (row by row): the kills must land across its whole run.
-    started = time.perf_counter()
-    with shoal.Writer(tmp_path / "timing.arrow", Event, batch_rows=batch) as w:
-        for row in expected:
-            w.append(*row)
-    took = time.perf_counter() - started
-    rng = random.Random(7)
+
+    def write_all() -> None:  # row by row, as a program would
+        with shoal.Writer(path, Event, batch_rows=batch) as w:
+            for row in expected:
+                w.append(*row)
+
+    def start_afresh() -> None:
+        for left in (path, Path(partial)):
+            left.unlink(missing_ok=True)
+
     recovered = set()
-    for _ in range(200):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads alive
-            pid = os.fork()
-        if pid == 0:  # the child writes until it is killed (or finishes)
-            try:
-                with shoal.Writer(path, Event, batch_rows=batch) as w:
-                    for row in expected:
-                        w.append(*row)
-            finally:
-                os._exit(0)
-        time.sleep(rng.uniform(0, 1.2 * took))
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
+    for _ in killed_mid_action(write_all, 200, start_afresh):
         if os.path.exists(partial):
             try:
                 rows = shoal.recover(partial)
             except ValueError as e:  # killed before the schema was written
                 assert "nothing to recover" in str(e)
-                os.unlink(partial)
                 rows = 0
             assert rows % batch == 0
             recovered.add(rows)
         u = shoal.open(path, Event) if path.exists() else []
         got = rows_of(u)
         assert got == expected[: len(got)]
-        if path.exists():
-            path.unlink()
+        del u
     assert len(recovered) > 3  # kills landed at many points
 
 
