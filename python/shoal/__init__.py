@@ -15,21 +15,15 @@ from shoal._dataset import Dataset, open_dataset
 from shoal._files import open, open_batches, record_class_of, recover
 from shoal._measure import SizeReport, register_sizer, sizeof
 from shoal._record import (
-    Category,
+    KW_ONLY,
+    InitVar,
     Record,
     asdict,
     astuple,
-    f32,
+    field,
     fields,
-    i8,
-    i16,
-    i32,
-    i64,
-    tz,
-    u8,
-    u16,
-    u32,
-    u64,
+    is_record,
+    replace,
 )
 from shoal._shoal import (
     Batches,
@@ -43,8 +37,10 @@ from shoal._shoal import (
     Writer,
     concat,
 )
+from shoal._types import Category, f32, i8, i16, i32, i64, tz, u8, u16, u32, u64
 
 __all__ = [
+    "KW_ONLY",
     "Advice",
     "Batches",
     "Category",
@@ -55,6 +51,7 @@ __all__ = [
     "FileBatches",
     "FrozenInstanceError",
     "Index",
+    "InitVar",
     "Record",
     "SizeReport",
     "StaleRowError",
@@ -65,17 +62,20 @@ __all__ = [
     "census",
     "concat",
     "f32",
+    "field",
     "fields",
     "i8",
     "i16",
     "i32",
     "i64",
+    "is_record",
     "open",
     "open_batches",
     "open_dataset",
     "record_class_of",
     "recover",
     "register_sizer",
+    "replace",
     "sizeof",
     "tz",
     "u8",

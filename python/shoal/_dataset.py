@@ -147,7 +147,7 @@ class Dataset(Generic[_R]):
         self.files = files
         self.partition_by = keys
         self._raw = partitions
-        kinds = {f.name: f.type for f in fields(record)}
+        kinds = {f.name: f.storage for f in fields(record)}
         missing = [k for k in keys if k not in kinds]
         if missing:
             raise TypeError(

@@ -10,7 +10,8 @@ import types
 from typing import Annotated, Any, Literal, TypeVar, overload
 
 from shoal import _shoal
-from shoal._record import Category, Record, f32, i8, i16, i32, tz, u8, u16, u32, u64
+from shoal._record import Record
+from shoal._types import Category, f32, i8, i16, i32, tz, u8, u16, u32, u64
 
 _R = TypeVar("_R", bound=Record)
 

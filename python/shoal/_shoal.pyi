@@ -9,12 +9,12 @@ import builtins
 import os
 import pathlib
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Generic, Literal, SupportsIndex, TypeAlias, TypeVar, final, overload
 
 from typing_extensions import CapsuleType, disjoint_base
 
-from shoal._record import FieldDecl, Record
+from shoal._record import FieldDecl, Param, Record
 
 __all__ = [
     "TRACEMALLOC_DOMAIN",
@@ -41,6 +41,7 @@ __all__ = [
     "_sizeof",
     "_table_from_buffers",
     "concat",
+    "run_init",
 ]
 
 _R = TypeVar("_R", bound=Record)
@@ -62,13 +63,24 @@ class RecordBase:
 class Schema:
     """The fields of one record class (built by ``RecordMeta``)."""
 
-    def __new__(cls, record_type: type, fields: list[FieldDecl], frozen: bool) -> Schema: ...
+    def __new__(
+        cls,
+        record_type: type,
+        fields: list[FieldDecl],
+        frozen: bool,
+        params: list[Param],
+        post_init: bool,
+        custom_init: bool,
+    ) -> Schema: ...
     @property
     def fields(self) -> list[Field]: ...
     @property
     def row_bytes(self) -> int: ...
     @property
     def frozen(self) -> bool: ...
+    @property
+    def params(self) -> list[Param]: ...
+    def record_of(self, values: tuple[Any, ...]) -> Any: ...
 
 @final
 class Field:
@@ -79,9 +91,27 @@ class Field:
     @property
     def index(self) -> int: ...
     @property
-    def type(self) -> str: ...
+    def storage(self) -> str: ...
+    @property
+    def type(self) -> Any: ...
     @property
     def default(self) -> Any: ...
+    @property
+    def default_factory(self) -> Any: ...
+    @property
+    def init(self) -> bool: ...
+    @property
+    def repr(self) -> bool: ...
+    @property
+    def hash(self) -> bool | None: ...
+    @property
+    def compare(self) -> bool: ...
+    @property
+    def kw_only(self) -> bool: ...
+    @property
+    def metadata(self) -> Mapping[Any, Any]: ...
+    @property
+    def options(self) -> FieldDecl: ...
     def __get__(self, obj: object | None, owner: builtins.type | None = None, /) -> Any: ...
     def __set__(self, obj: object, value: Any, /) -> None: ...
     def __delete__(self, obj: object, /) -> None: ...
@@ -326,3 +356,9 @@ def _census(progress: bool = False, registered: list[type] = ...) -> dict[str, A
 TRACEMALLOC_DOMAIN: int
 
 def concat(tables: Iterable[Table[_R]]) -> Table[_R]: ...
+def run_init(
+    record: Record,
+    init: Callable[..., None],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any] | None,
+) -> None: ...

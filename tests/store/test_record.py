@@ -52,7 +52,7 @@ def test_frozen_records_hash_and_refuse_writes():
 def test_fields_asdict_astuple():
     fs = shoal.fields(Point)
     assert [f.name for f in fs] == ["x", "y"]
-    assert [f.type for f in fs] == ["float", "float"]
+    assert [f.storage for f in fs] == ["float", "float"]
     assert fs[0].default is dataclasses.MISSING
     assert fs[1].default == 0.0
     assert shoal.fields(Point(1.0)) == fs
@@ -222,7 +222,7 @@ def test_string_annotations(tmp_path, monkeypatch):
     import lazy_mod
 
     assert shoal.astuple(lazy_mod.P(1.0)) == (1.0, 1)
-    assert [f.type for f in shoal.fields(lazy_mod.P)] == ["float", "u8"]
+    assert [f.storage for f in shoal.fields(lazy_mod.P)] == ["float", "u8"]
 
 
 def test_pickle_and_copy():

@@ -36,7 +36,7 @@ def test_every_type_reads_back_what_was_written(table):
 
 
 def test_field_types_are_described():
-    kinds = {f.name: f.type for f in shoal.fields(Rec)}
+    kinds = {f.name: f.storage for f in shoal.fields(Rec)}
     assert kinds["name"] == "str"
     assert kinds["score"] == "float | None"
     assert kinds["color"] == "Color"
@@ -255,7 +255,7 @@ def test_string_annotations_resolve_names_local_to_the_defining_function():
         namespace,
     )
     record = namespace["make"]()
-    assert [f.type for f in shoal.fields(record)] == ["category", "u8 | None"]
+    assert [f.storage for f in shoal.fields(record)] == ["category", "u8 | None"]
 
 
 def test_structural_operations_keep_every_type(table):

@@ -196,6 +196,15 @@ pub enum ShoalError {
         class: String,
         record: String,
     },
+    /// A record class with abstract methods left, called.
+    Abstract {
+        class: String,
+    },
+    /// A class's own `__init__` returned without setting a field that has no default.
+    Unset {
+        record: String,
+        field: String,
+    },
     /// A field descriptor used on an object that is not one of its records.
     WrongInstance {
         owner: String,
@@ -526,6 +535,14 @@ impl From<ShoalError> for PyErr {
             ShoalError::InheritedSchema { class, record } => PyTypeError::new_err(format!(
                 "{class} inherits its schema from {record}; declare its fields by subclassing \
                  shoal.Record"
+            )),
+            ShoalError::Abstract { class } => PyTypeError::new_err(format!(
+                "Can't instantiate abstract class {class}: it has abstract methods left; \
+                 define them in a subclass"
+            )),
+            ShoalError::Unset { record, field } => PyTypeError::new_err(format!(
+                "{record}.__init__ returned without setting field '{field}', which has no \
+                 default; set it (self.{field} = ...) or give the field a default"
             )),
             ShoalError::WrongInstance { owner, got } => {
                 PyTypeError::new_err(format!("field descriptor for {owner} used on {got}"))

@@ -45,6 +45,7 @@ fn _shoal(m: &Bound<'_, PyModule>) -> PyResult<()> {
     )?;
     m.add_function(wrap_pyfunction!(table::_table_from_buffers, m)?)?;
     m.add_function(wrap_pyfunction!(table::concat, m)?)?;
+    m.add_function(wrap_pyfunction!(record::run_init, m)?)?;
     m.add_function(wrap_pyfunction!(table::_open, m)?)?;
     m.add_function(wrap_pyfunction!(table::_file_schema, m)?)?;
     m.add_class::<table::Batches>()?;

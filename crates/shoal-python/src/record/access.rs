@@ -10,6 +10,7 @@ use crate::errors::{Result, ShoalError};
 use crate::schema::PySchema;
 use crate::table::TableState;
 
+use super::init::is_initialising;
 use super::{is_record, record, schema_of, table_ref, RecordObject};
 
 /// The schema and values of a record, or `None` if `obj` is not a record. Rows of `current` are
@@ -262,7 +263,7 @@ pub unsafe fn set_field(
     let rec = unsafe { record(obj.as_ptr()) };
     let schema = schema_of(py, rec).ok_or_else(uninitialised)?;
     let s = schema.get();
-    if s.frozen {
+    if s.frozen && !is_initialising(obj.as_ptr()) {
         return Err(ShoalError::Frozen {
             record: s.record_name.clone(),
             field: s.core.fields()[index].name.clone(),

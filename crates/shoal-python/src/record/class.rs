@@ -13,7 +13,18 @@ use crate::convert::{FastRead, FieldSpec};
 use crate::errors::quoted;
 use crate::errors::ShoalError;
 use crate::errors::Target;
-use crate::schema::{missing, PyField, PySchema};
+use crate::schema::{missing, Param, ParamTo, PyField, PySchema, Signature};
+
+/// One constructor parameter as `shoal._record.Param` declares it, read by attribute.
+#[derive(FromPyObject)]
+struct ParamDecl<'py> {
+    name: Bound<'py, PyString>,
+    field: Option<usize>,
+    initvar: Option<usize>,
+    kw_only: bool,
+    /// An InitVar's default, or `dataclasses.MISSING`.
+    default: Bound<'py, PyAny>,
+}
 
 /// One field as `shoal._record.FieldDecl` declares it, read by attribute.
 #[derive(FromPyObject)]
@@ -23,6 +34,7 @@ struct FieldDecl<'py> {
     storage: String,
     /// The default, or `dataclasses.MISSING`.
     default: Bound<'py, PyAny>,
+    default_factory: Option<Bound<'py, PyAny>>,
     optional: bool,
     /// The values of a closed category (Enum member names or Literal strings).
     choices: Option<Vec<String>>,
@@ -34,12 +46,17 @@ struct FieldDecl<'py> {
 
 #[pymethods]
 impl PySchema {
-    /// `fields` is a list of `shoal._record.FieldDecl`s (see `FieldDecl`).
+    /// `fields` is a list of `shoal._record.FieldDecl`s (see `FieldDecl`), `params` the
+    /// constructor's `shoal._record.Param`s in signature order; `post_init` and `custom_init`
+    /// say whether making a record calls `__post_init__` or the class's own `__init__`.
     #[new]
     fn new(
         record_type: &Bound<'_, PyType>,
-        fields: Vec<FieldDecl<'_>>,
+        fields: Vec<Bound<'_, PyAny>>,
         frozen: bool,
+        params: Vec<Bound<'_, PyAny>>,
+        post_init: bool,
+        custom_init: bool,
     ) -> PyResult<Self> {
         let py = record_type.py();
         if !super::is_record_type(record_type.as_type_ptr(), py)? {
@@ -65,17 +82,20 @@ impl PySchema {
         let mut names = Vec::new();
         let mut specs = Vec::new();
         let mut defaults = Vec::new();
-        for decl in &fields {
+        let mut factories = Vec::new();
+        for decl_obj in &fields {
+            let decl: FieldDecl<'_> = decl_obj.extract()?;
             let FieldDecl {
                 name,
                 storage: type_name,
                 default,
+                default_factory,
                 optional: nullable,
                 choices,
                 enum_type,
                 tzinfo,
                 tz_name,
-            } = decl;
+            } = &decl;
             let name_str = name.to_str()?.to_owned();
             let dtype = DType::from_name(type_name).ok_or_else(|| ShoalError::BadField {
                 record: record_name.clone(),
@@ -135,6 +155,7 @@ impl PySchema {
             };
             names.push(PyString::intern(py, &name_str).unbind());
             defaults.push(default);
+            factories.push(default_factory.clone().map(Bound::unbind));
             core_fields.push(core);
             specs.push(spec);
         }
@@ -155,19 +176,108 @@ impl PySchema {
                     type_name: specs[i].declared(&core.fields()[i]),
                     default,
                     owner: record_name.clone(),
+                    options: fields[i].clone().unbind(),
                 },
             )?);
         }
+        let call_signature = call_signature(&params, names.len(), missing)?;
+        if call_signature.initvars > 0 && !post_init {
+            return Err(ShoalError::BadField {
+                record: record_name,
+                field: "(InitVar)".into(),
+                detail: "InitVar values go to __post_init__, which the class does not define"
+                    .into(),
+            }
+            .into());
+        }
         Ok(PySchema {
             core: Arc::new(core),
+            row_signature: Signature::rows(py, &names),
+            call_signature,
             names,
             specs,
             defaults,
+            factories,
+            post_init,
+            custom_init,
             record_name,
             frozen,
             record_type: record_type.clone().unbind(),
             descriptors,
+            params: params.into_iter().map(Bound::unbind).collect(),
         })
+    }
+}
+
+/// The constructor's signature from the metaclass's `Param`s (positional ones first).
+fn call_signature(
+    params: &[Bound<'_, PyAny>],
+    nfields: usize,
+    missing: &Bound<'_, PyAny>,
+) -> PyResult<Signature> {
+    let mut bound = vec![false; nfields];
+    let mut out = Vec::with_capacity(params.len());
+    let mut initvars = 0;
+    let mut positional = 0;
+    for p in params {
+        let ParamDecl {
+            name,
+            field,
+            initvar,
+            kw_only,
+            default,
+        } = p.extract()?;
+        if !kw_only {
+            if positional < out.len() {
+                return Err(ShoalError::NotRecordClass {
+                    detail: format!("positional parameter {name} follows keyword-only ones"),
+                }
+                .into());
+            }
+            positional += 1;
+        }
+        let to = match (field, initvar) {
+            (Some(i), None) if i < nfields && !bound[i] => {
+                bound[i] = true;
+                ParamTo::Field(i)
+            }
+            (None, Some(index)) => {
+                initvars = initvars.max(index + 1);
+                let default = (!default.is(missing)).then(|| default.unbind());
+                ParamTo::InitVar { index, default }
+            }
+            _ => {
+                return Err(ShoalError::NotRecordClass {
+                    detail: format!("parameter {name} names no field and no InitVar"),
+                }
+                .into())
+            }
+        };
+        out.push(Param {
+            name: name.unbind(),
+            to,
+        });
+    }
+    let unbound = (0..nfields).filter(|&i| !bound[i]).collect();
+    Ok(Signature {
+        params: out,
+        positional,
+        unbound,
+        initvars,
+    })
+}
+
+#[pymethods]
+impl PySchema {
+    /// A record of the class from every field's value in order, checked like a table row,
+    /// without calling `__init__` or `__post_init__`: how pickles and copies are rebuilt.
+    fn record_of<'py>(
+        slf: &Bound<'py, Self>,
+        values: &Bound<'py, pyo3::types::PyTuple>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let mut cells = Vec::with_capacity(slf.get().len());
+        slf.get().bind_args(values, None, None, &mut cells)?;
+        super::new_standalone(slf, cells)
     }
 }
 

@@ -13,18 +13,19 @@
 //! answer for non-interned names, and methods resolve as usual.
 //!
 //! `new` allocates records (rows and standalone), `access` reads and writes fields, `type_object`
-//! is the `RecordBase` type and the C slots CPython calls, `class` builds a class's schema, `descriptor` is `Field`'s
+//! is the `RecordBase` type and the C slots CPython calls, `class` builds a class's schema, `init` marks the record whose `__post_init__` or own `__init__` runs, `descriptor` is `Field`'s
 //! descriptor protocol, `items` reads records given as input.
 
 mod access;
 mod class;
 mod descriptor;
+mod init;
 mod items;
 mod new;
 mod type_object;
 
 pub use access::{fast_value, get_field, record_cells, set_field};
-pub use new::{new_row, new_standalone, rebind_if_unshared, rebind_raw_if_unshared};
+pub use new::{new_row, new_standalone, rebind_if_unshared, rebind_raw_if_unshared, run_init};
 
 pub use type_object::{is_record, is_record_type, record_base};
 

@@ -14,6 +14,7 @@ use crate::capi::trampoline;
 use crate::schema::PySchema;
 use crate::table::PyTable;
 
+use super::init::initialising;
 use super::{record, RecordObject};
 
 /// `tp_new` of `RecordBase`: `Point(1.0, y=2.0)`.
@@ -40,19 +41,86 @@ pub(super) unsafe extern "C" fn record_new(
         // SAFETY: as above: it is a dict.
         let kwargs = kwargs.map(|k| unsafe { k.cast_into_unchecked::<PyDict>() });
         let schema = PySchema::of_class(&ty)?;
-        let mut values = Vec::with_capacity(schema.get().len());
-        schema
-            .get()
-            .bind_args(&args, kwargs.as_ref(), None, &mut values)?;
-        if !ty.is(schema.get().record_type.bind(py)) {
+        let s = schema.get();
+        if !ty.is(s.record_type.bind(py)) {
             return Err(ShoalError::InheritedSchema {
                 class: ty.name()?.to_string(),
-                record: schema.get().record_name.clone(),
+                record: s.record_name.clone(),
             }
             .into());
         }
-        Ok(new_standalone(&schema, values)?.into_ptr())
+        // SAFETY: reading the flags of a live type object.
+        if unsafe { (*subtype).tp_flags } & ffi::Py_TPFLAGS_IS_ABSTRACT != 0 {
+            return Err(ShoalError::Abstract {
+                class: ty.name()?.to_string(),
+            }
+            .into());
+        }
+        let mut values = Vec::with_capacity(s.len());
+        if s.custom_init {
+            // The class's own __init__ (run next, by `run_init`) sets what has no default.
+            for i in 0..s.len() {
+                let has_default = s.defaults[i].is_some() || s.factories[i].is_some();
+                values.push(if has_default {
+                    s.fallback(py, i, None)?
+                } else {
+                    Datum::Null
+                });
+            }
+            return Ok(new_standalone(&schema, values)?.into_ptr());
+        }
+        let initvars = s.bind_init(&args, kwargs.as_ref(), None, &mut values)?;
+        let obj = new_standalone(&schema, values)?;
+        if s.post_init {
+            let post_init = pyo3::intern!(py, "__post_init__");
+            initialising(&obj, || {
+                obj.call_method1(post_init, PyTuple::new(py, initvars)?)
+            })?;
+        }
+        Ok(obj.into_ptr())
     })
+}
+
+/// `shoal._shoal.run_init(record, init, args, kwargs)`: a record class's own `__init__`,
+/// run with the record marked as initialising, then checked to have set every field that
+/// has no default.
+#[pyfunction]
+pub fn run_init(
+    record: &Bound<'_, PyAny>,
+    init: &Bound<'_, PyAny>,
+    args: &Bound<'_, PyTuple>,
+    kwargs: Option<&Bound<'_, PyDict>>,
+) -> PyResult<()> {
+    let py = record.py();
+    if !super::is_record(record)? {
+        return Err(pyo3::exceptions::PyTypeError::new_err(
+            "run_init takes a shoal record",
+        ));
+    }
+    // SAFETY: `record` is a RecordBase instance (checked).
+    let rec = unsafe { super::record(record.as_ptr()) };
+    if !rec.table.is_null() {
+        return Err(pyo3::exceptions::PyTypeError::new_err(
+            "__init__ makes a new record; a table's row is changed by assigning its fields",
+        ));
+    }
+    let mut call_args = vec![record.clone()];
+    call_args.extend(args.iter());
+    initialising(record, || init.call(PyTuple::new(py, call_args)?, kwargs))?;
+    let schema = super::schema_of(py, rec).ok_or_else(super::access::uninitialised)?;
+    let s = schema.get();
+    // SAFETY: a standalone record owns `nvalues` cells at `values`.
+    let values = unsafe { std::slice::from_raw_parts(rec.values, rec.nvalues) };
+    for (i, v) in values.iter().enumerate() {
+        if matches!(v, Datum::Null) && !s.core.fields()[i].nullable {
+            return Err(ShoalError::Unset {
+                record: s.record_name.clone(),
+                field: s.core.fields()[i].name.clone(),
+            }
+            .into());
+        }
+    }
+    Ok(())
 }
 
 /// # Safety

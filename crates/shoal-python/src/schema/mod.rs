@@ -7,6 +7,7 @@
 mod binding;
 mod field;
 
+pub use binding::{Param, ParamTo, Signature};
 pub use field::{missing, PyField};
 
 use std::sync::Arc;
@@ -26,10 +27,23 @@ pub struct PySchema {
     pub names: Vec<Py<PyString>>,
     pub specs: Vec<FieldSpec>,
     pub defaults: Vec<Option<Datum<'static>>>,
+    /// Each field's `default_factory`, called for every record or row given no value.
+    pub factories: Vec<Option<Py<PyAny>>>,
+    /// Rows as data (`extend` tuples and dicts, pickles): every field, in order.
+    pub row_signature: Signature,
+    /// The class's constructor: `kw_only` fields last, `init=False` fields left out,
+    /// `InitVar`s in.
+    pub call_signature: Signature,
+    /// Whether making a record calls Python (`__post_init__` or the class's own `__init__`),
+    /// so that `t.append(...)` makes one rather than binding values itself.
+    pub post_init: bool,
+    pub custom_init: bool,
     pub record_name: String,
     pub frozen: bool,
     pub record_type: Py<PyType>,
     pub(crate) descriptors: Vec<Py<PyField>>,
+    /// The `shoal._record.Param`s of the constructor, as the metaclass gave them.
+    pub(crate) params: Vec<Py<PyAny>>,
 }
 
 #[pymethods]
@@ -51,11 +65,24 @@ impl PySchema {
         self.frozen
     }
 
+    /// The constructor's parameters (`shoal._record.Param`), in signature order.
+    #[getter]
+    fn params(&self, py: Python<'_>) -> Vec<Py<PyAny>> {
+        self.params.iter().map(|p| p.clone_ref(py)).collect()
+    }
+
     fn __traverse__(&self, visit: PyVisit<'_>) -> std::result::Result<(), pyo3::PyTraverseError> {
         visit.call(&self.record_type)?;
         for d in &self.descriptors {
             visit.call(d)?;
         }
+        for p in &self.params {
+            visit.call(p)?;
+        }
+        for f in self.factories.iter().flatten() {
+            visit.call(f)?;
+        }
+        self.call_signature.traverse(&visit)?;
         for spec in &self.specs {
             if let Some(e) = &spec.enum_type {
                 visit.call(e)?;
@@ -74,6 +101,17 @@ impl PySchema {
 impl PySchema {
     pub fn len(&self) -> usize {
         self.core.len()
+    }
+
+    /// Whether `t.append(...)` may bind values itself, positionally in field order: the
+    /// constructor takes every field in order and making a record calls no Python.
+    pub fn plain_call(&self) -> bool {
+        !self.makes_records() && self.call_signature.is_rows(self.len())
+    }
+
+    /// Whether making a record calls Python code of the class.
+    pub fn makes_records(&self) -> bool {
+        self.post_init || self.custom_init
     }
 
     pub fn target(&self, field: usize, row: Option<usize>) -> Target {

@@ -66,6 +66,16 @@ impl PyTable {
                 (None, Some(d)) => Column::for_field(&s.core.fields()[i])
                     .filled_like(d.reborrow(), len)
                     .map_err(|p| s.specs[i].refused(p, s.target(i, None), "the default".into()))?,
+                (None, None) if s.factories[i].is_some() => {
+                    let mut c = Column::for_field(&s.core.fields()[i]);
+                    // The factory is called for each row, as for each record it would make.
+                    for _ in 0..len {
+                        let cell = s.fallback(py, i, None)?;
+                        c.push(cell.reborrow())
+                            .map_err(|p| s.specs[i].refused(p, s.target(i, None), "made".into()))?;
+                    }
+                    c
+                }
                 (None, None) => {
                     return Err(ShoalError::BadColumn {
                         detail: format!(

@@ -22,6 +22,9 @@ impl PyTable {
     ) -> PyResult<()> {
         let this = slf.get();
         let schema = this.schema.get();
+        if let Some(made) = made_record(schema, args, kwargs)? {
+            return Self::append_args(slf, &made, None);
+        }
         let mut st = this.change()?;
         let st = &mut *st;
         let row = st.inner.len();
@@ -121,7 +124,27 @@ pub(crate) fn bind_call(
             return Ok(());
         }
     }
-    schema.bind_args(args, kwargs, Some(row), out)
+    schema.bind_init(args, kwargs, Some(row), out)?;
+    Ok(())
+}
+
+/// For a class whose `__post_init__` or own `__init__` decides the values, the record that
+/// `t.append(...)`/`t.insert(i, ...)` arguments make, as a lone argument; made before the
+/// table is borrowed, so that the class's code may read it.
+fn made_record<'py>(
+    schema: &PySchema,
+    args: &Bound<'py, PyTuple>,
+    kwargs: Option<&Bound<'py, PyDict>>,
+) -> PyResult<Option<Bound<'py, PyTuple>>> {
+    if !schema.makes_records() {
+        return Ok(None);
+    }
+    let lone = args.len() == 1 && kwargs.is_none_or(|k| k.is_empty());
+    if lone && record::is_record(&args.get_item(0)?)? {
+        return Ok(None); // a record made already: copied as it is
+    }
+    let made = schema.record_type.bind(args.py()).call(args, kwargs)?;
+    Ok(Some(PyTuple::new(args.py(), [made])?))
 }
 
 /// The items of an exact tuple holding one value per field (what `append(*values)` gets),
@@ -199,6 +222,9 @@ impl PyTable {
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<()> {
         let this = slf.get();
+        if let Some(made) = made_record(this.schema.get(), args, kwargs)? {
+            return Self::insert(slf, index, &made, None);
+        }
         let mut st = this.change()?;
         let st = &mut *st;
         let len = st.inner.len() as isize;
