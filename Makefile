@@ -39,10 +39,11 @@ lint-rust:  ## cargo fmt --check, clippy -D warnings, no module cycle
 test-rust:  ## cargo test (unit tests + proptest models of the core)
 	cargo test --workspace
 
-lint-python: install  ## ruff check, ruff format --check, mypy (package + typing tests), stubtest
+lint-python: install  ## ruff check, ruff format --check, mypy and pyright (package + typing tests), stubtest
 	$(VPY) -m ruff check .
 	$(VPY) -m ruff format --check .
 	$(VPY) -m mypy
+	$(VPY) -m pyright --pythonpath $(VPY) python/shoal tests/typing
 	$(VPY) -m mypy.stubtest shoal._shoal
 
 test-python: install  ## pytest on CPython $(PY_MAIN), README examples included

@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import os
 import random
-import re
-import subprocess
 import sys
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 
+import callgrind
 import shoal
 
 N = 100_000
@@ -151,21 +149,7 @@ CASES = {
 
 
 def instructions(case: str, approach: str, k: int) -> int:
-    with tempfile.TemporaryDirectory() as d:
-        out = os.path.join(d, "cg.out")
-        run = subprocess.run(
-            [
-                *("valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"),
-                *(sys.executable, __file__, "--case", case, approach, str(k)),
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-    found = re.search(r"Collected : (\d+)", run.stderr)
-    if found is None:
-        raise RuntimeError(f"callgrind printed no total:\n{run.stderr[-2000:]}")
-    return int(found.group(1))
+    return callgrind.instructions(__file__, "--case", case, approach, str(k))
 
 
 def main(cases: list[str]) -> None:

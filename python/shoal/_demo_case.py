@@ -83,14 +83,14 @@ def build_pyarrow(n: int, rnd: Callable[[], float]) -> Any:
 
 
 def build_msgspec(n: int, rnd: Callable[[], float]) -> Any:
-    import msgspec
+    import msgspec  # pyright: ignore[reportMissingImports]
 
     point = msgspec.defstruct("Point", [("x", float)], gc=False)
     return [point(rnd()) for _ in range(n)]
 
 
 def build_recordclass(n: int, rnd: Callable[[], float]) -> Any:
-    from recordclass import dataobject
+    from recordclass import dataobject  # pyright: ignore[reportMissingImports]
 
     class Point(dataobject):
         x: float

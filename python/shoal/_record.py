@@ -408,7 +408,7 @@ def _install(cls: type, ns: dict[str, Any], options: _Options, declared: _Declar
     own_init = "__init__" in ns
     if own_init:
         _set(cls, "__init__", _kept_init(ns["__init__"]))
-    elif cls.__init__ is not object.__init__:
+    elif cls.__init__ is not object.__init__:  # type: ignore[misc]
         # As dataclasses do, a class without its own __init__ gets the fields' one, not an
         # inherited one (which would be called with the fields' arguments).
         _set(cls, "__init__", object.__init__)
@@ -598,6 +598,6 @@ def replace(record: _R, /, **changes: Any) -> _R:
     values = {p.name: getattr(record, p.name) for p in schema.params if p.field is not None}
     for p in schema.params:
         if p.field is None and p.name not in changes and p.default is _MISSING:
-            raise TypeError(f"InitVar {p.name!r} must be specified with replace()")
+            raise ValueError(f"InitVar {p.name!r} must be specified with replace()")
     values.update(changes)
     return type(record)(**values)

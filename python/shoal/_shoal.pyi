@@ -6,6 +6,7 @@ package need no stubs of their own.
 """
 
 import builtins
+import dataclasses
 import os
 import pathlib
 import sys
@@ -45,6 +46,7 @@ __all__ = [
 ]
 
 _R = TypeVar("_R", bound=Record)
+_S = TypeVar("_S", bound=Record)
 _T = TypeVar("_T")
 
 _RowLike: TypeAlias = _R | tuple[Any, ...] | dict[str, Any]
@@ -52,7 +54,7 @@ _RowLike: TypeAlias = _R | tuple[Any, ...] | dict[str, Any]
 class StaleRowError(ReferenceError):
     """A row handle was used after a structural change to its table."""
 
-class FrozenInstanceError(AttributeError):
+class FrozenInstanceError(dataclasses.FrozenInstanceError):
     """An assignment to a field of a frozen record."""
 
 @disjoint_base
@@ -182,10 +184,11 @@ class Table(Generic[_R]):
 
     def __new__(cls, record_type: type[_R]) -> Table[_R]: ...
     def __class_getitem__(cls, item: Any) -> Any: ...
+    # A TypeVar of their own: the class's `_R` is unbound in a classmethod (pyright).
     @classmethod
-    def from_columns(cls, record_type: type[_R], /, **columns: Any) -> Table[_R]: ...
+    def from_columns(cls, record_type: type[_S], /, **columns: Any) -> Table[_S]: ...
     @classmethod
-    def from_arrow(cls, record_type: type[_R], obj: object) -> Table[_R]: ...
+    def from_arrow(cls, record_type: type[_S], obj: object) -> Table[_S]: ...
     def to_pandas(self) -> Any: ...
     def to_polars(self) -> Any: ...
     def append(self, *values: Any, **fields: Any) -> None: ...

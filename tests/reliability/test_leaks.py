@@ -92,6 +92,39 @@ class K(shoal.Record, frozen=True):
     b: str
 
 
+class Checked(shoal.Record, frozen=True):
+    """The dataclass API's paths: a factory, an InitVar, __post_init__ writing a field."""
+
+    x: float
+    tag: str = shoal.field(default_factory=lambda: "made by the factory")
+    doubled: float = shoal.field(init=False, default=0.0)
+    scale: shoal.InitVar[float] = 1.0
+
+    def __post_init__(self, scale: float) -> None:
+        if self.x < 0:
+            raise ValueError("x < 0")
+        object.__setattr__(self, "doubled", self.x * 2 * scale)
+
+
+class Parsed(shoal.Record):
+    a: int
+    b: str
+
+    def __init__(self, text: str) -> None:
+        a, b = text.split(":")
+        self.a = int(a)
+        if b:
+            self.b = b
+
+
+CHECKED = shoal.Table(Checked)
+
+
+def append_checked_and_pop() -> None:
+    CHECKED.append(1.0, scale=3.0)
+    CHECKED.pop()
+
+
 CHEAP: dict[str, Callable[[], object]] = {
     "append + pop": append_pop,
     "standalone record": lambda: Rec(*ROW),
@@ -119,6 +152,14 @@ CHEAP: dict[str, Callable[[], object]] = {
     ),
     "index: rows, positions": lambda: (BY_KIND.rows("a")[:2], BY_NAME.positions(["n1", "n2"])),
     "index: positions, a key missing": raises(KeyError, lambda: BY_NAME.positions(["n1", "zz"])),
+    "record: factory, InitVar, __post_init__": lambda: Checked(2.0, scale=2.0),
+    "record: __post_init__ raises": raises(ValueError, lambda: Checked(-1.0)),
+    "record: missing InitVar's field": raises(TypeError, lambda: Checked()),
+    "record: own __init__": lambda: Parsed("3:x"),
+    "record: own __init__ leaves a field unset": raises(TypeError, lambda: Parsed("3:")),
+    "record: replace, copy": lambda: (shoal.replace(Checked(1.0), x=2.0), copy.copy(K(1, "x"))),
+    "append: __post_init__ runs": append_checked_and_pop,
+    "append: __post_init__ refuses": raises(ValueError, lambda: CHECKED.append(-1.0)),
 }
 
 HEAVY: dict[str, Callable[[], object]] = {

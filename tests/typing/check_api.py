@@ -109,3 +109,26 @@ def files(path: str) -> None:
     for part in d.batches(1_000):
         assert_type(part, shoal.Table[Rich])
     assert_type(shoal.open_dataset(path), shoal.Dataset[Any])
+
+
+class Version(shoal.Record, frozen=True, order=True):
+    """The dataclass API as type checkers see it (mypy and pyright, by dataclass_transform)."""
+
+    major: int
+    minor: int = shoal.field(default=0)
+    tags: str = shoal.field(default_factory=str, compare=False)
+    _: shoal.KW_ONLY
+    label: str = ""
+
+
+def check_dataclass_api() -> None:
+    v = Version(1, 2, label="x")
+    assert_type(v.minor, int)
+    assert_type(v < Version(2), bool)
+    assert_type(hash(v), int)
+    assert_type(shoal.replace(v, minor=3), Version)
+    assert_type(shoal.is_record(v), bool)
+    assert_type(shoal.fields(Version)[0].type, Any)
+    assert_type(shoal.fields(Version)[0].storage, str)
+    assert_type(shoal.Table.from_columns(Version, major=[1, 2]), shoal.Table[Version])
+    assert_type(shoal.Table.from_arrow(Version, object()), shoal.Table[Version])

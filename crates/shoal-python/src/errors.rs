@@ -8,8 +8,8 @@
 //! `ShoalError`s here, in [`ShoalError::from_core`], with the names the core does not know.
 
 use pyo3::exceptions::{
-    PyAttributeError, PyBufferError, PyIndexError, PyKeyError, PyMemoryError, PyOSError,
-    PyOverflowError, PyReferenceError, PyRuntimeError, PySystemError, PyTypeError, PyValueError,
+    PyBufferError, PyIndexError, PyKeyError, PyMemoryError, PyOSError, PyOverflowError,
+    PyReferenceError, PyRuntimeError, PySystemError, PyTypeError, PyValueError,
 };
 use pyo3::prelude::*;
 use shoal_core::{DType, Problem};
@@ -20,11 +20,16 @@ pyo3::create_exception!(
     PyReferenceError,
     "A row handle was used after a structural change (del, pop, insert, clear, sort) to its table."
 );
+/// `dataclasses.FrozenInstanceError`, which ours subclasses so that code ported from
+/// dataclasses catches it.
+mod from_dataclasses {
+    pyo3::import_exception!(dataclasses, FrozenInstanceError);
+}
 pyo3::create_exception!(
     shoal,
     FrozenInstanceError,
-    PyAttributeError,
-    "An attempt to assign to a field of a frozen record."
+    from_dataclasses::FrozenInstanceError,
+    "An attempt to assign to a field of a frozen record (a dataclasses.FrozenInstanceError)."
 );
 
 /// Where a value was headed: a record type's field, and the table row if any.

@@ -182,15 +182,17 @@ impl PySchema {
         }
         let call_signature = call_signature(&params, names.len(), missing)?;
         if call_signature.initvars > 0 && !post_init {
-            return Err(ShoalError::BadField {
-                record: record_name,
-                field: "(InitVar)".into(),
-                detail: "InitVar values go to __post_init__, which the class does not define"
-                    .into(),
+            return Err(ShoalError::NotRecordClass {
+                detail: format!(
+                    "{record_name}: InitVar values go to __post_init__, which {record_name} \
+                     does not define"
+                ),
             }
             .into());
         }
+        let plain_call = !(post_init || custom_init) && call_signature.is_rows(names.len());
         Ok(PySchema {
+            plain_call,
             core: Arc::new(core),
             row_signature: Signature::rows(py, &names),
             call_signature,

@@ -38,6 +38,9 @@ pub struct PySchema {
     /// so that `t.append(...)` makes one rather than binding values itself.
     pub post_init: bool,
     pub custom_init: bool,
+    /// Whether `t.append(v0, v1, ...)` may bind values itself, positionally in field order:
+    /// the constructor takes every field in order and making a record calls no Python.
+    pub plain_call: bool,
     pub record_name: String,
     pub frozen: bool,
     pub record_type: Py<PyType>,
@@ -101,12 +104,6 @@ impl PySchema {
 impl PySchema {
     pub fn len(&self) -> usize {
         self.core.len()
-    }
-
-    /// Whether `t.append(...)` may bind values itself, positionally in field order: the
-    /// constructor takes every field in order and making a record calls no Python.
-    pub fn plain_call(&self) -> bool {
-        !self.makes_records() && self.call_signature.is_rows(self.len())
     }
 
     /// Whether making a record calls Python code of the class.

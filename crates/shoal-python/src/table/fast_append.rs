@@ -108,7 +108,7 @@ pub unsafe fn append_into(
     // SAFETY: as above, `args` holds `nargs + nkw` borrowed references.
     let argv = unsafe { std::slice::from_raw_parts(args, nargs + nkw) };
     let schema = this.schema.get();
-    if nkw == 0 && nargs == schema.len() && schema.plain_call() {
+    if nkw == 0 && nargs == schema.len() && schema.plain_call {
         // SAFETY: the pointers are live borrowed references for the duration of the call.
         let first = (nargs == 1).then(|| unsafe { Bound::from_borrowed_ptr(py, argv[0]) });
         if !first.as_ref().is_some_and(|a| maybe_record_value(a)) {
