@@ -262,11 +262,60 @@ fn call_signature(
     }
     let unbound = (0..nfields).filter(|&i| !bound[i]).collect();
     Ok(Signature {
+        in_order: Signature::fields_in_order(&out, nfields),
         params: out,
         positional,
         unbound,
         initvars,
     })
+}
+
+/// The last record class `of_class` looked up and its schema: making records of one class in a
+/// loop finds the schema without a dict lookup. Valid while the class's version tag is the
+/// one cached: CPython resets a type's tag to 0 whenever its dict changes and never gives a
+/// tag twice, so a matching non-zero tag means the same class with the same `__shoal_schema__`.
+#[derive(Clone, Copy)]
+struct LastSchema {
+    ty: *mut pyo3::ffi::PyTypeObject,
+    tag: std::ffi::c_uint,
+    schema: *mut pyo3::ffi::PyObject,
+}
+
+impl LastSchema {
+    fn of(ty: *mut pyo3::ffi::PyTypeObject, schema: *mut pyo3::ffi::PyObject) -> Self {
+        LastSchema {
+            ty,
+            tag: version_tag(ty),
+            schema,
+        }
+    }
+
+    fn lookup(self, ty: *mut pyo3::ffi::PyTypeObject) -> Option<*mut pyo3::ffi::PyObject> {
+        (self.ty == ty && self.tag != 0 && version_tag(ty) == self.tag).then_some(self.schema)
+    }
+}
+
+/// The type's version tag, or 0 when it has none (before 3.13 a flag says whether it holds).
+fn version_tag(ty: *mut pyo3::ffi::PyTypeObject) -> std::ffi::c_uint {
+    // SAFETY: a live type object (callers pass the class they hold); a shared borrow to read
+    // two plain fields.
+    let t = unsafe { &*ty };
+    let (tag, flags) = (t.tp_version_tag, t.tp_flags);
+    if cfg!(Py_3_13) || flags & pyo3::ffi::Py_TPFLAGS_VALID_VERSION_TAG != 0 {
+        tag
+    } else {
+        0
+    }
+}
+
+thread_local! {
+    static LAST_SCHEMA: std::cell::Cell<LastSchema> = const {
+        std::cell::Cell::new(LastSchema {
+            ty: std::ptr::null_mut(),
+            tag: 0,
+            schema: std::ptr::null_mut(),
+        })
+    };
 }
 
 #[pymethods]
@@ -287,8 +336,25 @@ impl PySchema {
     /// The schema of a record class (`cls.__shoal_schema__`).
     pub fn of_class<'py>(cls: &Bound<'py, PyType>) -> PyResult<Bound<'py, PySchema>> {
         let py = cls.py();
-        match cls.getattr(pyo3::intern!(py, "__shoal_schema__")) {
-            Ok(s) => Ok(s.cast_into::<PySchema>()?),
+        let key = pyo3::intern!(py, "__shoal_schema__");
+        let ty = cls.as_type_ptr();
+        if let Some(schema) = LAST_SCHEMA.with(|last| last.get().lookup(ty)) {
+            // SAFETY: the cache holds the schema this same, unmodified class's dict holds
+            // (see `LastSchema`), alive as long as the class the caller holds.
+            let schema = unsafe { Bound::from_borrowed_ptr(py, schema) };
+            // SAFETY: it was a `Schema` when cached (checked below), and is the same object.
+            return Ok(unsafe { schema.cast_into_unchecked() });
+        }
+        match cls.getattr(key) {
+            Ok(s) => {
+                let schema = s.cast_into::<PySchema>()?;
+                // Cached only when it is the class's own (not inherited, so `record_new` may
+                // rely on the cache's schema belonging to the class it was asked about).
+                if schema.get().record_type.as_ptr() == ty.cast() {
+                    LAST_SCHEMA.with(|last| last.set(LastSchema::of(ty, schema.as_ptr())));
+                }
+                Ok(schema)
+            }
             Err(_) => Err(ShoalError::NoSchema {
                 class: cls.name()?.to_string(),
             }

@@ -33,6 +33,8 @@ pub struct Signature {
     pub positional: usize,
     pub unbound: Vec<usize>,
     pub initvars: usize,
+    /// The params are exactly the fields, in order (as [`Signature::rows`]).
+    pub in_order: bool,
 }
 
 impl Signature {
@@ -51,15 +53,19 @@ impl Signature {
             positional: names.len(),
             unbound: Vec::new(),
             initvars: 0,
+            in_order: true,
         }
     }
 
     /// Whether this signature binds like [`Signature::rows`] for `n` fields.
     pub fn is_rows(&self, n: usize) -> bool {
-        self.positional == n
-            && self.params.len() == n
-            && self
-                .params
+        self.positional == n && self.in_order
+    }
+
+    /// Whether `params` are exactly `n` fields in order.
+    pub fn fields_in_order(params: &[Param], n: usize) -> bool {
+        params.len() == n
+            && params
                 .iter()
                 .enumerate()
                 .all(|(i, p)| matches!(p.to, ParamTo::Field(f) if f == i))
@@ -110,6 +116,10 @@ impl PySchema {
         out: &mut Vec<Datum<'static>>,
     ) -> Result<Vec<Bound<'py, PyAny>>> {
         let sig = &self.call_signature;
+        if sig.initvars == 0 {
+            self.bind(sig, args, kwargs, row, out, &mut [])?;
+            return Ok(Vec::new());
+        }
         let mut initvars = Vec::with_capacity(sig.initvars);
         initvars.resize_with(sig.initvars, || None);
         self.bind(sig, args, kwargs, row, out, &mut initvars)?;
@@ -170,7 +180,11 @@ impl PySchema {
             ));
         }
         let base = out.len();
-        out.resize_with(base + self.len(), || Datum::Null);
+        // Fields bound in their order are pushed; others are placed in their slots.
+        let in_order = sig.in_order;
+        if !in_order {
+            out.resize_with(base + self.len(), || Datum::Null);
+        }
         let kwargs = kwargs.filter(|k| !k.is_empty());
         let mut used_kwargs = 0;
         for (j, p) in sig.params.iter().enumerate() {
@@ -192,9 +206,14 @@ impl PySchema {
             };
             match &p.to {
                 ParamTo::Field(i) => {
-                    out[base + i] = match given {
+                    let cell = match given {
                         Some(obj) => self.checked(*i, &obj, row)?,
                         None => self.fallback(py, *i, row)?,
+                    };
+                    if in_order {
+                        out.push(cell);
+                    } else {
+                        out[base + i] = cell;
                     }
                 }
                 ParamTo::InitVar { index, default } => {
