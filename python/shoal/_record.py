@@ -17,6 +17,7 @@ import inspect
 import operator
 import sys
 import typing
+import weakref
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
@@ -589,15 +590,36 @@ def is_record(obj: object) -> bool:
 def replace(record: _R, /, **changes: Any) -> _R:
     """A new record like ``record`` with ``changes``, made by calling its class (so
     ``__post_init__`` runs), as ``dataclasses.replace`` (and ``copy.replace`` on 3.13)."""
-    schema = _schema_of(record)
-    for f in schema.fields:
-        if not f.init and f.name in changes:
-            raise ValueError(
-                f"field {f.name} is declared with init=False, it cannot be specified with replace()"
-            )
-    values = {p.name: getattr(record, p.name) for p in schema.params if p.field is not None}
-    for p in schema.params:
-        if p.field is None and p.name not in changes and p.default is _MISSING:
-            raise ValueError(f"InitVar {p.name!r} must be specified with replace()")
+    cls = type(record)
+    plan = _REPLACE_PLANS.get(cls)
+    if plan is None:
+        plan = _REPLACE_PLANS[cls] = _replace_plan(_schema_of(cls))
+    init_fields, not_init, required_initvars = plan
+    for name in not_init.intersection(changes):
+        raise _REPLACE_ERROR(
+            f"field {name} is declared with init=False, it cannot be specified with replace()"
+        )
+    for name in required_initvars:
+        if name not in changes:
+            raise _REPLACE_ERROR(f"InitVar {name!r} must be specified with replace()")
+    values = {name: getattr(record, name) for name in init_fields}
     values.update(changes)
-    return type(record)(**values)
+    return cls(**values)
+
+
+def _replace_plan(schema: Any) -> tuple[tuple[str, ...], frozenset[str], tuple[str, ...]]:
+    """What `replace` needs of a class: the fields its constructor takes, those it does not,
+    and the InitVars without a default."""
+    params = schema.params
+    return (
+        tuple(p.name for p in params if p.field is not None),
+        frozenset(f.name for f in schema.fields if not f.init),
+        tuple(p.name for p in params if p.field is None and p.default is _MISSING),
+    )
+
+
+#: What dataclasses.replace raises for an init=False field: a TypeError since 3.13.
+_REPLACE_ERROR = TypeError if sys.version_info >= (3, 13) else ValueError
+
+#: Per class, made on the first `replace` (weak: a class defined in a function may go).
+_REPLACE_PLANS: weakref.WeakKeyDictionary[type, Any] = weakref.WeakKeyDictionary()

@@ -195,7 +195,11 @@ def test_from_arrow_matches_columns_by_name():
 @pytest.mark.parametrize(
     ("data", "error", "message"),
     [
-        ({"x": [1.0], "n": [1], "k": [1], "ok": [True], "f": [1.0]}, TypeError, "column 'n'"),
+        (
+            {"x": [1.0], "n": [300], "k": [1], "ok": [True], "f": [1.0]},
+            ValueError,
+            "column 'n', row 0: 300",
+        ),
         ({"x": [1.0]}, ValueError, "no column named 'n'"),
         (
             {"x": pa.array([None, 1.0]), "n": pa.array([1, 2], pa.uint8())},

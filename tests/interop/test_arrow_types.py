@@ -145,7 +145,7 @@ def test_invalid_offsets_and_utf8_are_refused():
             Rec,
             {"when": pa.array([1001], pa.timestamp("ns"))},
             ValueError,
-            "not a whole number of microseconds",
+            r"column .when., row 0: .* does not fit timestamp\[us\] exactly",
         ),
         (
             Rec,

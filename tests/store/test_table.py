@@ -180,7 +180,10 @@ def test_extend_is_all_or_nothing(points):
     with pytest.raises(TypeError, match=r"row 5013\); the table is unchanged"):
         points.extend(rows)
     assert len(points) == 13
-    with pytest.raises(TypeError, match="expected a tuple, a dict or a Point"):
+    with pytest.raises(
+        TypeError,
+        match=r"expected a tuple, a list, a dict, a Point record .*, got float 1.0 \(row 13\)",
+    ):
         points.extend([1.0])
     assert len(points) == 13
 

@@ -330,6 +330,24 @@ pub fn column_from_object(
     let core_field = &schema.core.fields()[field];
     let dtype = core_field.dtype;
     let mut c = Column::for_field(core_field);
+    if let Ok(buf) = PyUntypedBuffer::get(obj) {
+        if buf.dimensions() > 1 {
+            return Err(ShoalError::BadColumn {
+                detail: format!(
+                    "column for field '{}' of {}: an array of shape ({}), where one value per \
+                     row is needed; give each field a 1-D array (a 2-D array's column j is \
+                     arr[:, j])",
+                    core_field.name,
+                    schema.record_name,
+                    buf.shape()
+                        .iter()
+                        .map(usize::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            });
+        }
+    }
     let plain_numeric = dtype.is_fixed() && dtype.storage() == dtype;
     if plain_numeric && !obj.is_instance_of::<PyString>() {
         if let Ok(buf) = PyUntypedBuffer::get(obj) {

@@ -204,6 +204,26 @@ fn delta_micros(d: &Bound<'_, PyDelta>) -> Option<i64> {
         .and_then(|us| us.checked_add(i64::from(d.get_microseconds())))
 }
 
+/// A datetime subclass with nanoseconds (pandas' `Timestamp`) would lose them: refused, as
+/// `from_arrow` refuses a nanosecond timestamp that is not whole microseconds.
+#[cold]
+fn refuse_nanoseconds(obj: &Bound<'_, PyAny>, at: &impl Fn() -> Target) -> Result<()> {
+    let nanos = match obj.getattr(pyo3::intern!(obj.py(), "nanosecond")) {
+        Ok(n) => n.extract::<i64>().unwrap_or(0),
+        Err(_) => 0,
+    };
+    if nanos == 0 {
+        return Ok(());
+    }
+    Err(ShoalError::Expected {
+        at: at(),
+        expected: "whole microseconds (this datetime has nanoseconds, which a microsecond \
+                   column would drop; round it first, e.g. ts.floor('us'))"
+            .into(),
+        value: value_repr(obj),
+    })
+}
+
 /// Microseconds since the epoch (UTC for a tz-aware field); `None` if `obj` is not a datetime.
 fn datetime_micros(
     obj: &Bound<'_, PyAny>,
@@ -213,6 +233,9 @@ fn datetime_micros(
     let Ok(dt) = obj.cast::<PyDateTime>() else {
         return Ok(None);
     };
+    if !obj.is_exact_instance_of::<PyDateTime>() {
+        refuse_nanoseconds(obj, at)?;
+    }
     let local = Civil {
         year: dt.get_year(),
         month: dt.get_month().into(),

@@ -140,7 +140,7 @@ impl PySchema {
     }
 
     /// `obj` checked as a value of field `i`, as an owned cell.
-    fn checked(
+    pub fn checked(
         &self,
         i: usize,
         obj: &Bound<'_, PyAny>,

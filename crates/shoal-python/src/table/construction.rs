@@ -1,5 +1,6 @@
 //! Building tables: `Table(P)`, `Table[P]`, `from_columns`, `from_arrow`.
 
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyType};
 use shoal_core::{Column, Table};
@@ -104,14 +105,55 @@ impl PyTable {
     /// pyarrow Table or RecordBatch, a polars DataFrame ...). Columns are matched by name and
     /// must have exactly the fields' types; the data is copied once. All or nothing.
     #[classmethod]
+    #[pyo3(signature = (record_type, obj, *, rename = None, nan_as_null = false))]
     fn from_arrow(
         _cls: &Bound<'_, PyType>,
         record_type: &Bound<'_, PyType>,
         obj: &Bound<'_, PyAny>,
+        rename: Option<&Bound<'_, PyDict>>,
+        nan_as_null: bool,
     ) -> PyResult<Self> {
+        let py = record_type.py();
         let schema = PySchema::of_class(record_type)?;
         let s = schema.get();
-        let columns = crate::arrow::import_columns(obj, &s.core, &s.record_name)?;
+        let conform = || -> PyResult<Option<Bound<'_, PyAny>>> {
+            let made = py
+                .import("shoal._interop")?
+                .call_method1("conform_arrow", (record_type, obj, rename, nan_as_null))?;
+            Ok((!made.is_none()).then_some(made))
+        };
+        let import = |source: &Bound<'_, PyAny>| {
+            crate::arrow::import_columns(source, &s.core, &s.record_name)
+        };
+        let columns = if rename.is_some() || nan_as_null {
+            let made = conform()?.ok_or_else(|| ShoalError::BadColumn {
+                detail: format!(
+                    "{}.from_arrow: rename= and nan_as_null= need pyarrow",
+                    s.record_name
+                ),
+            })?;
+            import(&made)?
+        } else {
+            // As it is first: the zero-copy path. Only what it refuses is conformed (renamed
+            // columns, defaults, exact casts) and imported again.
+            match import(obj) {
+                Ok(columns) => columns,
+                Err(e)
+                    if e.is_instance_of::<PyTypeError>(py)
+                        || e.is_instance_of::<PyValueError>(py) =>
+                {
+                    match conform() {
+                        Ok(Some(made)) => import(&made)?,
+                        Ok(None) => return Err(e),
+                        // A value the cast would change names its row; anything else means the
+                        // input is not conformable, and the import's own error says why.
+                        Err(inexact) if is_inexact(py, &inexact) => return Err(inexact),
+                        Err(_) => return Err(e),
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        };
         let inner = Table::from_columns(s.core.clone(), columns).map_err(|e| {
             PyErr::from(ShoalError::BadColumn {
                 detail: format!(
@@ -123,4 +165,11 @@ impl PyTable {
         })?;
         Ok(Self::with_inner(schema.clone().unbind(), inner))
     }
+}
+
+/// Whether `e` is `shoal._interop.InexactValue`.
+fn is_inexact(py: Python<'_>, e: &PyErr) -> bool {
+    py.import("shoal._interop")
+        .and_then(|m| m.getattr("InexactValue"))
+        .is_ok_and(|t| e.matches(py, t).unwrap_or(false))
 }
