@@ -62,8 +62,9 @@ def conform_arrow(record: Any, obj: Any, rename: dict[str, str] | None, nan_as_n
     is (through pyarrow; None without it): columns renamed by ``rename`` (source name → field),
     missing ones filled from the fields' defaults (None when one has none), and values cast
     where every value survives exactly (int64 → u8 when all fit, timestamp[ns] → [us] when
-    none has nanoseconds, NaN → null with ``nan_as_null``). A value that does not survive is an error naming the field,
-    the row and the value; what cannot be cast at all is left for the import to refuse."""
+    none has nanoseconds, NaN → null with ``nan_as_null``). A value that does not survive is
+    an error naming the field, the row and the value (``InexactValue``); what cannot be cast
+    at all is left for the import to refuse."""
     try:
         import pyarrow as pa
     except ImportError:
