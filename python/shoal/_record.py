@@ -535,7 +535,8 @@ class Record(_shoal.RecordBase, metaclass=RecordMeta):
     __slots__ = ()
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild, (type(self), astuple(self)))
+        cls = type(self)
+        return (_rebuild, (cls, astuple(self), _field_names(cls)))
 
     def __copy__(self) -> Self:
         return _rebuild(type(self), astuple(self))
@@ -550,11 +551,23 @@ class Record(_shoal.RecordBase, metaclass=RecordMeta):
 _R = TypeVar("_R", bound=Record)
 
 
-def _rebuild(cls: type[_R], values: tuple[Any, ...]) -> _R:
+def _rebuild(cls: type[_R], values: tuple[Any, ...], names: tuple[str, ...] | None = None) -> _R:
     """A record of every field's value in order, as pickling and copying make one: checked
     like a table row, without calling ``__init__`` or ``__post_init__`` (as dataclasses'
-    copies and unpickling do not)."""
-    return _schema_of(cls).record_of(values)  # type: ignore[no-any-return]
+    copies and unpickling do not). ``names``: the fields' names when pickled (pickles made
+    before they were kept have none), matched by name so that a class that gained a field
+    with a default still loads its older pickles."""
+    return _schema_of(cls).record_of(values, names)  # type: ignore[no-any-return]
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    """The names of ``cls``'s fields, one tuple per class (a pickle of many records keeps it
+    once)."""
+    names: tuple[str, ...] | None = cls.__dict__.get("__shoal_field_names__")
+    if names is None:
+        names = tuple(f.name for f in _schema_of(cls).fields)
+        type.__setattr__(cls, "__shoal_field_names__", names)
+    return names
 
 
 def _schema_of(obj: Any) -> Any:

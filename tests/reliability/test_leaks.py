@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import shoal
+from shoal._shoal import _table_from_buffers
 
 pa = pytest.importorskip("pyarrow")
 
@@ -162,8 +163,26 @@ CHEAP: dict[str, Callable[[], object]] = {
     "append: __post_init__ refuses": raises(ValueError, lambda: CHECKED.append(-1.0)),
 }
 
+
+class Grown(Rec):
+    """Rec after a field was added (for pickles and files written by Rec)."""
+
+    added: str = shoal.field(default_factory=lambda: "made")
+
+
+class Shrunk(shoal.Record):
+    x: float
+
+
+PICKLED_COLUMNS = T.__reduce_ex__(5)[1][1]
+
+
 HEAVY: dict[str, Callable[[], object]] = {
     "pickle round trip": lambda: pickle.loads(pickle.dumps(T, protocol=5)),
+    "pickle: a class with an added field": lambda: _table_from_buffers(Grown, PICKLED_COLUMNS),
+    "pickle: a class without a pickled field": raises(
+        ValueError, lambda: _table_from_buffers(Shrunk, PICKLED_COLUMNS)
+    ),
     "copy": lambda: copy.deepcopy(T),
     "column": lambda: T["name"].to_list(),
     "Arrow export": lambda: pa.table(T),
@@ -256,6 +275,7 @@ FILES: dict[str, Callable[[], object]] = {
     "open: damaged file": raises(ValueError, lambda: shoal.open(DAMAGED, Rec)),
     "open: missing file": raises(FileNotFoundError, lambda: shoal.open(FILES_DIR / "no", Rec)),
     "open: wrong record class": raises(ValueError, lambda: shoal.open(SAVED, K)),
+    "open: a class with an added field": lambda: shoal.open(SAVED, Grown)[3].added,
     "read-only write refused": raises(ValueError, lambda: setattr(MAPPED[3], "x", 1.0)),
     "read-only append refused": raises(ValueError, lambda: MAPPED.append(*ROW)),
     "save compressed, open": lambda: (

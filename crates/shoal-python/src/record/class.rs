@@ -322,14 +322,38 @@ thread_local! {
 impl PySchema {
     /// A record of the class from every field's value in order, checked like a table row,
     /// without calling `__init__` or `__post_init__`: how pickles and copies are rebuilt.
+    /// With `names` (the fields' names when pickled), values are matched by name, so a pickle
+    /// of the class before it gained a field with a default still loads.
+    #[pyo3(signature = (values, names = None))]
     fn record_of<'py>(
         slf: &Bound<'py, Self>,
         values: &Bound<'py, pyo3::types::PyTuple>,
+        names: Option<&Bound<'py, pyo3::types::PyTuple>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let mut cells = Vec::with_capacity(slf.get().len());
-        slf.get().bind_args(values, None, None, &mut cells)?;
+        let s = slf.get();
+        let mut cells = Vec::with_capacity(s.len());
+        match names.filter(|n| !same_names(s, n)) {
+            None => s.bind_args(values, None, None, &mut cells)?,
+            Some(names) => {
+                let by_name = pyo3::types::PyDict::new(slf.py());
+                for (name, value) in names.iter().zip(values.iter()) {
+                    by_name.set_item(name, value)?;
+                }
+                let none = pyo3::types::PyTuple::empty(slf.py());
+                s.bind_args(&none, Some(&by_name), None, &mut cells)?;
+            }
+        }
         super::new_standalone(slf, cells)
     }
+}
+
+/// Whether `names` are the class's fields, in order.
+fn same_names(s: &PySchema, names: &Bound<'_, pyo3::types::PyTuple>) -> bool {
+    names.len() == s.names.len()
+        && names
+            .iter()
+            .zip(&s.names)
+            .all(|(n, f)| n.eq(f.bind(n.py())).unwrap_or(false))
 }
 
 impl PySchema {

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyType};
 use pyo3::PyVisit;
-use shoal_core::{Datum, Schema};
+use shoal_core::{Column, Datum, Schema};
 
 use crate::convert::FieldSpec;
 use crate::errors::{ShoalError, Target};
@@ -127,6 +127,24 @@ impl PySchema {
             record: self.record_name.clone(),
             detail: detail + &note,
         }
+    }
+
+    /// A column of `len` rows for field `i` from its default or factory, for the columns a
+    /// source lacks (`from_columns`, older pickles and files); `None` when it has neither.
+    pub fn default_column(&self, py: Python<'_>, i: usize, len: usize) -> PyResult<Option<Column>> {
+        if self.defaults[i].is_none() && self.factories[i].is_none() {
+            return Ok(None);
+        }
+        let refused = |p| self.specs[i].refused(p, self.target(i, None), "the default".into());
+        let mut c = Column::for_field(&self.core.fields()[i]);
+        c.try_reserve(len)
+            .map_err(|_| refused(shoal_core::Problem::OutOfMemory))?;
+        for _ in 0..len {
+            // The factory, if any, is called per row, as for each record it would make.
+            let cell = self.fallback(py, i, None)?;
+            c.push(cell.reborrow()).map_err(refused)?;
+        }
+        Ok(Some(c))
     }
 
     pub(crate) fn field_list(&self) -> String {

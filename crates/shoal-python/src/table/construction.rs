@@ -62,32 +62,17 @@ impl PyTable {
         let len = built.iter().flatten().map(Column::len).next().unwrap_or(0);
         let mut filled = Vec::new();
         for (i, c) in built.into_iter().enumerate() {
-            filled.push(match (c, &s.defaults[i]) {
-                (Some(c), _) => c,
-                (None, Some(d)) => Column::for_field(&s.core.fields()[i])
-                    .filled_like(d.reborrow(), len)
-                    .map_err(|p| s.specs[i].refused(p, s.target(i, None), "the default".into()))?,
-                (None, None) if s.factories[i].is_some() => {
-                    let mut c = Column::for_field(&s.core.fields()[i]);
-                    // The factory is called for each row, as for each record it would make.
-                    for _ in 0..len {
-                        let cell = s.fallback(py, i, None)?;
-                        c.push(cell.reborrow())
-                            .map_err(|p| s.specs[i].refused(p, s.target(i, None), "made".into()))?;
-                    }
-                    c
-                }
-                (None, None) => {
-                    return Err(ShoalError::BadColumn {
-                        detail: format!(
-                            "{}.from_columns: no column for field '{}', which has no default",
-                            s.record_name,
-                            s.core.fields()[i].name
-                        ),
-                    }
-                    .into())
-                }
-            });
+            let column = match c {
+                Some(c) => Some(c),
+                None => s.default_column(py, i, len)?,
+            };
+            filled.push(column.ok_or_else(|| ShoalError::BadColumn {
+                detail: format!(
+                    "{}.from_columns: no column for field '{}', which has no default",
+                    s.record_name,
+                    s.core.fields()[i].name
+                ),
+            })?);
         }
         let inner = Table::from_columns(s.core.clone(), filled).map_err(|e| {
             PyErr::from(ShoalError::BadColumn {

@@ -13,7 +13,7 @@ use crate::errors::ShoalError;
 use crate::progress::Progress;
 use crate::schema::PySchema;
 
-use super::files::{file_error, file_metadata, table_of, FileColumns};
+use super::files::{fields_in, file_error, file_metadata, table_of, with_defaults, FileColumns};
 use super::PyTable;
 
 /// The `compression=` of `save_dataset`: "snappy" (the default, as Spark and pandas write),
@@ -104,13 +104,19 @@ pub fn _read_parquet(
 ) -> PyResult<PyTable> {
     let schema = PySchema::of_class(record)?;
     let s = schema.get();
-    let core = s.core.clone();
-    let columns = py
+    let (read, rows, columns) = py
         .detach(|| {
-            let mut columns: Vec<Column> = core.fields().iter().map(Column::for_field).collect();
-            shoal_io::read_parquet(&path, &core, &constants, &mut columns).map(|()| columns)
+            let info = shoal_io::parquet_info(&path)?;
+            let read = fields_in(s, |name| {
+                info.columns.iter().any(|c| c.name == name)
+                    || constants.iter().any(|(c, _)| c == name)
+            });
+            let mut columns: Vec<Column> = read.fields().iter().map(Column::for_field).collect();
+            shoal_io::read_parquet(&path, &read, &constants, &mut columns)?;
+            Ok((read, info.rows, columns))
         })
         .map_err(|e| file_error(s, e))?;
+    let columns = with_defaults(py, s, &read, columns, rows)?;
     Ok(PyTable::with_source(
         schema.clone().unbind(),
         table_of(s, columns)?,

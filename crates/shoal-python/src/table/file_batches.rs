@@ -14,7 +14,7 @@ use shoal_io::MappedFile;
 use crate::progress::Progress;
 use crate::schema::PySchema;
 
-use super::files::{file_error, open_mode, table_of};
+use super::files::{fields_in, file_error, has_column, open_mode, table_of, with_defaults};
 use super::{PyTable, Source};
 
 /// The record batches of a memory-mapped file as a sequence of tables, each imported (and
@@ -23,6 +23,8 @@ use super::{PyTable, Source};
 #[pyclass(frozen, module = "shoal", name = "FileBatches", sequence)]
 pub struct FileBatches {
     schema: Py<PySchema>,
+    /// The fields the file has columns for (the others are made from their defaults).
+    read: shoal_core::Schema,
     path: PathBuf,
     read_only: bool,
     file: Arc<MappedFile>,
@@ -46,7 +48,9 @@ pub fn _open_batches(
     let file = py
         .detach(|| MappedFile::open(&path))
         .map_err(|e| file_error(schema.get(), e))?;
+    let read = fields_in(schema.get(), has_column(&file));
     Ok(FileBatches {
+        read,
         schema: schema.unbind(),
         path,
         read_only,
@@ -60,15 +64,17 @@ impl FileBatches {
     fn table(&self, py: Python<'_>, i: usize) -> PyResult<PyTable> {
         let schema = self.schema.get();
         let rows = self.file.batch_rows()[i];
+        let read = &self.read;
         let columns = py
             .detach(|| {
                 let mut columns: Vec<Column> =
-                    schema.core.fields().iter().map(Column::for_field).collect();
+                    read.fields().iter().map(Column::for_field).collect();
                 self.file
-                    .import(&schema.core, i, 0, rows, &mut columns)
+                    .import(read, i, 0, rows, &mut columns)
                     .map(|()| columns)
             })
             .map_err(|e| file_error(schema, e))?;
+        let columns = with_defaults(py, schema, read, columns, rows)?;
         let table: Table = table_of(schema, columns)?;
         let source = Source {
             path: self.path.clone(),

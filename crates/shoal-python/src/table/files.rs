@@ -63,6 +63,49 @@ pub fn file_metadata(py: Python<'_>, schema: &PySchema) -> PyResult<HashMap<Stri
     ]))
 }
 
+/// The fields of `s` to read from a file whose columns are `has`: all but those it has no
+/// column for that have a default (the class gained them after the file was written), which
+/// `with_defaults` adds.
+pub(super) fn fields_in(s: &PySchema, has: impl Fn(&str) -> bool) -> Schema {
+    let read =
+        s.core.fields().iter().enumerate().filter(|(i, f)| {
+            has(&f.name) || (s.defaults[*i].is_none() && s.factories[*i].is_none())
+        });
+    Schema::new(read.map(|(_, f)| f.clone()).collect()).unwrap_or_else(|| (*s.core).clone())
+}
+
+/// Whether `file` has a column named `name`.
+pub(super) fn has_column(file: &MappedFile) -> impl Fn(&str) -> bool + '_ {
+    let columns = file.columns();
+    move |name| columns.iter().any(|c| c.name == name)
+}
+
+/// The class's columns: those read (the fields of `read`, in order), and the others made
+/// from their defaults, `len` rows each.
+pub(super) fn with_defaults(
+    py: Python<'_>,
+    s: &PySchema,
+    read: &Schema,
+    columns: Vec<Column>,
+    len: usize,
+) -> PyResult<Vec<Column>> {
+    if read.len() == s.len() {
+        return Ok(columns);
+    }
+    let mut columns = columns.into_iter();
+    let mut all = Vec::with_capacity(s.len());
+    for (i, f) in s.core.fields().iter().enumerate() {
+        let column = match read.index_of(&f.name) {
+            Some(_) => columns.next(),
+            None => s.default_column(py, i, len)?,
+        };
+        all.push(column.ok_or_else(|| ShoalError::BadColumn {
+            detail: format!("{}: no column for field '{}'", s.record_name, f.name),
+        })?);
+    }
+    Ok(all)
+}
+
 /// Every batch of `file` imported into fresh columns: those of the first batch adopt the
 /// map's buffers.
 fn import_all(file: &MappedFile, schema: &Schema) -> Result<Vec<Column>, shoal_io::IoError> {
@@ -118,14 +161,16 @@ pub fn _open(
     let read_only = open_mode(mode)?;
     let schema = PySchema::of_class(record)?;
     let s = schema.get();
-    let core = s.core.clone();
-    let (file, columns) = py
+    let (file, read, columns) = py
         .detach(|| {
             let file = MappedFile::open(&path)?;
-            let columns = import_all(&file, &core)?;
-            Ok((file, columns))
+            let read = fields_in(s, has_column(&file));
+            let columns = import_all(&file, &read)?;
+            Ok((file, read, columns))
         })
         .map_err(|e| file_error(s, e))?;
+    let rows = file.batch_rows().iter().sum();
+    let columns = with_defaults(py, s, &read, columns, rows)?;
     let source = Source {
         path,
         read_only,
